@@ -1,0 +1,108 @@
+/* main.c - the ffrelax command-line tool: subcommand dispatch and the small
+ * option-parsing helpers every subcommand shares. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+int cli_fail(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "ffrelax %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_fail(cmd, "--%s: expected an integer in [%ld, %ld], found '%s'", opt, lo, hi, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        cli_fail(cmd, "--%s: expected a number in [%g, %g], found '%s'", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (*s == '-') { cli_fail(cmd, "--%s: expected a non-negative integer, found '%s'", opt, s); return -1; }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end) {
+        cli_fail(cmd, "--%s: expected a non-negative integer, found '%s'", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_sizes(const char *cmd, const char *s, int *n) {
+    int cnt = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 1 || v > (1 << 24) || (*end && *end != ',')) {
+            cli_fail(cmd, "--sizes: expected comma-separated layer sizes like 784,500,500, found '%s'", s);
+            return -1;
+        }
+        if (cnt >= FFR_MAX_LAYERS) {
+            cli_fail(cmd, "--sizes: at most %d layers, found more in '%s'", FFR_MAX_LAYERS, s);
+            return -1;
+        }
+        n[cnt++] = (int)v;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p) { cli_fail(cmd, "--sizes: trailing comma in '%s'", s); return -1; }
+    }
+    if (cnt < 2) { cli_fail(cmd, "--sizes: expected at least 2 layers, found '%s'", s); return -1; }
+    return cnt - 1;
+}
+
+typedef struct { const char *name; int (*fn)(int, char **); const char *help; } command;
+
+static const command commands[] = {
+    {"init", cmd_init, "make a network with random Glorot weights"},
+    {"import", cmd_import, "make a network from numpy arrays (W1.npy, b1.npy, V1.npy, c0.npy, ...)"},
+    {"export", cmd_export, "write a network's parameters as numpy arrays"},
+    {"info", cmd_info, "print a network"},
+    {"relax", cmd_relax, "relax a network on data and measure convergence"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "ffrelax %s - fast inference in layered recurrent networks with dendritic branches\n"
+               "(Bengio, Scellier, Bilaniuk, Sacramento & Senn 2016)\n\n"
+               "usage: ffrelax COMMAND [options]   (ffrelax COMMAND --help for its options)\n\ncommands:\n",
+            FFR_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    if (!strcmp(argv[1], "--version")) { printf("ffrelax %s\n", FFR_VERSION); return 0; }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ffrelax: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,323 @@
+/* ffrelax.h - fast relaxation of layered recurrent networks with dendritic
+ * branches (Bengio, Scellier, Bilaniuk, Sacramento & Senn 2016).
+ *
+ * The one public header of libffrelax. Equation numbers refer to the paper;
+ * doc/math.md states every equation as implemented.
+ *
+ * Usage:
+ *   ffr_err err;
+ *   ffr_net *net;
+ *   int n[] = {784, 500, 500, 500};
+ *   if (ffr_net_create(&net, 3, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &err))
+ *       fprintf(stderr, "%s\n", err.msg);
+ *   ffr_net_init_glorot(net, 42, 1.0f);
+ *   ffr_relax_opts o; ffr_relax_opts_default(&o);
+ *   o.max_sweeps = 100; o.tol = 1e-6;
+ *   ffr_state *st; ffr_state_create(&st, net, B, &err);
+ *   ffr_trace *tr;
+ *   ffr_relax(net, x, B, &o, st, &tr, &err);   // x is (B, n[0])
+ *   ... tr->step_mean[t], st->s[k][b*n[k]+i] ...
+ *   ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+ *
+ * Conventions
+ * - Layers k = 0..L; layer 0 is the visible layer. States are row-major
+ *   (B, n_k) float arrays: example b, unit i is s[k][b*n_k + i].
+ * - W[k] (k = 1..L) is (n_k, n_{k-1}) row-major: f_k = b_k + W_k rho(s_{k-1}),
+ *   computed as the matrix product F[B,n_k] = R[B,n_{k-1}] * W_k^T.
+ * - V[k] (k = 1..L) is (n_{k-1}, n_k): g_k = c_{k-1} + V_k rho(s_k) is the
+ *   top-down branch into layer k-1. Tied networks store no V: V_k = W_k^T.
+ * - Every function that can fail returns an ffr_status and, when err is not
+ *   NULL, fills err->msg. The library never prints and never exits.
+ * - Ownership: objects made by *_create / *_load / ffr_relax are freed by
+ *   the matching *_free; arrays returned through float ** are freed by free().
+ */
+#ifndef FFRELAX_H
+#define FFRELAX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FFR_VERSION "0.1.0"
+#define FFR_MAX_LAYERS 16 /* n[0..L] with L <= FFR_MAX_LAYERS-1 */
+
+/* ---------------------------------------------------------------- errors */
+typedef enum {
+    FFR_OK = 0,
+    FFR_ERR_ARG,      /* a bad argument or option */
+    FFR_ERR_IO,       /* an OS error: open, read, write, rename */
+    FFR_ERR_FORMAT,   /* a file that is not what it claims */
+    FFR_ERR_NOMEM,    /* allocation failed or sizes overflow */
+    FFR_ERR_DIVERGED, /* NaN/Inf or a growing step during relaxation */
+    FFR_ERR_UNSUPPORTED
+} ffr_status;
+
+typedef struct {
+    ffr_status code;
+    char msg[1024];
+} ffr_err;
+
+const char *ffr_status_str(ffr_status s);
+
+/* --------------------------------------------------------------- the rng */
+/* xoshiro256** with splitmix64 seeding. Explicit state, never rand(). */
+typedef struct { uint64_t s[4]; } ffr_rng;
+void ffr_rng_seed(ffr_rng *r, uint64_t seed);
+uint64_t ffr_rng_u64(ffr_rng *r);
+double ffr_rng_uniform(ffr_rng *r); /* [0, 1) */
+double ffr_rng_normal(ffr_rng *r);  /* N(0, 1), Box-Muller without caching */
+
+/* --------------------------------------------------------------- network */
+typedef enum {
+    FFR_RULE_DENDRITIC = 0, /* Eq. 16: s_k = (a_up f_k + a_down g_{k+1}) / (a_up + a_down) */
+    FFR_RULE_HOPFIELD = 1,  /* Eq. 3 + Eq. 7: s_k = rho(f_k + g_{k+1}), state = rate */
+    FFR_RULE_BOLTZMANN = 2  /* Eq. 8: P(s_k = 1) = sigm(f_k + g_{k+1}); mean-field or Gibbs */
+} ffr_rule;
+
+typedef enum {
+    FFR_RHO_HARDSIGMOID = 0, /* max(0, min(1, s)) */
+    FFR_RHO_SIGMOID = 1,     /* 1 / (1 + exp(-s)) */
+    FFR_RHO_IDENTITY = 2
+} ffr_rho;
+
+typedef struct {
+    int L;                      /* number of weight layers, 1 <= L < FFR_MAX_LAYERS */
+    int n[FFR_MAX_LAYERS];      /* n[0..L] layer sizes */
+    ffr_rule rule;
+    ffr_rho rho;
+    int tied;                   /* 1: V_k = W_k^T, no V stored */
+    float alpha_up[FFR_MAX_LAYERS];   /* gain of the basal branch of layer k (k >= 1) */
+    float alpha_down[FFR_MAX_LAYERS]; /* gain of the apical branch of layer k (k < L) */
+    size_t nparams;             /* floats in params */
+    float *params;              /* one block: W1 b1 [V1] ... WL bL [VL] c0 .. c{L-1} */
+    float *W[FFR_MAX_LAYERS];   /* W[k], k = 1..L: (n_k, n_{k-1}) */
+    float *b[FFR_MAX_LAYERS];   /* b[k], k = 1..L: (n_k) */
+    float *V[FFR_MAX_LAYERS];   /* V[k], k = 1..L: (n_{k-1}, n_k); NULL when tied */
+    float *c[FFR_MAX_LAYERS];   /* c[k], k = 0..L-1: (n_k) */
+} ffr_net;
+
+/* Allocate a network with zero parameters and gains 1. n has L+1 entries. */
+ffr_status ffr_net_create(ffr_net **out, int L, const int *n, ffr_rule rule,
+                          ffr_rho rho, int tied, ffr_err *err);
+void ffr_net_free(ffr_net *net);
+ffr_status ffr_net_clone(ffr_net **out, const ffr_net *src, ffr_err *err);
+/* Glorot-uniform W (and V = W^T copy when untied), U(+-scale*sqrt(6/(n_in+n_out))),
+ * zero offsets. */
+void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale);
+/* Checks sizes, gains (> 0, finite), and that every parameter is finite. */
+ffr_status ffr_net_check(const ffr_net *net, ffr_err *err);
+const char *ffr_rule_name(ffr_rule r);
+const char *ffr_rho_name(ffr_rho r);
+int ffr_rule_parse(const char *s, ffr_rule *r); /* 0 on success */
+int ffr_rho_parse(const char *s, ffr_rho *r);
+/* Element (i, j) of V_k (row i of layer k-1, column j of layer k), tied or not. */
+float ffr_net_V_at(const ffr_net *net, int k, int i, int j);
+
+/* Model file (doc/formats.md): magic "FFRLXMDL", version, header, parameters,
+ * crc32. Save is atomic (temp file, fsync, rename). */
+ffr_status ffr_net_save(const ffr_net *net, const char *path, ffr_err *err);
+ffr_status ffr_net_load(ffr_net **out, const char *path, ffr_err *err);
+
+/* numpy interop: DIR/W1.npy .. WL.npy, b1.npy .., V1.npy .. (untied), c0.npy ..
+ * Import reads float32 or float64; missing b/c files mean zero offsets. */
+ffr_status ffr_net_import_npy(ffr_net **out, const char *dir, ffr_rule rule,
+                              ffr_rho rho, int tied, ffr_err *err);
+ffr_status ffr_net_export_npy(const ffr_net *net, const char *dir, ffr_err *err);
+
+/* ----------------------------------------------------------------- state */
+typedef struct {
+    int L, B;
+    int n[FFR_MAX_LAYERS];
+    float *s[FFR_MAX_LAYERS]; /* s[k]: (B, n_k), the voltage (or rate for hopfield/boltzmann) */
+    float *data;              /* one block behind s[] */
+} ffr_state;
+
+ffr_status ffr_state_create(ffr_state **out, const ffr_net *net, int B, ffr_err *err);
+void ffr_state_free(ffr_state *st);
+
+/* ------------------------------------------------------------ relaxation */
+typedef enum { FFR_INIT_FF = 0, FFR_INIT_ZERO, FFR_INIT_RANDOM, FFR_INIT_GIVEN } ffr_init;
+typedef enum { FFR_SCHED_ODD_EVEN = 0, FFR_SCHED_SYNC, FFR_SCHED_UP } ffr_schedule;
+typedef enum { FFR_TOL_ABS = 0, FFR_TOL_REL } ffr_tol_mode;
+
+const char *ffr_init_name(ffr_init i);
+const char *ffr_schedule_name(ffr_schedule s);
+int ffr_init_parse(const char *s, ffr_init *i);
+int ffr_schedule_parse(const char *s, ffr_schedule *sc);
+
+/* Progress callback: called after every sweep; return non-zero to stop. */
+typedef int (*ffr_progress_fn)(void *ctx, int sweep, int n_active, double step_mean);
+
+typedef struct {
+    ffr_init init;            /* default FFR_INIT_FF (Eq. 17) */
+    ffr_schedule schedule;    /* default odd/even (the paper's Section 5) */
+    int max_sweeps;           /* default 100 */
+    double tol;               /* stop an example when its step < tol; 0: run all sweeps */
+    ffr_tol_mode tol_mode;    /* absolute step, or step / ||s_free|| */
+    double eps;               /* 1/tau in (0, 1]; 1 = direct update (Eq. 9) */
+    double temperature;       /* injected noise: sqrt(2 eps T) N(0,1) per update (Eq. 9-10) */
+    int gibbs;                /* boltzmann only: 1 = sample binary units (Eq. 8), 0 = mean field */
+    uint64_t seed;            /* random start, noise and Gibbs samples */
+    const unsigned char *visible_mask; /* n_0 entries, 1 = clamped; NULL = all clamped */
+    const float *top_target;  /* (B, n_L): clamp the top layer to it; NULL = free */
+    int measure_every;        /* energy, residual, branch disagreement every k sweeps
+                                 (also sweep 0 and the last); 0: sweep 0 and the last only */
+    double diverge_factor;    /* stop with FFR_ERR_DIVERGED when the mean step grows
+                                 past this times its smallest value for 20 sweeps; 0 = off */
+    ffr_progress_fn progress;
+    void *progress_ctx;
+} ffr_relax_opts;
+
+void ffr_relax_opts_default(ffr_relax_opts *o);
+
+/* Per-sweep and per-example measurements. Row t = 1..T of a per-sweep array
+ * describes the state after sweep t; row 0 describes the start. */
+typedef struct {
+    int B, L, T;              /* examples, weight layers, sweeps run (rows 1..T) */
+    int max_sweeps;
+    /* (T+1) rows; row 0 is the start (steps are 0 there) */
+    double *step_mean, *step_median, *step_max; /* voltage-space step over active examples */
+    double *rstep_mean;       /* the same step in rate space */
+    double *relstep_median;   /* median of step / ||s_free|| */
+    int *n_active;            /* examples updated in this sweep */
+    double *frac_converged;   /* fraction of examples that have reached tol */
+    /* measured rows (NaN where not measured); over all examples */
+    int *measured;            /* 1 where the row below was measured */
+    double *energy_mean;      /* Eq. 3 / doc/math.md; NaN when no energy exists */
+    double *residual_mean;    /* ||F(s) - s|| over free units */
+    double *disagree;         /* (T+1, L+1): ||f_k - g_{k+1}|| mean, k = 1..L-1 (Eq. 18) */
+    double *mpe_up;           /* (T+1, L+1): mean ||s_k - f_k||^2 (Eq. 22, basal) */
+    double *mpe_down;         /* (T+1, L+1): mean ||s_k - g_{k+1}||^2 (Eq. 22, apical) */
+    /* per example */
+    float *step;              /* (T+1, B) step per example; NaN once it has stopped */
+    int *sweeps;              /* (B) sweeps it was updated (its own count) */
+    unsigned char *converged; /* (B) 1 if its step fell below tol */
+    float *dist;              /* (B) ||s_final - s_start|| over free units */
+    float *norm;              /* (B) ||s_final|| over free units */
+    float *residual;          /* (B) ||F(s_final) - s_final|| */
+    float *rate;              /* (B) fitted contraction factor per sweep, NaN if too few points */
+    double rate_median;       /* median of rate[] over examples with a fit */
+    long total_updates;       /* sum over examples of sweeps (the work actually done) */
+    double flops;             /* floating-point operations done by the products (2 per multiply-add) */
+    ffr_status status;        /* FFR_OK, or FFR_ERR_DIVERGED with diag */
+    char diag[256];
+} ffr_trace;
+
+/* Relax B examples. x is (B, n_0): the visible data (clamped units take it;
+ * with a mask, free visible units start from it too when init = GIVEN... see
+ * doc/math.md). st holds the result, and the start when init = FFR_INIT_GIVEN.
+ * *trace (may be NULL if not wanted) is allocated here; free with ffr_trace_free.
+ * Returns FFR_ERR_DIVERGED (with the trace filled up to the failure) on NaN/Inf. */
+ffr_status ffr_relax(const ffr_net *net, const float *x, int B,
+                     const ffr_relax_opts *o, ffr_state *st, ffr_trace **trace,
+                     ffr_err *err);
+void ffr_trace_free(ffr_trace *t);
+
+/* The feedforward pass of Eq. 17 from the visible data x (B, n_0): s_k = f_k(s_{k-1}),
+ * (s_k = rho(f_k) for hopfield, sigm(f_k) for boltzmann). */
+void ffr_feedforward(const ffr_net *net, const float *x, int B, ffr_state *st);
+
+/* Evaluate every branch at a state: f[k] (B, n_k) for k >= 1 and g[k] (B, n_k)
+ * for k < L (g[k] is the top-down branch INTO layer k, i.e. g_{k+1} of the paper),
+ * and F[k] the rule's target for layer k. Any output pointer may be NULL.
+ * This is the naive reference the fast loop is tested against. */
+void ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g, float **F);
+
+/* Energy of each example at a state (doc/math.md); returns 0 and fills E (B),
+ * or returns -1 when the network has no energy (untied weights). */
+int ffr_energy(const ffr_net *net, const ffr_state *st, double *E);
+
+/* ---------------------------------------------------------------- linalg */
+/* Row-major C[M,N] = alpha * op(A) * op(B) + beta * C; op(X) = X or X^T.
+ * Goes to CBLAS when built with it, else to ffr_gemm_ref. */
+void ffr_gemm(int transA, int transB, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc);
+void ffr_gemm_ref(int transA, int transB, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta,
+                  float *C, int ldc);
+void ffr_set_threads(int n);  /* BLAS threads; n <= 0 keeps the environment's choice */
+const char *ffr_blas_info(void);   /* e.g. "OpenBLAS 0.3.21 pthread, 2 threads" */
+
+/* --------------------------------------------------------------- data io */
+/* .npy: read float32/float64 (little or big endian, C order) into a float array;
+ * ndim <= 4. Write: dtype 'f' float32, 'd' float64, 'i' int32, 'u' uint8. Atomic. */
+ffr_status ffr_npy_read(const char *path, float **data, int *ndim, size_t shape[4], ffr_err *err);
+ffr_status ffr_npy_write(const char *path, const void *data, char dtype, int ndim,
+                         const size_t *shape, ffr_err *err);
+
+/* MNIST IDX (magic 2051 images, 2049 labels), plain or gzip (detected by content).
+ * Images are scaled to [0,1] floats, (count, rows*cols). */
+ffr_status ffr_idx_read_images(const char *path, float **x, size_t *count, size_t *rows,
+                               size_t *cols, ffr_err *err);
+ffr_status ffr_idx_read_labels(const char *path, unsigned char **y, size_t *count, ffr_err *err);
+/* Write IDX files (gzip when gz != 0). Atomic. */
+ffr_status ffr_idx_write_images(const char *path, const unsigned char *pix, size_t count,
+                                size_t rows, size_t cols, int gz, ffr_err *err);
+ffr_status ffr_idx_write_labels(const char *path, const unsigned char *y, size_t count,
+                                int gz, ffr_err *err);
+/* Load a data matrix from an IDX image file or a 2-D .npy: (count, dim). */
+ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err);
+
+/* ------------------------------------------------------- @io extras */
+/* (io helper: more data-io declarations go here) */
+
+/* ------------------------------------------------------------ @plot */
+/* Scientific plots with cairo (src/plot.c). The output format follows the
+ * path's extension: .png (sizes in pixels), .svg or .pdf (sizes in points).
+ * Files are written atomically (temporary file, fsync, rename). */
+typedef struct {
+    const char *label;      /* legend text; NULL or "" = no legend entry */
+    const double *x, *y;    /* n points; a NaN/Inf x or y (or a value <= 0 on a
+                               log axis) breaks the line there */
+    int n;
+    const double *lo, *hi;  /* optional band (e.g. 10th-90th percentile), both
+                               NULL = none; drawn as a translucent fill */
+    unsigned rgb;           /* 0xRRGGBB; 0 = automatic (Okabe-Ito palette by index) */
+    int dashed;             /* 1 = dashed line */
+    int markers;            /* 1 = draw point markers */
+} ffr_series;
+
+typedef struct {
+    const char *title, *xlabel, *ylabel; /* NULL = none */
+    int logx, logy;         /* log10 axes with decade ticks and minor ticks 2..9 */
+    double xmin, xmax, ymin, ymax; /* NAN = automatic (data range plus a margin) */
+    const ffr_series *series;
+    int nseries;            /* 0 = an empty frame */
+} ffr_panel;
+
+#define FFR_PLOT_SUPTITLE_H 34 /* height of the band a suptitle adds on top */
+
+/* Draw npanels panels in a grid of ncols columns (ncols <= 0 or > npanels:
+ * one row), each panel_w x panel_h (50..8192). The picture is
+ * min(ncols, npanels) * panel_w wide and nrows * panel_h tall, plus
+ * FFR_PLOT_SUPTITLE_H on top when suptitle is a non-empty string.
+ * Fails with FFR_ERR_ARG on bad arguments (limits given as Inf, min >= max,
+ * a limit <= 0 on a log axis, n < 0, missing x/y) or an unknown extension,
+ * FFR_ERR_IO when the file cannot be written. */
+ffr_status ffr_plot_write(const char *path, const char *suptitle, const ffr_panel *panels,
+                          int npanels, int ncols, int panel_w, int panel_h, ffr_err *err);
+
+/* Grayscale image grid: imgs is (count, h*w) floats, 0 = black, 1 = white
+ * (clamped; NaN drawn red), ncols images per row, each image pixel drawn as a
+ * scale x scale block, images separated and framed by 1px gray lines.
+ * title (NULL = none) adds a FFR_PLOT_IMGTITLE_H band on top; row_labels
+ * (NULL = none, else one string per row, entries may be NULL) adds a band on
+ * the left as wide as the longest label. Without either, the picture is
+ * ncols*(w*scale+1)+1 by nrows*(h*scale+1)+1 and image i's pixel (r, c) starts
+ * at x = (i%ncols)*(w*scale+1)+1 + c*scale, y = (i/ncols)*(h*scale+1)+1 + r*scale. */
+#define FFR_PLOT_IMGTITLE_H 28
+ffr_status ffr_plot_image_grid(const char *path, const float *imgs, int count, int h, int w,
+                               int ncols, int scale, const char *title,
+                               const char *const *row_labels, ffr_err *err);
+
+/* ----------------------------------------------------------- @train */
+/* (train helper: training declarations go here) */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/* blas.c - the one matrix-product wrapper: CBLAS when built with it
+ * (FFR_USE_BLAS), and the naive reference that is always compiled.
+ * Convention: row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
+#include <stdio.h>
+#include "internal.h"
+#ifdef FFR_USE_BLAS
+#include <cblas.h>
+#endif
+
+void ffr_gemm_ref(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int p = 0; p < K; p++) {
+                float a = tA ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p];
+                float b = tB ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j];
+                acc += (double)a * b;
+            }
+            float *c = &C[(size_t)i * ldc + j];
+            *c = (float)(alpha * acc + (beta == 0.f ? 0.0 : (double)beta * *c));
+        }
+}
+
+void ffr_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+#ifdef FFR_USE_BLAS
+    if (K <= 0) { /* BLAS leaves C*beta; do the same explicitly */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M,
+                N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    ffr_gemm_ref(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+#ifdef FFR_USE_BLAS
+/* OpenBLAS extensions (declared here so that any CBLAS still links with -DFFR_NO_OPENBLAS_EXT). */
+#ifndef FFR_NO_OPENBLAS_EXT
+void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+#endif
+#endif
+
+void ffr_set_threads(int n) {
+#if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
+    if (n > 0) openblas_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+const char *ffr_blas_info(void) {
+    static char buf[256]; /* read-only after the first call in practice; informational */
+#if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
+    snprintf(buf, sizeof buf, "%s, %d threads", openblas_get_config(), openblas_get_num_threads());
+#elif defined(FFR_USE_BLAS)
+    snprintf(buf, sizeof buf, "CBLAS");
+#else
+    snprintf(buf, sizeof buf, "naive reference gemm (no BLAS), 1 thread");
+#endif
+    return buf;
+}

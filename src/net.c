@@ -1,0 +1,179 @@
+/* net.c - the layered network: sizes, rule, rho, tying, gains, and all
+ * parameters in one block (W, b, V, c are views into net->params). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+static ffr_status layout(ffr_net *net, ffr_err *err) {
+    size_t off = 0, t;
+    for (int k = 1; k <= net->L; k++) {
+        size_t w;
+        if (!ffr_mul_ok((size_t)net->n[k], (size_t)net->n[k - 1], &w))
+            return ffr_fail(err, FFR_ERR_NOMEM, "layer %d: weight matrix size overflows", k);
+        t = off + w + (size_t)net->n[k] + (net->tied ? 0 : w);
+        if (t < off) return ffr_fail(err, FFR_ERR_NOMEM, "parameter count overflows");
+        off = t;
+    }
+    for (int k = 0; k < net->L; k++) off += (size_t)net->n[k];
+    net->nparams = off;
+    return FFR_OK;
+}
+
+static void point(ffr_net *net) {
+    float *p = net->params;
+    for (int k = 1; k <= net->L; k++) {
+        size_t w = (size_t)net->n[k] * net->n[k - 1];
+        net->W[k] = p; p += w;
+        net->b[k] = p; p += net->n[k];
+        net->V[k] = net->tied ? NULL : p;
+        if (!net->tied) p += w;
+    }
+    for (int k = 0; k < net->L; k++) { net->c[k] = p; p += net->n[k]; }
+}
+
+ffr_status ffr_net_create(ffr_net **out, int L, const int *n, ffr_rule rule,
+                          ffr_rho rho, int tied, ffr_err *err) {
+    *out = NULL;
+    if (L < 1 || L >= FFR_MAX_LAYERS)
+        return ffr_fail(err, FFR_ERR_ARG, "number of weight layers: expected 1..%d, found %d",
+                        FFR_MAX_LAYERS - 1, L);
+    for (int k = 0; k <= L; k++)
+        if (n[k] < 1 || n[k] > (1 << 24))
+            return ffr_fail(err, FFR_ERR_ARG, "size of layer %d: expected 1..%d, found %d", k,
+                            1 << 24, n[k]);
+    if ((unsigned)rule > FFR_RULE_BOLTZMANN)
+        return ffr_fail(err, FFR_ERR_ARG, "rule: expected 0..2, found %d", (int)rule);
+    if ((unsigned)rho > FFR_RHO_IDENTITY)
+        return ffr_fail(err, FFR_ERR_ARG, "rho: expected 0..2, found %d", (int)rho);
+    if (rule == FFR_RULE_HOPFIELD && !tied)
+        return ffr_fail(err, FFR_ERR_ARG,
+                        "rule hopfield: the energy model of Eq. 3 needs tied weights (use --tied)");
+    ffr_net *net = calloc(1, sizeof *net);
+    if (!net) return ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
+    net->L = L; net->rule = rule; net->rho = rho; net->tied = tied ? 1 : 0;
+    for (int k = 0; k <= L; k++) { net->n[k] = n[k]; net->alpha_up[k] = 1.f; net->alpha_down[k] = 1.f; }
+    ffr_status s = layout(net, err);
+    if (s) { free(net); return s; }
+    net->params = ffr_calloc(net->nparams, sizeof(float));
+    if (!net->params) {
+        size_t np = net->nparams;
+        free(net);
+        return ffr_fail(err, FFR_ERR_NOMEM, "cannot allocate %zu parameters", np);
+    }
+    point(net);
+    *out = net;
+    return FFR_OK;
+}
+
+void ffr_net_free(ffr_net *net) {
+    if (!net) return;
+    free(net->params);
+    free(net);
+}
+
+ffr_status ffr_net_clone(ffr_net **out, const ffr_net *src, ffr_err *err) {
+    ffr_status s = ffr_net_create(out, src->L, src->n, src->rule, src->rho, src->tied, err);
+    if (s) return s;
+    memcpy((*out)->alpha_up, src->alpha_up, sizeof src->alpha_up);
+    memcpy((*out)->alpha_down, src->alpha_down, sizeof src->alpha_down);
+    memcpy((*out)->params, src->params, src->nparams * sizeof(float));
+    return FFR_OK;
+}
+
+void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale) {
+    ffr_rng r;
+    ffr_rng_seed(&r, seed);
+    memset(net->params, 0, net->nparams * sizeof(float));
+    for (int k = 1; k <= net->L; k++) {
+        int no = net->n[k], ni = net->n[k - 1];
+        double a = scale * sqrt(6.0 / (ni + no));
+        for (size_t i = 0; i < (size_t)no * ni; i++)
+            net->W[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
+        if (!net->tied) /* feedback = transpose of the feedforward weights */
+            for (int i = 0; i < no; i++)
+                for (int j = 0; j < ni; j++) net->V[k][(size_t)j * no + i] = net->W[k][(size_t)i * ni + j];
+    }
+}
+
+float ffr_net_V_at(const ffr_net *net, int k, int i, int j) {
+    if (net->tied) return net->W[k][(size_t)j * net->n[k - 1] + i];
+    return net->V[k][(size_t)i * net->n[k] + j];
+}
+
+ffr_status ffr_net_check(const ffr_net *net, ffr_err *err) {
+    for (int k = 0; k <= net->L; k++) {
+        if (k >= 1 && (!isfinite(net->alpha_up[k]) || net->alpha_up[k] <= 0))
+            return ffr_fail(err, FFR_ERR_ARG, "alpha_up of layer %d: expected a finite gain > 0, found %g",
+                            k, net->alpha_up[k]);
+        if (k < net->L && (!isfinite(net->alpha_down[k]) || net->alpha_down[k] <= 0))
+            return ffr_fail(err, FFR_ERR_ARG,
+                            "alpha_down of layer %d: expected a finite gain > 0, found %g", k,
+                            net->alpha_down[k]);
+    }
+    for (int k = 1; k <= net->L; k++) {
+        const char *names[3] = {"W", "b", "V"};
+        const float *arr[3] = {net->W[k], net->b[k], net->V[k]};
+        size_t len[3] = {(size_t)net->n[k] * net->n[k - 1], (size_t)net->n[k],
+                         (size_t)net->n[k] * net->n[k - 1]};
+        for (int a = 0; a < 3; a++) {
+            if (!arr[a]) continue;
+            for (size_t i = 0; i < len[a]; i++)
+                if (!isfinite(arr[a][i]))
+                    return ffr_fail(err, FFR_ERR_FORMAT, "parameter %s%d[%zu]: expected a finite value, found %g",
+                                    names[a], k, i, arr[a][i]);
+        }
+    }
+    for (int k = 0; k < net->L; k++)
+        for (int i = 0; i < net->n[k]; i++)
+            if (!isfinite(net->c[k][i]))
+                return ffr_fail(err, FFR_ERR_FORMAT, "parameter c%d[%d]: expected a finite value, found %g",
+                                k, i, net->c[k][i]);
+    return FFR_OK;
+}
+
+static const char *rule_names[] = {"dendritic", "hopfield", "boltzmann"};
+static const char *rho_names[] = {"hardsigmoid", "sigmoid", "identity"};
+static const char *init_names[] = {"ff", "zero", "random", "given"};
+static const char *sched_names[] = {"odd-even", "sync", "up"};
+
+static int parse(const char *s, const char **names, int n) {
+    for (int i = 0; i < n; i++)
+        if (s && strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+const char *ffr_rule_name(ffr_rule r) { return (unsigned)r < 3 ? rule_names[r] : "?"; }
+const char *ffr_rho_name(ffr_rho r) { return (unsigned)r < 3 ? rho_names[r] : "?"; }
+const char *ffr_init_name(ffr_init i) { return (unsigned)i < 4 ? init_names[i] : "?"; }
+const char *ffr_schedule_name(ffr_schedule s) { return (unsigned)s < 3 ? sched_names[s] : "?"; }
+int ffr_rule_parse(const char *s, ffr_rule *r) { int i = parse(s, rule_names, 3); if (i < 0) return -1; *r = (ffr_rule)i; return 0; }
+int ffr_rho_parse(const char *s, ffr_rho *r) { int i = parse(s, rho_names, 3); if (i < 0) return -1; *r = (ffr_rho)i; return 0; }
+int ffr_init_parse(const char *s, ffr_init *r) { int i = parse(s, init_names, 4); if (i < 0) return -1; *r = (ffr_init)i; return 0; }
+int ffr_schedule_parse(const char *s, ffr_schedule *r) { int i = parse(s, sched_names, 3); if (i < 0) return -1; *r = (ffr_schedule)i; return 0; }
+
+ffr_status ffr_state_create(ffr_state **out, const ffr_net *net, int B, ffr_err *err) {
+    *out = NULL;
+    if (B < 1) return ffr_fail(err, FFR_ERR_ARG, "batch size: expected >= 1, found %d", B);
+    size_t tot = 0, t;
+    for (int k = 0; k <= net->L; k++) {
+        if (!ffr_mul_ok((size_t)B, (size_t)net->n[k], &t) || tot + t < tot)
+            return ffr_fail(err, FFR_ERR_NOMEM, "state size overflows");
+        tot += t;
+    }
+    ffr_state *st = calloc(1, sizeof *st);
+    if (!st) return ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
+    st->data = ffr_calloc(tot, sizeof(float));
+    if (!st->data) { free(st); return ffr_fail(err, FFR_ERR_NOMEM, "cannot allocate a state of %zu floats", tot); }
+    st->L = net->L; st->B = B;
+    float *p = st->data;
+    for (int k = 0; k <= net->L; k++) { st->n[k] = net->n[k]; st->s[k] = p; p += (size_t)B * net->n[k]; }
+    *out = st;
+    return FFR_OK;
+}
+
+void ffr_state_free(ffr_state *st) {
+    if (!st) return;
+    free(st->data);
+    free(st);
+}

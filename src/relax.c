@@ -1,0 +1,674 @@
+/* relax.c - the relaxation engine: Eq. 9 written once for every rule.
+ *
+ *   s_k <- (1 - eps) s_k + eps F_k(f_k(s_{k-1}), g_{k+1}(s_{k+1})) + sqrt(2 eps T) xi
+ *
+ * F_k is the rule (Eq. 16 dendritic, Eq. 7 hopfield, Eq. 8 boltzmann), the
+ * schedule says which layers move together (a "phase"), the start is Eq. 17
+ * or zero/random/given, and clamped units never move. Every sweep records the
+ * per-example step (the paper's Figure 1 metric) where the loop already has
+ * the numbers; energy, residual and branch disagreement come from a measuring
+ * evaluation of all branches (ffr_branches' arithmetic) every measure_every
+ * sweeps. See doc/math.md for every equation as implemented.
+ *
+ * Layout: states are row-major (B, n_k). Examples that converge are swapped
+ * to the end of the active rows, so later sweeps do work only on active
+ * examples; the final state is put back in the caller's order. Nothing is
+ * allocated inside the sweep loop. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+void ffr_relax_opts_default(ffr_relax_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->init = FFR_INIT_FF;
+    o->schedule = FFR_SCHED_ODD_EVEN;
+    o->max_sweeps = 100;
+    o->tol = 0;
+    o->tol_mode = FFR_TOL_ABS;
+    o->eps = 1.0;
+    o->temperature = 0;
+    o->gibbs = 0;
+    o->seed = 1;
+    o->measure_every = 0;
+    o->diverge_factor = 1e4;
+}
+
+/* Coefficients of the rule for layer k: target u = cu * (W_k r_{k-1}) + cd * (V_{k+1} r_{k+1}) + bias,
+ * then F = combine(u). Dendritic (Eq. 16): cu = a_up / kappa, cd = a_down / kappa,
+ * bias = (a_up b_k + a_down c_k) / kappa, kappa = sum of the gains present.
+ * Hopfield and Boltzmann: total input f_k + g_{k+1}, cu = cd = 1. */
+typedef struct {
+    float cu[FFR_MAX_LAYERS], cd[FFR_MAX_LAYERS];
+    float *bias[FFR_MAX_LAYERS]; /* (n_k) */
+} coefs;
+
+static void coefs_fill(const ffr_net *net, coefs *c) {
+    int L = net->L;
+    for (int k = 0; k <= L; k++) {
+        float au = k >= 1 ? net->alpha_up[k] : 0.f, ad = k < L ? net->alpha_down[k] : 0.f;
+        if (net->rule != FFR_RULE_DENDRITIC) { au = k >= 1; ad = k < L; }
+        float kap = net->rule == FFR_RULE_DENDRITIC ? au + ad : 1.f;
+        c->cu[k] = au / kap;
+        c->cd[k] = ad / kap;
+        for (int j = 0; j < net->n[k]; j++) {
+            float v = 0;
+            if (k >= 1) v += c->cu[k] * net->b[k][j];
+            if (k < L) v += c->cd[k] * net->c[k][j];
+            c->bias[k][j] = v;
+        }
+    }
+}
+
+static inline float sigm(float u) { return 1.f / (1.f + expf(-u)); }
+
+/* F_k from the combined input u (no noise; for Gibbs, the probability). */
+static inline float combine(ffr_rule rule, ffr_rho rho, float u) {
+    switch (rule) {
+    case FFR_RULE_DENDRITIC: return u;
+    case FFR_RULE_HOPFIELD: return ffr_rho_apply(rho, u);
+    default: return sigm(u);
+    }
+}
+
+/* Presynaptic rate of a state value: rho(s) (Eq. 12-15); boltzmann units pass their state. */
+static inline float rate_of(ffr_rule rule, ffr_rho rho, float s) {
+    return rule == FFR_RULE_BOLTZMANN ? s : ffr_rho_apply(rho, s);
+}
+
+/* V_{k} product: Y[M, n_{k-1}] (+)= alpha * R_k[M, n_k] * V_k^T. Tied: V_k^T = W_k. */
+static void gemm_down(const ffr_net *net, int k, int M, float alpha, const float *Rk, float beta, float *Y) {
+    int lo = net->n[k - 1], hi = net->n[k];
+    if (net->tied) ffr_gemm(0, 0, M, lo, hi, alpha, Rk, hi, net->W[k], lo, beta, Y, lo);
+    else ffr_gemm(0, 1, M, lo, hi, alpha, Rk, hi, net->V[k], hi, beta, Y, lo);
+}
+/* W_k product: Y[M, n_k] (+)= alpha * R_{k-1}[M, n_{k-1}] * W_k^T. */
+static void gemm_up(const ffr_net *net, int k, int M, float alpha, const float *Rkm1, float beta, float *Y) {
+    int lo = net->n[k - 1], hi = net->n[k];
+    ffr_gemm(0, 1, M, hi, lo, alpha, Rkm1, lo, net->W[k], lo, beta, Y, hi);
+}
+
+/* Evaluate raw branches for rows [0, M): f[k] = b_k + W_k r_{k-1} (k >= 1),
+ * g[k] = c_k + V_{k+1} r_{k+1} (k < L), F[k] = combine(cu f + cd g) with the
+ * rule's coefficients. R[k] are the rates. Outputs may be NULL per array. */
+static void eval_branches(const ffr_net *net, const coefs *cf, float *const *R, int M,
+                          float **f, float **g, float **F) {
+    int L = net->L;
+    for (int k = 0; k <= L; k++) {
+        int n = net->n[k];
+        if (f && k >= 1) {
+            gemm_up(net, k, M, 1.f, R[k - 1], 0.f, f[k]);
+            for (int r = 0; r < M; r++)
+                for (int j = 0; j < n; j++) f[k][(size_t)r * n + j] += net->b[k][j];
+        }
+        if (g && k < L) {
+            gemm_down(net, k + 1, M, 1.f, R[k + 1], 0.f, g[k]);
+            for (int r = 0; r < M; r++)
+                for (int j = 0; j < n; j++) g[k][(size_t)r * n + j] += net->c[k][j];
+        }
+    }
+    if (!F) return;
+    for (int k = 0; k <= L; k++) {
+        int n = net->n[k];
+        for (size_t i = 0; i < (size_t)M * n; i++) {
+            /* f and g already hold their offsets: u = cu f + cd g equals the bias form */
+            float u = 0;
+            if (k >= 1) u += cf->cu[k] * f[k][i];
+            if (k < L) u += cf->cd[k] * g[k][i];
+            F[k][i] = combine(net->rule, net->rho, u);
+        }
+    }
+}
+
+static float *alloc_layers(const ffr_net *net, int B, float **v) {
+    size_t tot = 0;
+    for (int k = 0; k <= net->L; k++) tot += (size_t)B * net->n[k];
+    float *p = ffr_calloc(tot, sizeof(float));
+    if (!p) return NULL;
+    float *q = p;
+    for (int k = 0; k <= net->L; k++) { v[k] = q; q += (size_t)B * net->n[k]; }
+    return p;
+}
+
+void ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g, float **F) {
+    float *R[FFR_MAX_LAYERS], *ff[FFR_MAX_LAYERS], *gg[FFR_MAX_LAYERS];
+    coefs cf;
+    float *rb = alloc_layers(net, st->B, R);
+    float *fb = alloc_layers(net, st->B, ff), *gb = alloc_layers(net, st->B, gg);
+    float *bb = alloc_layers(net, 1, cf.bias);
+    FFR_ASSERT(rb && fb && gb && bb);
+    coefs_fill(net, &cf);
+    for (int k = 0; k <= net->L; k++)
+        for (size_t i = 0; i < (size_t)st->B * net->n[k]; i++) R[k][i] = rate_of(net->rule, net->rho, st->s[k][i]);
+    eval_branches(net, &cf, R, st->B, ff, gg, F);
+    for (int k = 0; k <= net->L; k++) {
+        size_t sz = (size_t)st->B * net->n[k] * sizeof(float);
+        if (f && k >= 1 && f[k]) memcpy(f[k], ff[k], sz);
+        if (g && k < net->L && g[k]) memcpy(g[k], gg[k], sz);
+    }
+    free(rb); free(fb); free(gb); free(bb);
+}
+
+void ffr_feedforward(const ffr_net *net, const float *x, int B, ffr_state *st) {
+    memcpy(st->s[0], x, (size_t)B * net->n[0] * sizeof(float));
+    for (int k = 1; k <= net->L; k++) {
+        int lo = net->n[k - 1], hi = net->n[k];
+        float *rp = st->s[k]; /* rates of layer k-1 go to a scratch: reuse layer k's output after */
+        float *tmp = malloc((size_t)B * lo * sizeof(float));
+        FFR_ASSERT(tmp);
+        for (size_t i = 0; i < (size_t)B * lo; i++) tmp[i] = rate_of(net->rule, net->rho, st->s[k - 1][i]);
+        gemm_up(net, k, B, 1.f, tmp, 0.f, rp);
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < hi; j++) {
+                float *v = &rp[(size_t)r * hi + j];
+                *v = combine(net->rule, net->rho, *v + net->b[k][j]);
+            }
+        free(tmp);
+    }
+}
+
+/* Energy terms (doc/math.md, "Energies"): phi is the convex potential whose
+ * derivative is rho^{-1}. */
+static double phi(ffr_rule rule, ffr_rho rho, float r) {
+    if (rule == FFR_RULE_BOLTZMANN || rho == FFR_RHO_SIGMOID) {
+        double a = r > 0 ? r * log(r) : 0, b = r < 1 ? (1 - r) * log(1 - r) : 0;
+        return a + b;
+    }
+    return 0.5 * (double)r * r;
+}
+
+/* Per-example energy from states S, rates R and the bottom-up branches f
+ * (f[k] - b_k = W_k r_{k-1}). Returns -1 if the network has no energy. */
+static int energy_rows(const ffr_net *net, float *const *S, float *const *R, float *const *f, int M, double *E) {
+    if (!net->tied) return -1;
+    int L = net->L;
+    double sig[FFR_MAX_LAYERS], kap[FFR_MAX_LAYERS];
+    for (int k = 0; k <= L; k++) {
+        double au = k >= 1 ? net->alpha_up[k] : 0, ad = k < L ? net->alpha_down[k] : 0;
+        if (net->rule != FFR_RULE_DENDRITIC) { au = k >= 1; ad = k < L; }
+        kap[k] = net->rule == FFR_RULE_DENDRITIC ? au + ad : 1.0;
+        sig[k] = k == 0 ? 1.0 : sig[k - 1] * (net->rule == FFR_RULE_DENDRITIC ? net->alpha_down[k - 1] / net->alpha_up[k] : 1.0);
+    }
+    for (int r = 0; r < M; r++) {
+        double e = 0;
+        for (int k = 0; k <= L; k++) {
+            int n = net->n[k];
+            const float *rr = R[k] + (size_t)r * n, *ss = S[k] + (size_t)r * n;
+            double au = k >= 1 ? net->alpha_up[k] : 0, ad = k < L ? net->alpha_down[k] : 0;
+            if (net->rule != FFR_RULE_DENDRITIC) { au = k >= 1; ad = k < L; }
+            double pot = 0, lin = 0, cpl = 0;
+            for (int j = 0; j < n; j++) {
+                if (net->rule == FFR_RULE_HOPFIELD) pot += 0.5 * (double)ss[j] * ss[j]; /* Eq. 3 */
+                else pot += phi(net->rule, net->rho, rr[j]);
+                double beta = (k >= 1 ? au * net->b[k][j] : 0) + (k < L ? ad * net->c[k][j] : 0);
+                lin += beta * rr[j];
+                if (k >= 1) cpl += (double)rr[j] * (f[k][(size_t)r * n + j] - net->b[k][j]);
+            }
+            e += sig[k] * (kap[k] * pot - lin) - (k >= 1 ? sig[k] * au * cpl : 0);
+        }
+        E[r] = e;
+    }
+    return 0;
+}
+
+int ffr_energy(const ffr_net *net, const ffr_state *st, double *E) {
+    if (!net->tied) return -1;
+    float *R[FFR_MAX_LAYERS], *f[FFR_MAX_LAYERS];
+    float *rb = alloc_layers(net, st->B, R), *fb = alloc_layers(net, st->B, f);
+    FFR_ASSERT(rb && fb);
+    for (int k = 0; k <= net->L; k++)
+        for (size_t i = 0; i < (size_t)st->B * net->n[k]; i++) R[k][i] = rate_of(net->rule, net->rho, st->s[k][i]);
+    for (int k = 1; k <= net->L; k++) {
+        gemm_up(net, k, st->B, 1.f, R[k - 1], 0.f, f[k]);
+        for (int r = 0; r < st->B; r++)
+            for (int j = 0; j < net->n[k]; j++) f[k][(size_t)r * net->n[k] + j] += net->b[k][j];
+    }
+    int rc = energy_rows(net, st->s, R, f, st->B, E);
+    free(rb); free(fb);
+    return rc;
+}
+
+void ffr_trace_free(ffr_trace *t) {
+    if (!t) return;
+    free(t->step_mean); free(t->step_median); free(t->step_max); free(t->rstep_mean);
+    free(t->relstep_median); free(t->n_active); free(t->frac_converged); free(t->measured);
+    free(t->energy_mean); free(t->residual_mean); free(t->disagree); free(t->mpe_up);
+    free(t->mpe_down); free(t->step); free(t->sweeps); free(t->converged); free(t->dist);
+    free(t->norm); free(t->residual); free(t->rate);
+    free(t);
+}
+
+static ffr_trace *trace_alloc(int B, int L, int T) {
+    ffr_trace *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    size_t R = (size_t)T + 1;
+    t->B = B; t->L = L; t->max_sweeps = T;
+    int ok = (t->step_mean = calloc(R, sizeof(double))) && (t->step_median = calloc(R, sizeof(double))) &&
+             (t->step_max = calloc(R, sizeof(double))) && (t->rstep_mean = calloc(R, sizeof(double))) &&
+             (t->relstep_median = calloc(R, sizeof(double))) && (t->n_active = calloc(R, sizeof(int))) &&
+             (t->frac_converged = calloc(R, sizeof(double))) && (t->measured = calloc(R, sizeof(int))) &&
+             (t->energy_mean = calloc(R, sizeof(double))) && (t->residual_mean = calloc(R, sizeof(double))) &&
+             (t->disagree = ffr_calloc(R * (L + 1), sizeof(double))) &&
+             (t->mpe_up = ffr_calloc(R * (L + 1), sizeof(double))) &&
+             (t->mpe_down = ffr_calloc(R * (L + 1), sizeof(double))) &&
+             (t->step = ffr_calloc(R * B, sizeof(float))) && (t->sweeps = calloc(B, sizeof(int))) &&
+             (t->converged = calloc(B, 1)) && (t->dist = calloc(B, sizeof(float))) &&
+             (t->norm = calloc(B, sizeof(float))) && (t->residual = calloc(B, sizeof(float))) &&
+             (t->rate = calloc(B, sizeof(float)));
+    if (!ok) { ffr_trace_free(t); return NULL; }
+    for (size_t i = 0; i < R; i++) {
+        t->energy_mean[i] = t->residual_mean[i] = NAN;
+        for (int k = 0; k <= L; k++) t->disagree[i * (L + 1) + k] = t->mpe_up[i * (L + 1) + k] = t->mpe_down[i * (L + 1) + k] = NAN;
+    }
+    for (size_t i = 0; i < R * B; i++) t->step[i] = NAN;
+    return t;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Everything the loop needs, allocated once before the first sweep. */
+typedef struct {
+    const ffr_net *net;
+    int B, L, nact;
+    float *R[FFR_MAX_LAYERS];   /* rates (B, n_k) */
+    float *T[FFR_MAX_LAYERS];   /* targets (B, n_k) */
+    float *mf[FFR_MAX_LAYERS], *mg[FFR_MAX_LAYERS], *mF[FFR_MAX_LAYERS]; /* measuring buffers */
+    float *S0[FFR_MAX_LAYERS];  /* start state, caller's order */
+    float *cup, *cdown;         /* cached W_1 r_0 (B, n_1) and V_L r_L (B, n_{L-1}) */
+    int free_layer[FFR_MAX_LAYERS];
+    const unsigned char *mask; /* layer 0 mask (1 = clamped), NULL: layer 0 all clamped */
+    int *perm;                  /* row -> example */
+    ffr_rng *rng;               /* per row */
+    double *step2, *rstep2, *norm2, *scratch, *meas;
+    float *rowtmp;
+    coefs cf;
+    double flops;
+    void *blocks[8];
+} ws_t;
+
+static void ws_free(ws_t *w) {
+    for (int i = 0; i < 8; i++) free(w->blocks[i]);
+    free(w->cup); free(w->cdown); free(w->perm); free(w->rng); free(w->step2); free(w->rstep2);
+    free(w->norm2); free(w->scratch); free(w->meas); free(w->rowtmp);
+}
+
+static void swap_rows(float *a, int n, int r1, int r2, float *tmp) {
+    size_t sz = (size_t)n * sizeof(float);
+    memcpy(tmp, a + (size_t)r1 * n, sz);
+    memcpy(a + (size_t)r1 * n, a + (size_t)r2 * n, sz);
+    memcpy(a + (size_t)r2 * n, tmp, sz);
+}
+
+static void ws_swap(ws_t *w, ffr_state *st, int r1, int r2) {
+    if (r1 == r2) return;
+    for (int k = 0; k <= w->L; k++) {
+        swap_rows(st->s[k], w->net->n[k], r1, r2, w->rowtmp);
+        swap_rows(w->R[k], w->net->n[k], r1, r2, w->rowtmp);
+    }
+    if (w->cup) swap_rows(w->cup, w->net->n[1], r1, r2, w->rowtmp);
+    if (w->cdown) swap_rows(w->cdown, w->net->n[w->L - 1], r1, r2, w->rowtmp);
+    int p = w->perm[r1]; w->perm[r1] = w->perm[r2]; w->perm[r2] = p;
+    ffr_rng g = w->rng[r1]; w->rng[r1] = w->rng[r2]; w->rng[r2] = g;
+    double d;
+    d = w->step2[r1]; w->step2[r1] = w->step2[r2]; w->step2[r2] = d;
+    d = w->rstep2[r1]; w->rstep2[r1] = w->rstep2[r2]; w->rstep2[r2] = d;
+    d = w->norm2[r1]; w->norm2[r1] = w->norm2[r2]; w->norm2[r2] = d;
+}
+
+/* Is unit j of layer k free (moves)? */
+static inline int unit_free(const ws_t *w, int k, int j) {
+    if (!w->free_layer[k]) return 0;
+    if (k == 0) return w->mask ? !w->mask[j] : 0;
+    return 1;
+}
+
+/* Measure all B rows (active and stopped) at the current state: energy,
+ * residual, disagreement, Eq. 22 errors. Writes row `t` of the trace; when
+ * final != 0 also the per-example residual. */
+static void measure(ws_t *w, ffr_state *st, ffr_trace *tr, int t, int final) {
+    const ffr_net *net = w->net;
+    int B = w->B, L = w->L, Lp = L + 1;
+    eval_branches(net, &w->cf, w->R, B, w->mf, w->mg, w->mF);
+    for (int k = 1; k <= L; k++) w->flops += 4.0 * B * net->n[k] * net->n[k - 1];
+    double *E = w->meas;
+    int has_e = energy_rows(net, st->s, w->R, w->mf, B, E) == 0;
+    double esum = 0, rsum = 0;
+    double dis[FFR_MAX_LAYERS] = {0}, mu[FFR_MAX_LAYERS] = {0}, md[FFR_MAX_LAYERS] = {0};
+    for (int r = 0; r < B; r++) {
+        double res = 0;
+        for (int k = 0; k <= L; k++) {
+            int n = net->n[k];
+            size_t o = (size_t)r * n;
+            double dk = 0, uk = 0, dd = 0;
+            for (int j = 0; j < n; j++) {
+                float s = st->s[k][o + j];
+                if (unit_free(w, k, j)) { double e = w->mF[k][o + j] - s; res += e * e; }
+                if (k >= 1) { double e = s - w->mf[k][o + j]; uk += e * e; }
+                if (k < L) { double e = s - w->mg[k][o + j]; dd += e * e; }
+                if (k >= 1 && k < L) { double e = w->mf[k][o + j] - w->mg[k][o + j]; dk += e * e; }
+            }
+            dis[k] += sqrt(dk); mu[k] += uk; md[k] += dd;
+        }
+        rsum += sqrt(res);
+        if (has_e) esum += E[r];
+        if (final) tr->residual[w->perm[r]] = (float)sqrt(res);
+    }
+    tr->measured[t] = 1;
+    tr->energy_mean[t] = has_e ? esum / B : NAN;
+    tr->residual_mean[t] = rsum / B;
+    for (int k = 0; k <= L; k++) {
+        tr->disagree[(size_t)t * Lp + k] = (k >= 1 && k < L) ? dis[k] / B : NAN;
+        tr->mpe_up[(size_t)t * Lp + k] = k >= 1 ? mu[k] / B : NAN;
+        tr->mpe_down[(size_t)t * Lp + k] = k < L ? md[k] / B : NAN;
+    }
+}
+
+/* Phases of one sweep: bitmasks of layers updated together. */
+static int phases_of(const ws_t *w, ffr_schedule sc, unsigned *ph) {
+    int L = w->L, np = 0;
+    unsigned odd = 0, even = 0, all = 0;
+    for (int k = 0; k <= L; k++) {
+        if (!w->free_layer[k]) continue;
+        if (k & 1) odd |= 1u << k; else even |= 1u << k;
+        all |= 1u << k;
+    }
+    if (sc == FFR_SCHED_ODD_EVEN) {
+        if (odd) ph[np++] = odd;
+        if (even) ph[np++] = even;
+    } else if (sc == FFR_SCHED_SYNC) {
+        ph[np++] = all;
+    } else {
+        for (int k = 0; k <= L; k++) if (all & (1u << k)) ph[np++] = 1u << k;
+    }
+    return np;
+}
+
+/* Update layer k for rows [0, nact) from the target products in T[k]. Returns
+ * 0, or 1 if a non-finite value appeared. */
+static int update_layer(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
+    const ffr_net *net = w->net;
+    int n = net->n[k], M = w->nact;
+    float eps = (float)o->eps, keep = 1.f - eps;
+    float nsd = o->temperature > 0 ? (float)sqrt(2.0 * o->eps * o->temperature) : 0.f;
+    float cup = w->cf.cu[k], cdown = w->cf.cd[k];
+    const float *bias = w->cf.bias[k];
+    const float *cache = NULL; float cscale = 0;
+    if (k == 1 && w->cup) { cache = w->cup; cscale = cup; }
+    const float *cache2 = NULL; float cscale2 = 0;
+    if (k == w->L - 1 && w->cdown) { cache2 = w->cdown; cscale2 = cdown; }
+    int bad = 0;
+    for (int r = 0; r < M; r++) {
+        float *s = st->s[k] + (size_t)r * n, *rt = w->R[k] + (size_t)r * n;
+        const float *u = w->T[k] + (size_t)r * n;
+        double d2 = 0, rd2 = 0, nn = 0;
+        for (int j = 0; j < n; j++) {
+            if (k == 0 && !unit_free(w, 0, j)) continue;
+            float v = u[j] + bias[j];
+            if (cache) v += cscale * cache[(size_t)r * n + j];
+            if (cache2) v += cscale2 * cache2[(size_t)r * n + j];
+            float F = combine(net->rule, net->rho, v), sn;
+            if (o->gibbs) sn = ffr_rng_uniform(&w->rng[r]) < F ? 1.f : 0.f; /* Eq. 8 */
+            else {
+                sn = keep * s[j] + eps * F; /* Eq. 9 */
+                if (nsd > 0) sn += nsd * (float)ffr_rng_normal(&w->rng[r]);
+            }
+            float rn = rate_of(net->rule, net->rho, sn);
+            double d = (double)sn - s[j], rd = (double)rn - rt[j];
+            d2 += d * d; rd2 += rd * rd; nn += (double)sn * sn;
+            s[j] = sn; rt[j] = rn;
+        }
+        if (!isfinite(d2)) bad = 1;
+        w->step2[r] += d2; w->rstep2[r] += rd2; w->norm2[r] += nn;
+    }
+    return bad;
+}
+
+/* Target products for layer k into T[k] rows [0, nact): the parts not cached. */
+static void products(ws_t *w, int k) {
+    const ffr_net *net = w->net;
+    int M = w->nact, L = w->L;
+    float beta = 0.f;
+    int n = net->n[k];
+    if (k >= 1 && !(k == 1 && w->cup)) {
+        gemm_up(net, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k]);
+        beta = 1.f; w->flops += 2.0 * M * n * net->n[k - 1];
+    }
+    if (k < L && !(k == L - 1 && w->cdown)) {
+        gemm_down(net, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k]);
+        beta = 1.f; w->flops += 2.0 * M * n * net->n[k + 1];
+    }
+    if (beta == 0.f) memset(w->T[k], 0, (size_t)M * n * sizeof(float));
+}
+
+static void fit_rates(ffr_trace *tr) {
+    int B = tr->B, nfit = 0;
+    double *rs = malloc((size_t)B * sizeof(double));
+    for (int b = 0; b < B; b++) {
+        double sx = 0, sy = 0, sxx = 0, sxy = 0; int m = 0;
+        double floor_ = 1e-5 * tr->norm[b];
+        for (int t = 2; t <= tr->sweeps[b]; t++) {
+            double s = tr->step[(size_t)t * B + b];
+            if (!(s > floor_) || !(s > 0)) continue;
+            double y = log(s);
+            sx += t; sy += y; sxx += (double)t * t; sxy += t * y; m++;
+        }
+        double den = m * sxx - sx * sx;
+        if (m >= 3 && den > 0) { tr->rate[b] = (float)exp((m * sxy - sx * sy) / den); if (rs) rs[nfit++] = tr->rate[b]; }
+        else tr->rate[b] = NAN;
+    }
+    tr->rate_median = NAN;
+    if (rs && nfit) {
+        qsort(rs, nfit, sizeof(double), cmp_double);
+        tr->rate_median = nfit & 1 ? rs[nfit / 2] : 0.5 * (rs[nfit / 2 - 1] + rs[nfit / 2]);
+    }
+    free(rs);
+}
+
+static ffr_status check_opts(const ffr_net *net, const ffr_relax_opts *o, int B, ffr_err *err) {
+    if (B < 1) return ffr_fail(err, FFR_ERR_ARG, "batch: expected >= 1 examples, found %d", B);
+    if (o->max_sweeps < 0 || o->max_sweeps > 100000000)
+        return ffr_fail(err, FFR_ERR_ARG, "max sweeps: expected 0..1e8, found %d", o->max_sweeps);
+    if (!(o->tol >= 0) || !isfinite(o->tol))
+        return ffr_fail(err, FFR_ERR_ARG, "tolerance: expected a finite value >= 0, found %g", o->tol);
+    if (!(o->eps > 0 && o->eps <= 1))
+        return ffr_fail(err, FFR_ERR_ARG, "eps = 1/tau: expected 0 < eps <= 1 (tau >= 1), found %g", o->eps);
+    if (!(o->temperature >= 0) || !isfinite(o->temperature))
+        return ffr_fail(err, FFR_ERR_ARG, "temperature: expected a finite value >= 0, found %g", o->temperature);
+    if (o->gibbs && net->rule != FFR_RULE_BOLTZMANN)
+        return ffr_fail(err, FFR_ERR_ARG, "gibbs sampling: only for the boltzmann rule (this network is %s)",
+                        ffr_rule_name(net->rule));
+    if (o->gibbs && (o->eps != 1 || o->temperature != 0))
+        return ffr_fail(err, FFR_ERR_ARG, "gibbs sampling draws each layer from Eq. 8: use eps = 1 and temperature 0");
+    if ((unsigned)o->init > FFR_INIT_GIVEN) return ffr_fail(err, FFR_ERR_ARG, "init: unknown start %d", (int)o->init);
+    if ((unsigned)o->schedule > FFR_SCHED_UP) return ffr_fail(err, FFR_ERR_ARG, "schedule: unknown schedule %d", (int)o->schedule);
+    if (o->measure_every < 0) return ffr_fail(err, FFR_ERR_ARG, "measure_every: expected >= 0, found %d", o->measure_every);
+    return FFR_OK;
+}
+
+ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o,
+                     ffr_state *st, ffr_trace **trace_out, ffr_err *err) {
+    if (trace_out) *trace_out = NULL;
+    ffr_status rc = check_opts(net, o, B, err);
+    if (rc) return rc;
+    if ((rc = ffr_net_check(net, err))) return rc;
+    if (st->B != B || st->L != net->L)
+        return ffr_fail(err, FFR_ERR_ARG, "state: expected %d examples and %d layers, found %d and %d", B, net->L, st->B, st->L);
+    for (int k = 0; k <= net->L; k++)
+        if (st->n[k] != net->n[k])
+            return ffr_fail(err, FFR_ERR_ARG, "state layer %d: expected %d units, found %d", k, net->n[k], st->n[k]);
+    int L = net->L, T = o->max_sweeps;
+    ws_t w;
+    memset(&w, 0, sizeof w);
+    w.net = net; w.B = B; w.L = L; w.nact = B;
+    int mask_free = 0;
+    if (o->visible_mask)
+        for (int j = 0; j < net->n[0]; j++) mask_free += !o->visible_mask[j];
+    w.mask = mask_free ? o->visible_mask : NULL;
+    for (int k = 0; k <= L; k++) w.free_layer[k] = k == 0 ? mask_free > 0 : (k == L ? !o->top_target : 1);
+    int nfree = 0;
+    for (int k = 0; k <= L; k++) nfree += w.free_layer[k];
+    if (!nfree) return ffr_fail(err, FFR_ERR_ARG, "nothing to relax: every layer is clamped");
+
+    ffr_trace *tr = trace_alloc(B, L, T);
+    int maxn = 0;
+    for (int k = 0; k <= L; k++) maxn = net->n[k] > maxn ? net->n[k] : maxn;
+    w.blocks[0] = alloc_layers(net, B, w.R);
+    w.blocks[1] = alloc_layers(net, B, w.T);
+    w.blocks[2] = alloc_layers(net, B, w.mf);
+    w.blocks[3] = alloc_layers(net, B, w.mg);
+    w.blocks[4] = alloc_layers(net, B, w.mF);
+    w.blocks[5] = alloc_layers(net, B, w.S0);
+    w.blocks[6] = alloc_layers(net, 1, w.cf.bias);
+    w.perm = malloc((size_t)B * sizeof(int));
+    w.rng = malloc((size_t)B * sizeof(ffr_rng));
+    w.step2 = calloc(B, sizeof(double)); w.rstep2 = calloc(B, sizeof(double));
+    w.norm2 = calloc(B, sizeof(double)); w.scratch = calloc(B, sizeof(double));
+    w.meas = calloc(B, sizeof(double)); w.rowtmp = malloc((size_t)maxn * sizeof(float));
+    int cache_up = !w.free_layer[0] && w.free_layer[1];
+    int cache_down = w.free_layer[L] == 0 && L >= 1 && w.free_layer[L - 1];
+    if (cache_up) w.cup = ffr_calloc((size_t)B * net->n[1], sizeof(float));
+    if (cache_down) w.cdown = ffr_calloc((size_t)B * net->n[L - 1], sizeof(float));
+    int ok = tr && w.perm && w.rng && w.step2 && w.rstep2 && w.norm2 && w.scratch && w.meas && w.rowtmp &&
+             (!cache_up || w.cup) && (!cache_down || w.cdown);
+    for (int i = 0; i < 7; i++) ok = ok && w.blocks[i];
+    if (!ok) { ws_free(&w); ffr_trace_free(tr); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", B); }
+    coefs_fill(net, &w.cf);
+    for (int b = 0; b < B; b++) {
+        w.perm[b] = b;
+        uint64_t z = o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)b * 0xbf58476d1ce4e5b9ULL + 0x1234567ULL;
+        ffr_rng_seed(&w.rng[b], z);
+    }
+
+    /* ---- the start (state rows in the caller's order) */
+    size_t n0 = (size_t)B * net->n[0];
+    if (o->init == FFR_INIT_GIVEN) {
+        for (size_t i = 0; i < n0; i++) { /* clamped visible units take the data */
+            int j = (int)(i % net->n[0]);
+            if (!unit_free(&w, 0, j)) st->s[0][i] = x[i];
+        }
+    } else {
+        if (o->init == FFR_INIT_FF) ffr_feedforward(net, x, B, st); /* Eq. 17 */
+        else memcpy(st->s[0], x, n0 * sizeof(float));
+        for (int k = 0; k <= L; k++) {
+            if (o->init == FFR_INIT_FF && k >= 1) continue;
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < net->n[k]; j++) {
+                    if (!unit_free(&w, k, j)) continue;
+                    float *v = &st->s[k][(size_t)b * net->n[k] + j];
+                    *v = o->init == FFR_INIT_ZERO ? 0.f : o->init == FFR_INIT_RANDOM ? (float)ffr_rng_uniform(&w.rng[b]) : *v;
+                }
+        }
+    }
+    if (o->top_target) memcpy(st->s[L], o->top_target, (size_t)B * net->n[L] * sizeof(float));
+    for (int k = 0; k <= L; k++) {
+        size_t nk = (size_t)B * net->n[k];
+        for (size_t i = 0; i < nk; i++) w.R[k][i] = rate_of(net->rule, net->rho, st->s[k][i]);
+        memcpy(w.S0[k], st->s[k], nk * sizeof(float));
+    }
+    if (w.cup) { /* clamped input: its bottom-up product once per relaxation */
+        gemm_up(net, 1, B, 1.f, w.R[0], 0.f, w.cup);
+        w.flops += 2.0 * B * net->n[1] * net->n[0];
+    }
+    if (w.cdown) { /* clamped target: its top-down product once */
+        gemm_down(net, L, B, 1.f, w.R[L], 0.f, w.cdown);
+        w.flops += 2.0 * B * net->n[L - 1] * net->n[L];
+    }
+
+    unsigned ph[FFR_MAX_LAYERS + 2];
+    int nph = phases_of(&w, o->schedule, ph);
+    if (T > 0) measure(&w, st, tr, 0, 0);
+    tr->n_active[0] = B;
+    rc = FFR_OK;
+    double minstep = INFINITY; int grow = 0; double prev = INFINITY;
+    int t;
+    for (t = 1; t <= T && w.nact > 0; t++) {
+        for (int r = 0; r < w.nact; r++) w.step2[r] = w.rstep2[r] = w.norm2[r] = 0;
+        int bad_layer = -1;
+        for (int p = 0; p < nph; p++) {
+            for (int k = 0; k <= L; k++) if (ph[p] & (1u << k)) products(&w, k);
+            for (int k = 0; k <= L; k++)
+                if ((ph[p] & (1u << k)) && update_layer(&w, st, o, k) && bad_layer < 0) bad_layer = k;
+        }
+        /* per-example steps and convergence */
+        int nact = w.nact;
+        double sum = 0, rsum = 0, mx = 0;
+        for (int r = 0; r < nact; r++) {
+            double s = sqrt(w.step2[r]);
+            tr->step[(size_t)t * B + w.perm[r]] = (float)s;
+            tr->sweeps[w.perm[r]] = t;
+            sum += s; rsum += sqrt(w.rstep2[r]); mx = s > mx ? s : mx;
+            w.scratch[r] = s;
+        }
+        tr->step_mean[t] = sum / nact; tr->rstep_mean[t] = rsum / nact; tr->step_max[t] = mx;
+        tr->n_active[t] = nact;
+        qsort(w.scratch, nact, sizeof(double), cmp_double);
+        tr->step_median[t] = nact & 1 ? w.scratch[nact / 2] : 0.5 * (w.scratch[nact / 2 - 1] + w.scratch[nact / 2]);
+        for (int r = 0; r < nact; r++) {
+            double nrm = sqrt(w.norm2[r]);
+            w.scratch[r] = nrm > 0 ? sqrt(w.step2[r]) / nrm : (w.step2[r] > 0 ? INFINITY : 0);
+        }
+        qsort(w.scratch, nact, sizeof(double), cmp_double);
+        tr->relstep_median[t] = nact & 1 ? w.scratch[nact / 2] : 0.5 * (w.scratch[nact / 2 - 1] + w.scratch[nact / 2]);
+        if (bad_layer >= 0 || !isfinite(sum)) {
+            tr->status = rc = FFR_ERR_DIVERGED;
+            snprintf(tr->diag, sizeof tr->diag, "non-finite state in layer %d at sweep %d", bad_layer, t);
+            ffr_fail(err, rc, "relaxation diverged: %s (lower the weights' scale, use tau > 1, or a bounded rho)", tr->diag);
+            t++;
+            break;
+        }
+        for (int r = 0; r < w.nact;) {
+            double s = sqrt(w.step2[r]), nrm = sqrt(w.norm2[r]);
+            double crit = o->tol_mode == FFR_TOL_REL ? (nrm > 0 ? s / nrm : s) : s;
+            if (crit < o->tol) {
+                tr->converged[w.perm[r]] = 1;
+                ws_swap(&w, st, r, w.nact - 1);
+                w.nact--;
+            } else r++;
+        }
+        tr->frac_converged[t] = (double)(B - w.nact) / B;
+        if (o->measure_every > 0 && t % o->measure_every == 0 && t != T && w.nact > 0) measure(&w, st, tr, t, 0);
+        /* growing step: divergence that the bounds of rho do not catch */
+        double sm = tr->step_mean[t];
+        if (sm < minstep) minstep = sm;
+        grow = sm > prev ? grow + 1 : 0;
+        prev = sm;
+        if (o->diverge_factor > 0 && grow >= 20 && sm > o->diverge_factor * minstep && minstep >= 0) {
+            tr->status = rc = FFR_ERR_DIVERGED;
+            snprintf(tr->diag, sizeof tr->diag, "mean step grew for %d sweeps to %.3g (%.3g times its minimum) at sweep %d",
+                     grow, sm, sm / minstep, t);
+            ffr_fail(err, rc, "relaxation diverged: %s", tr->diag);
+            t++;
+            break;
+        }
+        if (o->progress && o->progress(o->progress_ctx, t, w.nact, tr->step_mean[t])) { t++; break; }
+    }
+    tr->T = t - 1;
+    measure(&w, st, tr, tr->T, 1);
+    long tot = 0;
+    for (int b = 0; b < B; b++) tot += tr->sweeps[b];
+    tr->total_updates = tot;
+    tr->flops = w.flops;
+
+    /* back to the caller's order: apply the inverse permutation by cycles */
+    for (int r = 0; r < B; r++) {
+        while (w.perm[r] != r) ws_swap(&w, st, r, w.perm[r]);
+    }
+    for (int b = 0; b < B; b++) {
+        double d = 0, nn = 0;
+        for (int k = 0; k <= L; k++)
+            for (int j = 0; j < net->n[k]; j++) {
+                if (!unit_free(&w, k, j)) continue;
+                size_t i = (size_t)b * net->n[k] + j;
+                double e = (double)st->s[k][i] - w.S0[k][i];
+                d += e * e; nn += (double)st->s[k][i] * st->s[k][i];
+            }
+        tr->dist[b] = (float)sqrt(d); tr->norm[b] = (float)sqrt(nn);
+    }
+    fit_rates(tr);
+    ws_free(&w);
+    if (trace_out) *trace_out = tr; else ffr_trace_free(tr);
+    return rc;
+}

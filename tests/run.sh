@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs every test program given on the command line, then the CLI checks
+# (tests/cli_*.sh). Prints one line per program and the closing
+# "N passed, N failed" line; exits non-zero if anything failed.
+pass=0; fail=0
+for t in "$@"; do
+    if "$t"; then pass=$((pass+1)); else echo "FAILED: $t"; fail=$((fail+1)); fi
+done
+for s in tests/cli_*.sh; do
+    [ -f "$s" ] || continue
+    if sh "$s"; then echo "$(basename $s) ok"; pass=$((pass+1)); else echo "FAILED: $s"; fail=$((fail+1)); fi
+done
+echo "tests: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,423 @@
+/* test_relax.c - the relaxation engine against a naive reference and the
+ * paper's invariants: fixed points satisfy Eq. 16, the feedforward start is
+ * the fixed point when the auto-encoder condition holds exactly, energy never
+ * rises under direct odd/even updates with tied weights. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ffrelax.h"
+#include "minitest.h"
+
+static double rho_d(ffr_rho r, double s) {
+    if (r == FFR_RHO_HARDSIGMOID) return s < 0 ? 0 : s > 1 ? 1 : s;
+    if (r == FFR_RHO_SIGMOID) return 1 / (1 + exp(-s));
+    return s;
+}
+
+/* ---- gemm against its reference on awkward shapes */
+static void test_gemm(void) {
+    ffr_rng r;
+    ffr_rng_seed(&r, 5);
+    int shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {13, 1, 5}, {7, 11, 17}, {31, 29, 37}, {64, 3, 129}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+                float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+                for (int i = 0; i < M * K; i++) A[i] = (float)ffr_rng_normal(&r);
+                for (int i = 0; i < K * N; i++) B[i] = (float)ffr_rng_normal(&r);
+                for (int i = 0; i < M * N; i++) C1[i] = C2[i] = (float)ffr_rng_normal(&r);
+                ffr_gemm(ta, tb, M, N, K, 0.7f, A, ta ? M : K, B, tb ? K : N, 0.3f, C1, N);
+                ffr_gemm_ref(ta, tb, M, N, K, 0.7f, A, ta ? M : K, B, tb ? K : N, 0.3f, C2, N);
+                double md = 0, mx = 0;
+                for (int i = 0; i < M * N; i++) { md = fmax(md, fabs(C1[i] - C2[i])); mx = fmax(mx, fabs(C2[i])); }
+                CHECKF(md <= 1e-5 * (1 + mx) * sqrt(K), "gemm %dx%dx%d ta=%d tb=%d: max diff %g", M, N, K, ta, tb, md);
+                CHECK(mx > 0.1 || M * N == 1); /* not comparing zeros */
+                free(A); free(B); free(C1); free(C2);
+            }
+}
+
+/* ---- naive reference relaxation of one example (double precision) */
+typedef struct { double *s[FFR_MAX_LAYERS]; } ref_state;
+
+static double ref_F(const ffr_net *net, ref_state *rs, int k, int j) {
+    int L = net->L;
+    double au = k >= 1 ? net->alpha_up[k] : 0, ad = k < L ? net->alpha_down[k] : 0;
+    if (net->rule != FFR_RULE_DENDRITIC) { au = k >= 1; ad = k < L; }
+    double kap = net->rule == FFR_RULE_DENDRITIC ? au + ad : 1;
+    double f = 0, g = 0;
+    if (k >= 1) {
+        f = net->b[k][j];
+        for (int i = 0; i < net->n[k - 1]; i++) {
+            double r = net->rule == FFR_RULE_BOLTZMANN ? rs->s[k - 1][i] : rho_d(net->rho, rs->s[k - 1][i]);
+            f += net->W[k][(size_t)j * net->n[k - 1] + i] * r;
+        }
+    }
+    if (k < L) {
+        g = net->c[k][j];
+        for (int i = 0; i < net->n[k + 1]; i++) {
+            double r = net->rule == FFR_RULE_BOLTZMANN ? rs->s[k + 1][i] : rho_d(net->rho, rs->s[k + 1][i]);
+            g += ffr_net_V_at(net, k + 1, j, i) * r;
+        }
+    }
+    double u = (au * f + ad * g) / kap;
+    if (net->rule == FFR_RULE_HOPFIELD) return rho_d(net->rho, u);
+    if (net->rule == FFR_RULE_BOLTZMANN) return 1 / (1 + exp(-u));
+    return u;
+}
+
+/* steps[t] for t = 1..T; layers updated per schedule; mask/top as in the engine */
+static void ref_relax(const ffr_net *net, const float *x, const unsigned char *mask, const float *top,
+                      ffr_init init, ffr_schedule sc, double eps, int T, double *steps, ref_state *rs) {
+    int L = net->L;
+    for (int k = 0; k <= L; k++) rs->s[k] = calloc(net->n[k], sizeof(double));
+    for (int j = 0; j < net->n[0]; j++) rs->s[0][j] = x[j];
+    for (int k = 1; k <= L; k++)
+        for (int j = 0; j < net->n[k]; j++) {
+            if (init != FFR_INIT_FF) { rs->s[k][j] = 0; continue; }
+            /* Eq. 17: only the bottom-up branch */
+            double f = net->b[k][j];
+            for (int i = 0; i < net->n[k - 1]; i++) {
+                double r = net->rule == FFR_RULE_BOLTZMANN ? rs->s[k - 1][i] : rho_d(net->rho, rs->s[k - 1][i]);
+                f += net->W[k][(size_t)j * net->n[k - 1] + i] * r;
+            }
+            rs->s[k][j] = net->rule == FFR_RULE_HOPFIELD ? rho_d(net->rho, f) : net->rule == FFR_RULE_BOLTZMANN ? 1 / (1 + exp(-f)) : f;
+        }
+    if (init == FFR_INIT_ZERO && mask)
+        for (int j = 0; j < net->n[0]; j++) if (!mask[j]) rs->s[0][j] = 0;
+    if (top) for (int j = 0; j < net->n[L]; j++) rs->s[L][j] = top[j];
+    int freek[FFR_MAX_LAYERS];
+    int mfree = 0;
+    if (mask) for (int j = 0; j < net->n[0]; j++) mfree += !mask[j];
+    for (int k = 0; k <= L; k++) freek[k] = k == 0 ? mfree > 0 : (k == L ? !top : 1);
+    unsigned ph[FFR_MAX_LAYERS + 2]; int np = 0;
+    unsigned odd = 0, even = 0, all = 0;
+    for (int k = 0; k <= L; k++) if (freek[k]) { if (k & 1) odd |= 1u << k; else even |= 1u << k; all |= 1u << k; }
+    if (sc == FFR_SCHED_ODD_EVEN) { if (odd) ph[np++] = odd; if (even) ph[np++] = even; }
+    else if (sc == FFR_SCHED_SYNC) ph[np++] = all;
+    else for (int k = 0; k <= L; k++) if (all & (1u << k)) ph[np++] = 1u << k;
+    for (int t = 1; t <= T; t++) {
+        double d2 = 0;
+        for (int p = 0; p < np; p++) {
+            double *nw[FFR_MAX_LAYERS] = {0};
+            for (int k = 0; k <= L; k++) {
+                if (!(ph[p] & (1u << k))) continue;
+                nw[k] = malloc(sizeof(double) * net->n[k]);
+                for (int j = 0; j < net->n[k]; j++) {
+                    if (k == 0 && mask[j]) { nw[k][j] = rs->s[k][j]; continue; }
+                    nw[k][j] = (1 - eps) * rs->s[k][j] + eps * ref_F(net, rs, k, j);
+                }
+            }
+            for (int k = 0; k <= L; k++) {
+                if (!nw[k]) continue;
+                for (int j = 0; j < net->n[k]; j++) { double d = nw[k][j] - rs->s[k][j]; d2 += d * d; }
+                memcpy(rs->s[k], nw[k], sizeof(double) * net->n[k]);
+                free(nw[k]);
+            }
+        }
+        steps[t] = sqrt(d2);
+    }
+}
+
+static ffr_net *make_net(int L, const int *n, ffr_rule rule, ffr_rho rho, int tied, uint64_t seed, float scale) {
+    ffr_net *net;
+    ffr_err e;
+    if (ffr_net_create(&net, L, n, rule, rho, tied, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+    ffr_net_init_glorot(net, seed, scale);
+    ffr_rng r;
+    ffr_rng_seed(&r, seed + 99);
+    for (int k = 1; k <= L; k++) {
+        for (int j = 0; j < n[k]; j++) net->b[k][j] = (float)(0.2 * ffr_rng_normal(&r));
+        if (!tied) /* make untied feedback genuinely different from W^T */
+            for (size_t i = 0; i < (size_t)n[k] * n[k - 1]; i++) net->V[k][i] += (float)(0.1 * ffr_rng_normal(&r));
+    }
+    for (int k = 0; k < L; k++) for (int j = 0; j < n[k]; j++) net->c[k][j] = (float)(0.2 * ffr_rng_normal(&r));
+    return net;
+}
+
+static void test_against_reference(void) {
+    int n[] = {11, 7, 5, 3, 2};
+    int Bs[] = {1, 7};
+    int cases = 0;
+    for (int rule = 0; rule < 3; rule++)
+        for (int sc = 0; sc < 3; sc++)
+            for (int tied = 0; tied < 2; tied++)
+                for (int variant = 0; variant < 4; variant++) {
+                    if (rule == FFR_RULE_HOPFIELD && !tied) continue;
+                    int L = variant == 3 ? 1 : 4;
+                    ffr_rho rho = rule == FFR_RULE_DENDRITIC ? (ffr_rho)(variant % 3) : FFR_RHO_HARDSIGMOID;
+                    ffr_net *net = make_net(L, n, rule, rho, tied, 10 + variant, 1.5f);
+                    if (rule == FFR_RULE_DENDRITIC && variant == 1) { /* unequal gains */
+                        for (int k = 0; k <= L; k++) { net->alpha_up[k] = 1.5f + k; net->alpha_down[k] = 0.5f + 0.25f * k; }
+                    }
+                    unsigned char mask[11];
+                    for (int j = 0; j < 11; j++) mask[j] = !(variant == 2 && j % 3 == 0);
+                    int top = variant == 2 && L > 1;
+                    double eps = variant == 1 ? 0.4 : 1.0;
+                    for (int bi = 0; bi < 2; bi++) {
+                        int B = Bs[bi], T = 12;
+                        float *x = malloc(sizeof(float) * B * 11), *tg = malloc(sizeof(float) * B * n[L]);
+                        ffr_rng r; ffr_rng_seed(&r, 7 + B);
+                        for (int i = 0; i < B * 11; i++) x[i] = (float)ffr_rng_uniform(&r);
+                        for (int i = 0; i < B * n[L]; i++) tg[i] = (float)ffr_rng_uniform(&r);
+                        ffr_relax_opts o; ffr_relax_opts_default(&o);
+                        o.schedule = (ffr_schedule)sc; o.max_sweeps = T; o.eps = eps;
+                        o.init = (variant == 0 || variant == 3) ? FFR_INIT_ZERO : FFR_INIT_FF;
+                        o.visible_mask = variant == 2 ? mask : NULL;
+                        o.top_target = top ? tg : NULL;
+                        o.measure_every = 3;
+                        ffr_state *st; ffr_trace *tr; ffr_err e;
+                        ffr_state_create(&st, net, B, &e);
+                        ffr_status s = ffr_relax(net, x, B, &o, st, &tr, &e);
+                        CHECKF(s == FFR_OK, "relax failed: %s", e.msg);
+                        double maxd = 0, maxs = 0, maxstep = 0;
+                        for (int b = 0; b < B; b++) {
+                            ref_state rs = {{0}}; double steps[64];
+                            ref_relax(net, x + b * 11, variant == 2 ? mask : NULL, top ? tg + b * n[L] : NULL,
+                                      o.init, (ffr_schedule)sc, eps, T, steps, &rs);
+                            for (int k = 0; k <= L; k++) {
+                                for (int j = 0; j < n[k]; j++) {
+                                    double d = fabs(rs.s[k][j] - st->s[k][b * n[k] + j]);
+                                    maxd = fmax(maxd, d / (1 + fabs(rs.s[k][j])));
+                                }
+                                free(rs.s[k]);
+                            }
+                            for (int t = 1; t <= T; t++) {
+                                maxs = fmax(maxs, fabs(steps[t] - tr->step[t * B + b]) / (1e-3 + steps[t]));
+                                maxstep = fmax(maxstep, steps[t]);
+                            }
+                        }
+                        CHECKF(maxd < 1e-4 && maxs < 1e-3, "rule %d sched %d tied %d variant %d B %d: state diff %g, step rel diff %g",
+                               rule, sc, tied, variant, B, maxd, maxs);
+                        CHECK(maxstep > 1e-3); /* the relaxation actually moved */
+                        cases++;
+                        ffr_trace_free(tr); ffr_state_free(st); free(x); free(tg);
+                    }
+                    ffr_net_free(net);
+                }
+    CHECK(cases > 50);
+}
+
+/* The auto-encoder condition holds exactly: W_k a permutation, V_k = W_k^T,
+ * hard sigmoid with states in [0,1]; then s = f(s) = g(f(s)) and the
+ * feedforward start is already the fixed point (Eq. 17 = Eq. 16). */
+static void test_ff_is_fixed_point(void) {
+    int n[] = {6, 6, 6, 6};
+    for (int tied = 0; tied < 2; tied++) {
+        ffr_net *net; ffr_err e;
+        ffr_net_create(&net, 3, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, tied, &e);
+        for (int k = 1; k <= 3; k++)
+            for (int i = 0; i < 6; i++) {
+                int j = (i * 5 + k) % 6;
+                net->W[k][i * 6 + j] = 1.f;
+                if (!tied) net->V[k][j * 6 + i] = 1.f;
+            }
+        float x[12];
+        for (int i = 0; i < 12; i++) x[i] = (float)(0.05 + 0.9 * i / 11.0);
+        ffr_relax_opts o; ffr_relax_opts_default(&o);
+        o.max_sweeps = 5; o.measure_every = 1;
+        ffr_state *st; ffr_trace *tr;
+        ffr_state_create(&st, net, 2, &e);
+        CHECK(ffr_relax(net, x, 2, &o, st, &tr, &e) == FFR_OK);
+        CHECKF(tr->step_max[1] < 1e-6, "ff start moved by %g", tr->step_max[1]);
+        CHECKF(tr->disagree[1] < 1e-6, "disagreement at ff start %g", tr->disagree[1]);
+        CHECK(tr->residual_mean[0] < 1e-6);
+        /* and from zero it does move: the test is not vacuous */
+        o.init = FFR_INIT_ZERO;
+        ffr_trace_free(tr);
+        CHECK(ffr_relax(net, x, 2, &o, st, &tr, &e) == FFR_OK);
+        CHECK(tr->step_max[1] > 0.1);
+        ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+    }
+    /* a near-exact case with a random orthogonal-ish weight and identity rho:
+     * W = Householder reflection (orthogonal, symmetric), V = W^T */
+    int m[] = {8, 8, 8};
+    ffr_net *net; ffr_err e;
+    ffr_net_create(&net, 2, m, FFR_RULE_DENDRITIC, FFR_RHO_IDENTITY, 1, &e);
+    ffr_rng r; ffr_rng_seed(&r, 3);
+    for (int k = 1; k <= 2; k++) {
+        double v[8], nv = 0;
+        for (int i = 0; i < 8; i++) { v[i] = ffr_rng_normal(&r); nv += v[i] * v[i]; }
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < 8; j++) net->W[k][i * 8 + j] = (float)((i == j) - 2 * v[i] * v[j] / nv);
+    }
+    float x[8];
+    for (int i = 0; i < 8; i++) x[i] = (float)ffr_rng_normal(&r);
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.max_sweeps = 3;
+    ffr_state *st; ffr_trace *tr;
+    ffr_state_create(&st, net, 1, &e);
+    CHECK(ffr_relax(net, x, 1, &o, st, &tr, &e) == FFR_OK);
+    CHECKF(tr->step[1] < 1e-5, "orthogonal AE: ff start moved by %g", tr->step[1]);
+    ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+}
+
+/* Energy never rises under direct odd/even updates with tied weights. */
+static void test_energy_descent(void) {
+    int n[] = {9, 13, 8, 6};
+    struct { ffr_rule rule; ffr_rho rho; int gains; } cs[] = {
+        {FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID, 0}, {FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0},
+        {FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1}, {FFR_RULE_DENDRITIC, FFR_RHO_SIGMOID, 1},
+        {FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 0}};
+    for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
+        ffr_net *net = make_net(3, n, cs[c].rule, cs[c].rho, 1, 21 + c, 3.0f);
+        if (cs[c].gains) for (int k = 0; k <= 3; k++) { net->alpha_up[k] = 0.7f + 0.6f * k; net->alpha_down[k] = 2.0f - 0.3f * k; }
+        int B = 5;
+        float x[45];
+        ffr_rng r; ffr_rng_seed(&r, 4);
+        for (int i = 0; i < 45; i++) x[i] = (float)ffr_rng_uniform(&r);
+        ffr_relax_opts o; ffr_relax_opts_default(&o);
+        o.max_sweeps = 40; o.measure_every = 1; o.init = FFR_INIT_RANDOM;
+        ffr_state *st; ffr_trace *tr; ffr_err e;
+        ffr_state_create(&st, net, B, &e);
+        CHECK(ffr_relax(net, x, B, &o, st, &tr, &e) == FFR_OK);
+        int rises = 0;
+        double drop = tr->energy_mean[0] - tr->energy_mean[tr->T];
+        for (int t = 1; t <= tr->T; t++)
+            if (tr->energy_mean[t] > tr->energy_mean[t - 1] + 1e-5 * (1 + fabs(tr->energy_mean[t - 1]))) {
+                rises++;
+                fprintf(stderr, "case %zu: energy rose at sweep %d: %.9g -> %.9g\n", c, t, tr->energy_mean[t - 1], tr->energy_mean[t]);
+            }
+        CHECKF(rises == 0, "case %zu: energy rose %d times", c, rises);
+        CHECKF(drop > 1e-3, "case %zu: energy did not decrease (%g): vacuous", c, drop);
+        /* the per-example energy at the end agrees with ffr_energy */
+        double E[5], m = 0;
+        CHECK(ffr_energy(net, st, E) == 0);
+        for (int b = 0; b < B; b++) m += E[b] / B;
+        CHECK_NEAR(m, tr->energy_mean[tr->T], 1e-5);
+        ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+    }
+    /* a sync (Jacobi) update is not a descent method: no claim; untied has no energy */
+    ffr_net *net = make_net(3, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 5, 1.f);
+    ffr_state *st; ffr_err e; double E[1];
+    ffr_state_create(&st, net, 1, &e);
+    CHECK(ffr_energy(net, st, E) == -1);
+    ffr_state_free(st); ffr_net_free(net);
+}
+
+/* A converged state satisfies Eq. 16 (dendritic, unequal gains, untied). */
+static void test_fixed_point_eq16(void) {
+    int n[] = {10, 9, 7, 5};
+    ffr_net *net = make_net(3, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 8, 0.8f);
+    for (int k = 0; k <= 3; k++) { net->alpha_up[k] = 1.0f + 0.5f * k; net->alpha_down[k] = 0.6f; }
+    int B = 3;
+    float x[30];
+    for (int i = 0; i < 30; i++) x[i] = (float)((i * 7) % 10) / 10.f;
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.max_sweeps = 500; o.tol = 1e-7;
+    ffr_state *st; ffr_trace *tr; ffr_err e;
+    ffr_state_create(&st, net, B, &e);
+    CHECK(ffr_relax(net, x, B, &o, st, &tr, &e) == FFR_OK);
+    int conv = 0;
+    for (int b = 0; b < B; b++) conv += tr->converged[b];
+    CHECK(conv == B);
+    float *f[FFR_MAX_LAYERS] = {0}, *g[FFR_MAX_LAYERS] = {0};
+    for (int k = 0; k <= 3; k++) { f[k] = calloc(B * n[k], sizeof(float)); g[k] = calloc(B * n[k], sizeof(float)); }
+    ffr_branches(net, st, f, g, NULL);
+    double md = 0, moved = 0;
+    for (int k = 1; k <= 3; k++)
+        for (int i = 0; i < B * n[k]; i++) {
+            double au = net->alpha_up[k], ad = k < 3 ? net->alpha_down[k] : 0;
+            double want = (au * f[k][i] + (k < 3 ? ad * g[k][i] : 0)) / (au + ad); /* Eq. 16 */
+            md = fmax(md, fabs(want - st->s[k][i]));
+            if (k < 3) moved = fmax(moved, fabs(f[k][i] - st->s[k][i]));
+        }
+    CHECKF(md < 2e-6, "Eq. 16 residual %g", md);
+    CHECKF(moved > 1e-2, "fixed point equals the ff pass (%g): vacuous", moved);
+    CHECK(tr->residual[0] < 1e-5);
+    for (int k = 0; k <= 3; k++) { free(f[k]); free(g[k]); }
+    ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+}
+
+/* Tolerance stopping with the active set gives each example the same result
+ * as relaxing it alone, and the work done is the sum of its own sweeps. */
+static void test_active_set(void) {
+    int n[] = {12, 10, 8, 6};
+    ffr_net *net = make_net(3, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 31, 1.2f);
+    int B = 9;
+    float x[108];
+    ffr_rng r; ffr_rng_seed(&r, 77);
+    for (int i = 0; i < 108; i++) x[i] = (float)(ffr_rng_uniform(&r) * (1 + (i / 12) % 3));
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.max_sweeps = 300; o.tol = 1e-4; o.init = FFR_INIT_ZERO;
+    ffr_state *st; ffr_trace *tr; ffr_err e;
+    ffr_state_create(&st, net, B, &e);
+    CHECK(ffr_relax(net, x, B, &o, st, &tr, &e) == FFR_OK);
+    int distinct = 0; long tot = 0;
+    for (int b = 0; b < B; b++) {
+        ffr_state *s1; ffr_trace *t1;
+        ffr_state_create(&s1, net, 1, &e);
+        CHECK(ffr_relax(net, x + b * 12, 1, &o, s1, &t1, &e) == FFR_OK);
+        CHECKF(t1->sweeps[0] == tr->sweeps[b], "example %d: %d sweeps alone, %d in the batch", b, t1->sweeps[0], tr->sweeps[b]);
+        double md = 0;
+        for (int k = 0; k <= 3; k++)
+            for (int j = 0; j < n[k]; j++) md = fmax(md, fabs(s1->s[k][j] - st->s[k][b * n[k] + j]));
+        CHECKF(md < 1e-5, "example %d: state differs by %g", b, md);
+        if (tr->sweeps[b] != tr->sweeps[0]) distinct++;
+        tot += tr->sweeps[b];
+        ffr_trace_free(t1); ffr_state_free(s1);
+    }
+    CHECK(distinct > 0); /* examples did stop at different sweeps */
+    CHECK(tot == tr->total_updates);
+    CHECK(tr->total_updates < (long)tr->T * B);
+    ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+}
+
+static void test_noise_gibbs_divergence_args(void) {
+    int n[] = {8, 6, 4};
+    ffr_err e;
+    /* noise: deterministic for a seed, different across seeds */
+    ffr_net *net = make_net(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 3, 1.f);
+    float x[16];
+    for (int i = 0; i < 16; i++) x[i] = (float)(i % 5) / 5.f;
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.max_sweeps = 10; o.temperature = 0.01; o.eps = 0.5; o.seed = 5;
+    ffr_state *a, *b, *c;
+    ffr_state_create(&a, net, 2, &e); ffr_state_create(&b, net, 2, &e); ffr_state_create(&c, net, 2, &e);
+    CHECK(ffr_relax(net, x, 2, &o, a, NULL, &e) == FFR_OK);
+    CHECK(ffr_relax(net, x, 2, &o, b, NULL, &e) == FFR_OK);
+    o.seed = 6;
+    CHECK(ffr_relax(net, x, 2, &o, c, NULL, &e) == FFR_OK);
+    CHECK(memcmp(a->s[1], b->s[1], sizeof(float) * 12) == 0);
+    CHECK(memcmp(a->s[1], c->s[1], sizeof(float) * 12) != 0);
+    /* bad options */
+    o.eps = 0; CHECK(ffr_relax(net, x, 2, &o, a, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "tau"));
+    o.eps = 1; o.tol = -1; CHECK(ffr_relax(net, x, 2, &o, a, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "tolerance"));
+    o.tol = 0; o.gibbs = 1; CHECK(ffr_relax(net, x, 2, &o, a, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "boltzmann"));
+    ffr_state_free(a); ffr_state_free(b); ffr_state_free(c); ffr_net_free(net);
+
+    /* Gibbs sampling gives binary states */
+    net = make_net(2, n, FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1, 4, 1.f);
+    ffr_relax_opts_default(&o);
+    o.gibbs = 1; o.max_sweeps = 5;
+    ffr_state_create(&a, net, 2, &e);
+    CHECK(ffr_relax(net, x, 2, &o, a, NULL, &e) == FFR_OK);
+    int binary = 1, ones = 0;
+    for (int i = 0; i < 12; i++) { binary &= a->s[1][i] == 0.f || a->s[1][i] == 1.f; ones += a->s[1][i] == 1.f; }
+    CHECK(binary);
+    CHECK(ones > 0 && ones < 12);
+    ffr_state_free(a); ffr_net_free(net);
+
+    /* divergence: identity rho, large weights */
+    net = make_net(2, n, FFR_RULE_DENDRITIC, FFR_RHO_IDENTITY, 1, 5, 30.f);
+    ffr_relax_opts_default(&o);
+    o.max_sweeps = 2000;
+    ffr_trace *tr;
+    ffr_state_create(&a, net, 2, &e);
+    ffr_status s = ffr_relax(net, x, 2, &o, a, &tr, &e);
+    CHECKF(s == FFR_ERR_DIVERGED && strstr(e.msg, "sweep"), "status %d: %s", s, e.msg);
+    CHECKF(tr && tr->status == FFR_ERR_DIVERGED && tr->T < 2000, "T %d status %d", tr ? tr->T : -1, tr ? (int)tr->status : -1);
+    ffr_trace_free(tr); ffr_state_free(a); ffr_net_free(net);
+}
+
+int main(void) {
+    test_gemm();
+    test_against_reference();
+    test_ff_is_fixed_point();
+    test_energy_descent();
+    test_fixed_point_eq16();
+    test_active_set();
+    test_noise_gibbs_divergence_args();
+    MT_DONE("test_relax");
+}
