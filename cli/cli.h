@@ -18,4 +18,6 @@ int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_relax(int argc, char **argv);
+int cmd_figure1(int argc, char **argv);
+int cmd_convert_mnist(int argc, char **argv); /* cli/cmd_data.c */
 #endif
