@@ -315,7 +315,170 @@ ffr_status ffr_plot_image_grid(const char *path, const float *imgs, int count, i
                                const char *const *row_labels, ffr_err *err);
 
 /* ----------------------------------------------------------- @train */
-/* (train helper: training declarations go here) */
+/* Trainers (doc/training.md): greedy stacked auto-encoders (SAE), greedy
+ * Bernoulli RBMs with CD-k / persistent CD, and the local dendritic rule of
+ * Eq. 23. All move parameters by minibatch SGD with momentum or Adam over the
+ * flat net->params vector, write an atomic checkpoint every epoch, resume
+ * bit-identically from it (same thread count), and report through a
+ * callback (the library never prints). The network is created and
+ * initialised by the caller (ffr_net_create + ffr_net_init_glorot); its
+ * tying is the decoder choice (tied: V_k = W_k^T). */
+
+typedef enum { FFR_OPT_SGD = 0, FFR_OPT_ADAM = 1 } ffr_optimizer;
+typedef enum { FFR_TRAIN_SAE = 0, FFR_TRAIN_RBM = 1, FFR_TRAIN_DENDRITIC = 2 } ffr_train_method;
+typedef enum { FFR_TARGET_VOLTAGE = 0, FFR_TARGET_RATE = 1 } ffr_target;
+const char *ffr_optimizer_name(ffr_optimizer o);
+const char *ffr_train_method_name(ffr_train_method m);
+const char *ffr_target_name(ffr_target t);
+int ffr_optimizer_parse(const char *s, ffr_optimizer *o);     /* "sgd" | "adam"; 0 on success */
+int ffr_train_method_parse(const char *s, ffr_train_method *m); /* "sae" | "rbm" | "dendritic" */
+int ffr_target_parse(const char *s, ffr_target *t);           /* "voltage" | "rate" */
+
+/* Optimizer over a flat vector of n parameters: moments live at the same
+ * offsets as the parameters (net->params layout), so any segment can be
+ * stepped. SGD: v = mu v - lr (g + wd p); p += v. Adam (bias-corrected):
+ * m = b1 m + (1-b1) g', v = b2 v + (1-b2) g'^2, p -= lr mhat / (sqrt(vhat) + eps),
+ * g' = g + wd p. Weight decay applies only where `decay` is set (weights). */
+typedef struct {
+    ffr_optimizer kind;
+    size_t n;
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+    uint64_t t;  /* steps taken since the last reset (Adam bias correction) */
+    float *m;    /* (n) SGD velocity or Adam first moment */
+    float *v;    /* (n) Adam second moment; NULL for SGD */
+} ffr_optim;
+/* Allocate zero moments; free with ffr_optim_free. Hyper-parameters are set by the caller. */
+ffr_status ffr_optim_init(ffr_optim *o, ffr_optimizer kind, size_t n, ffr_err *err);
+void ffr_optim_free(ffr_optim *o);
+void ffr_optim_reset(ffr_optim *o);  /* zero moments and t */
+void ffr_optim_tick(ffr_optim *o);   /* t += 1: call once per minibatch, before the segment steps */
+/* Step params p[off, off+len) with gradient g[off, off+len) (same layout as the moments). */
+void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay);
+
+/* Held-out measurements at the feedforward state s (Eq. 17) of each example.
+ * Pair k (k = 1..L) is layers k-1, k: h = s_{k-1}, the reconstruction is the
+ * top-down branch g_k = c_{k-1} + V_k rho(s_k) (passed through the rule's
+ * output map for hopfield/boltzmann). k = 1's h is the data. */
+typedef struct {
+    int L;
+    size_t n;                             /* examples measured */
+    double recon_abs[FFR_MAX_LAYERS];     /* pair k: mean squared error per unit, mean_{b,i} (h - g)^2 */
+    double recon_rel[FFR_MAX_LAYERS];     /* pair k: ||H - G||_F / ||H||_F over the whole set */
+    double recon_rel_ex[FFR_MAX_LAYERS];  /* pair k: mean over examples of ||h - g|| / ||h|| */
+    double recon_rel_rate[FFR_MAX_LAYERS];/* pair k: ||rho(H) - G||_F / ||rho(H)||_F (rate target) */
+    double disagree[FFR_MAX_LAYERS];      /* layer k = 1..L-1: mean ||f_k - g_{k+1}|| (Eq. 18); NaN else */
+    int relaxed;                          /* 1 when the relaxation fields below were measured */
+    double sweeps_median, sweeps_mean;    /* sweeps from the ff start until step/||s|| < 1e-3 */
+    double frac_converged;                /* examples that got there within 200 sweeps */
+    double dist_rel_median;               /* median ||s* - s_ff|| / ||s*|| (s*: step/||s|| < 1e-6) */
+} ffr_train_metrics;
+/* x is (n, n_0). relax != 0 also relaxes the examples with the network's own
+ * gains (needs the engine; odd-even schedule, eps 1). Returns FFR_OK or an error. */
+ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t n, int relax,
+                                     ffr_train_metrics *m, ffr_err *err);
+
+/* Progress report: after every `progress_every` minibatches (mid-epoch,
+ * metrics NULL) and at the end of every epoch (end_of_epoch 1, metrics set
+ * when holdout data were given). Return non-zero to stop the run at this
+ * point (the trainer then returns FFR_OK with *stopped = 1). */
+typedef struct {
+    ffr_train_method method;
+    int layer;              /* layer being trained (sae, rbm: 1..L); 0: the whole network */
+    int epoch, epochs;      /* 1-based epoch of this layer / of the run */
+    size_t done, total;     /* examples done in this epoch, examples per epoch */
+    double loss;            /* mean loss so far in this epoch (per unit; see doc/training.md) */
+    double examples_per_s;  /* this epoch so far */
+    double seconds;         /* wall time since the trainer started (this process) */
+    double mean_sweeps;     /* dendritic: mean relaxation sweeps per example this epoch */
+    int end_of_epoch;
+    const ffr_train_metrics *metrics;
+} ffr_train_progress;
+typedef int (*ffr_train_progress_fn)(void *ctx, const ffr_train_progress *p);
+
+typedef struct {
+    int epochs;               /* per layer (sae, rbm) or in all (dendritic); default 30 */
+    int batch;                /* default 100; a last short minibatch is used too */
+    double lr;                /* default 1e-3 */
+    ffr_optimizer optimizer;  /* default Adam */
+    double momentum;          /* SGD, default 0.9 */
+    double beta1, beta2, adam_eps; /* Adam, default 0.9, 0.999, 1e-8 */
+    double weight_decay;      /* L2 on weights (never offsets), default 0 */
+    ffr_target target;        /* sae: reconstruct the voltage h_{k-1} (default) or the rate rho(h_{k-1}) */
+    uint64_t seed;            /* shuffling and sampling; default 1 */
+    int cd_k;                 /* rbm: Gibbs steps of CD-k, default 1 */
+    int persistent;           /* rbm: 1 = persistent CD (chains survive minibatches) */
+    int basal;                /* dendritic: also train W_k, b_k toward s_k (untied only; default 0) */
+    ffr_relax_opts relax;     /* dendritic: relaxation per minibatch; default ff start, odd-even,
+                                 tol 1e-5 relative (step / ||s||), max 50 sweeps */
+    const float *holdout;     /* (n_holdout, n_0) examples for the end-of-epoch metrics; NULL: none */
+    size_t n_holdout;
+    int holdout_relax;        /* also measure relaxation on the holdout each epoch (dendritic default 1) */
+    const char *checkpoint;   /* written atomically after every epoch; NULL: none */
+    int resume;               /* 1: continue from `checkpoint` when it exists */
+    ffr_train_progress_fn progress;
+    void *progress_ctx;
+    int progress_every;       /* minibatches between mid-epoch reports; 0: epoch ends only */
+} ffr_train_opts;
+
+/* Fill the defaults listed above for a method. */
+void ffr_train_opts_default(ffr_train_opts *o, ffr_train_method m);
+
+/* Train in place. x is (n, n_0), rows are examples (pixels in [0,1]). sae:
+ * any rule, the net's rho; rbm: rule boltzmann and tied; dendritic: rule
+ * dendritic. Each returns FFR_OK (also when the callback stopped the run;
+ * *stopped, if not NULL, tells which), or an error with err filled. */
+ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                         int *stopped, ffr_err *err);
+ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                         int *stopped, ffr_err *err);
+ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                               int *stopped, ffr_err *err);
+ffr_status ffr_train(ffr_train_method m, ffr_net *net, const float *x, size_t n,
+                     const ffr_train_opts *o, int *stopped, ffr_err *err);
+
+/* One SAE layer: W (nh, nv), b (nh), V (nv, nh) or NULL when tied (V = W^T),
+ * c (nv). The gradient arrays have the same shapes (gV unused when tied). */
+typedef struct { int nv, nh; float *W, *b, *V, *c; } ffr_ae;
+size_t ffr_sae_work_floats(int nv, int nh, int B);
+/* Loss l = (1/2B) sum_b ||y_b - t_b||^2 of the auto-encoder on a minibatch
+ * and its gradient (overwrites g). h is the input voltage (B, nv) (the
+ * encoder reads rho(h)); t the target (B, nv). Returns the mean squared error
+ * per unit, 2 l / nv. work holds ffr_sae_work_floats floats. */
+double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t, int B,
+                    ffr_ae *g, float *work);
+
+/* One CD-k gradient of -log p(v) for a Bernoulli RBM W (nh, nv), hidden
+ * offsets b (nh), visible offsets c (nv), on B examples v (B, nv) in [0,1]:
+ * gW = -(<h v^T>_data - <h v^T>_chain) / B and the same for b, c.
+ * chain (B, nv): NULL = CD-k from the data; else persistent CD, the chain's
+ * visible samples (caller fills them first, e.g. with the data), updated.
+ * Returns the mean squared error per unit between v and its last
+ * reconstruction probabilities. work holds ffr_rbm_work_floats floats. */
+size_t ffr_rbm_work_floats(int nv, int nh, int B);
+double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float *c,
+                    const float *v, int B, int k, float *chain, ffr_rng *rng,
+                    float *gW, float *gb, float *gc, float *work);
+
+/* Checkpoint (doc/training.md): magic "FFRLXCKP", version, the trainer's
+ * position and options fingerprint, rng, optimizer moments, extra state
+ * (PCD chains), the parameters, crc32. Written atomically. */
+typedef struct {
+    ffr_train_method method;
+    int layer;           /* layer in training (sae, rbm) or 0 */
+    int epoch;           /* epochs completed in that layer / in all */
+    uint64_t fingerprint;/* hash of the options and data shape that must match on resume */
+    ffr_rng rng;
+    ffr_optim opt;       /* moments of the whole parameter vector */
+    size_t nextra;
+    float *extra;
+} ffr_train_ckpt;
+ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_train_ckpt *c,
+                               ffr_err *err);
+/* net must have the checkpoint's sizes, rule, rho and tying; its parameters
+ * are overwritten. c->opt and c->extra are allocated here: free with
+ * ffr_train_ckpt_free. */
+ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err);
+void ffr_train_ckpt_free(ffr_train_ckpt *c);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,240 @@
+/* train_sae.c - greedy stacked auto-encoders (the weights of the paper's
+ * Figure 1). Layer k's auto-encoder reads rho(h_{k-1}), encodes
+ * h_k = b_k + W_k rho(h_{k-1}) and decodes with the network's own top-down
+ * branch g_k = c_{k-1} + V_k rho(h_k) (Eq. 15), so the trained decoder is
+ * the apical branch. Target: h_{k-1} (voltage) or rho(h_{k-1}) (rate); for
+ * k = 1 the image. Loss (1/2B) sum_b ||g - t||^2, hand-written backprop
+ * through rho (hard sigmoid: derivative 1 on (0,1), 0 outside). Each layer
+ * trains on the trained encoder's outputs. Every product is one ffr_gemm
+ * over the minibatch (matmul convention of ffrelax.h: Y = X W^T). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static inline float drho(ffr_rho r, float a, float ra) { /* rho'(a) given ra = rho(a) */
+    switch (r) {
+    case FFR_RHO_HARDSIGMOID: return (a > 0.f && a < 1.f) ? 1.f : 0.f;
+    case FFR_RHO_SIGMOID: return ra * (1.f - ra);
+    default: return 1.f;
+    }
+}
+
+size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (3 * (size_t)nv + 3 * (size_t)nh); }
+
+double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t, int B,
+                    ffr_ae *g, float *work) {
+    int nv = p->nv, nh = p->nh;
+    float *X = work;                      /* (B, nv) rho(h) */
+    float *Y = X + (size_t)B * nv;        /* (B, nv) decoder output, then dY */
+    float *T2 = Y + (size_t)B * nv;       /* (B, nv) spare */
+    float *A = T2 + (size_t)B * nv;       /* (B, nh) encoder voltage */
+    float *R = A + (size_t)B * nh;        /* (B, nh) rho(A) */
+    float *D = R + (size_t)B * nh;        /* (B, nh) dL/dA */
+    (void)T2;
+    for (size_t i = 0; i < (size_t)B * nv; i++) X[i] = ffr_rho_apply(rho, h[i]);
+    /* A[B,nh] = X[B,nv] * W[nh,nv]^T + b */
+    ffr_gemm(0, 1, B, nh, nv, 1.f, X, nv, p->W, nv, 0.f, A, nh);
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < nh; j++) {
+            size_t i = (size_t)r * nh + j;
+            A[i] += p->b[j];
+            R[i] = ffr_rho_apply(rho, A[i]);
+        }
+    /* Y[B,nv] = R[B,nh] * V[nv,nh]^T + c   (tied: V^T = W) */
+    if (p->V) ffr_gemm(0, 1, B, nv, nh, 1.f, R, nh, p->V, nh, 0.f, Y, nv);
+    else ffr_gemm(0, 0, B, nv, nh, 1.f, R, nh, p->W, nv, 0.f, Y, nv);
+    double sse = 0;
+    float invB = 1.f / B;
+    memset(g->c, 0, (size_t)nv * sizeof(float));
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < nv; j++) {
+            size_t i = (size_t)r * nv + j;
+            float e = Y[i] + p->c[j] - t[i];
+            sse += (double)e * e;
+            Y[i] = e * invB;              /* dL/dY */
+            g->c[j] += Y[i];
+        }
+    /* gV[nv,nh] = dY^T[nv,B] * R[B,nh] */
+    if (p->V) ffr_gemm(1, 0, nv, nh, B, 1.f, Y, nv, R, nh, 0.f, g->V, nh);
+    /* D[B,nh] = dY[B,nv] * V[nv,nh]   (tied: W^T) */
+    if (p->V) ffr_gemm(0, 0, B, nh, nv, 1.f, Y, nv, p->V, nh, 0.f, D, nh);
+    else ffr_gemm(0, 1, B, nh, nv, 1.f, Y, nv, p->W, nv, 0.f, D, nh);
+    memset(g->b, 0, (size_t)nh * sizeof(float));
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < nh; j++) {
+            size_t i = (size_t)r * nh + j;
+            D[i] *= drho(rho, A[i], R[i]);
+            g->b[j] += D[i];
+        }
+    /* gW[nh,nv] = D^T[nh,B] * X[B,nv]  (+ R^T dY, the decoder's use of W when tied) */
+    ffr_gemm(1, 0, nh, nv, B, 1.f, D, nh, X, nv, 0.f, g->W, nv);
+    if (!p->V) ffr_gemm(1, 0, nh, nv, B, 1.f, R, nh, Y, nv, 1.f, g->W, nv);
+    return sse / ((double)B * nv);
+}
+
+/* h_k = b_k + W_k rho(h_{k-1}) for all n rows, in chunks. */
+static void encode(const ffr_net *net, int k, const float *hin, size_t n, float *hout, float *X) {
+    int nv = net->n[k - 1], nh = net->n[k];
+    const size_t CH = 1000;
+    for (size_t r0 = 0; r0 < n; r0 += CH) {
+        int M = (int)(n - r0 < CH ? n - r0 : CH);
+        for (size_t i = 0; i < (size_t)M * nv; i++) X[i] = ffr_rho_apply(net->rho, hin[r0 * nv + i]);
+        float *O = hout + r0 * nh;
+        ffr_gemm(0, 1, M, nh, nv, 1.f, X, nv, net->W[k], nv, 0.f, O, nh);
+        for (int r = 0; r < M; r++)
+            for (int j = 0; j < nh; j++) O[(size_t)r * nh + j] += net->b[k][j];
+    }
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) { h ^= c[i]; h *= 0x100000001b3ULL; }
+    return h;
+}
+
+static void shuffle(size_t *perm, size_t n, ffr_rng *rng) {
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(ffr_rng_u64(rng) % i);
+        size_t t = perm[i - 1]; perm[i - 1] = perm[j]; perm[j] = t;
+    }
+}
+
+static ffr_status check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o, ffr_err *err) {
+    if (!x || n < 1) return ffr_fail(err, FFR_ERR_ARG, "training data: expected at least 1 example, found %zu", n);
+    if (n > (size_t)1 << 31) return ffr_fail(err, FFR_ERR_ARG, "training data: at most 2^31 examples");
+    if (o->epochs < 0) return ffr_fail(err, FFR_ERR_ARG, "epochs: expected >= 0, found %d", o->epochs);
+    if (o->batch < 1) return ffr_fail(err, FFR_ERR_ARG, "batch: expected >= 1, found %d", o->batch);
+    if (!(o->lr >= 0) || !isfinite(o->lr)) return ffr_fail(err, FFR_ERR_ARG, "lr: expected a finite value >= 0, found %g", o->lr);
+    if (!(o->weight_decay >= 0)) return ffr_fail(err, FFR_ERR_ARG, "weight decay: expected >= 0, found %g", o->weight_decay);
+    if (!(o->momentum >= 0 && o->momentum < 1)) return ffr_fail(err, FFR_ERR_ARG, "momentum: expected [0, 1), found %g", o->momentum);
+    if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1 && o->adam_eps > 0))
+        return ffr_fail(err, FFR_ERR_ARG, "adam: expected betas in [0, 1) and eps > 0");
+    if (o->holdout && o->n_holdout && o->n_holdout > (size_t)1 << 24)
+        return ffr_fail(err, FFR_ERR_ARG, "holdout: too many examples (%zu)", o->n_holdout);
+    return ffr_net_check(net, err);
+}
+
+ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                         int *stopped, ffr_err *err) {
+    if (stopped) *stopped = 0;
+    ffr_status rc = check_common(net, x, n, o, err);
+    if (rc) return rc;
+    if ((unsigned)o->target > FFR_TARGET_RATE) return ffr_fail(err, FFR_ERR_ARG, "target: expected voltage or rate");
+    int L = net->L, maxn = 0;
+    for (int k = 0; k <= L; k++) maxn = net->n[k] > maxn ? net->n[k] : maxn;
+    int Bmax = o->batch < (int)n ? o->batch : (int)n;
+    uint64_t fp = 0xcbf29ce484222325ULL;
+    int method = FFR_TRAIN_SAE;
+    fp = fnv(fp, &method, sizeof method); fp = fnv(fp, &n, sizeof n); fp = fnv(fp, &o->batch, sizeof o->batch);
+    fp = fnv(fp, &o->seed, sizeof o->seed); fp = fnv(fp, &o->target, sizeof o->target);
+    fp = fnv(fp, &o->optimizer, sizeof o->optimizer); fp = fnv(fp, &o->lr, sizeof o->lr);
+    fp = fnv(fp, &o->weight_decay, sizeof o->weight_decay);
+
+    ffr_net *gnet = NULL;
+    ffr_train_ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    float *H = NULL, *Hn = NULL, *Hb = NULL, *Tb = NULL, *work = NULL;
+    size_t *perm = NULL;
+    if ((rc = ffr_net_clone(&gnet, net, err))) return rc;
+    if ((rc = ffr_optim_init(&ck.opt, o->optimizer, net->nparams, err))) goto done;
+    H = ffr_calloc(n, (size_t)maxn * sizeof(float));
+    Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
+    Hb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
+    Tb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
+    work = ffr_calloc(ffr_sae_work_floats(maxn, maxn, Bmax > 1000 ? Bmax : 1000), sizeof(float));
+    perm = malloc(n * sizeof *perm);
+    if (!H || !Hn || !Hb || !Tb || !work || !perm) { rc = ffr_fail(err, FFR_ERR_NOMEM, "sae: out of memory"); goto done; }
+
+    int start_layer = 1, start_epoch = 0;
+    ffr_rng_seed(&ck.rng, o->seed);
+    if (o->resume && o->checkpoint) {
+        FILE *f = fopen(o->checkpoint, "rb");
+        if (f) {
+            fclose(f);
+            ffr_optim_free(&ck.opt);
+            if ((rc = ffr_train_ckpt_load(o->checkpoint, net, &ck, err))) goto done;
+            if (ck.method != FFR_TRAIN_SAE || ck.fingerprint != fp) {
+                rc = ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint of a different run (method %s or options/data differ); "
+                              "use the same options and data, or delete it", o->checkpoint, ffr_train_method_name(ck.method));
+                goto done;
+            }
+            if (ck.opt.kind != o->optimizer) { rc = ffr_fail(err, FFR_ERR_ARG, "%s: optimizer differs", o->checkpoint); goto done; }
+            start_layer = ck.layer; start_epoch = ck.epoch;
+        }
+    }
+    ck.method = FFR_TRAIN_SAE; ck.fingerprint = fp;
+    ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
+    ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
+
+    double t0 = now_s();
+    memcpy(H, x, n * net->n[0] * sizeof(float));
+    for (int k = 1; k <= L; k++) {
+        int nv = net->n[k - 1], nh = net->n[k];
+        if (k < start_layer) { encode(net, k, H, n, Hn, work); float *t = H; H = Hn; Hn = t; continue; }
+        int e0 = k == start_layer ? start_epoch : 0;
+        if (e0 == 0) ffr_optim_reset(&ck.opt);
+        ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
+        ffr_ae G = {nv, nh, gnet->W[k], gnet->b[k], gnet->V[k], gnet->c[k - 1]};
+        size_t oW = (size_t)(net->W[k] - net->params), ob = (size_t)(net->b[k] - net->params);
+        size_t oc = (size_t)(net->c[k - 1] - net->params), oV = net->V[k] ? (size_t)(net->V[k] - net->params) : 0;
+        int rate_t = o->target == FFR_TARGET_RATE && k > 1;
+        for (int e = e0; e < o->epochs; e++) {
+            double te = now_s(), lsum = 0;
+            size_t done_ex = 0;
+            int nb = 0;
+            shuffle(perm, n, &ck.rng);
+            for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
+                int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
+                for (int r = 0; r < B; r++) {
+                    const float *src = H + perm[b0 + r] * nv;
+                    memcpy(Hb + (size_t)r * nv, src, nv * sizeof(float));
+                    float *tr = Tb + (size_t)r * nv;
+                    if (rate_t) for (int j = 0; j < nv; j++) tr[j] = ffr_rho_apply(net->rho, src[j]);
+                    else memcpy(tr, src, nv * sizeof(float));
+                }
+                double l = ffr_sae_grad(&P, net->rho, Hb, Tb, B, &G, work);
+                lsum += l * B; done_ex += B;
+                ffr_optim_tick(&ck.opt);
+                ffr_optim_step(&ck.opt, net->params, gnet->params, oW, (size_t)nh * nv, 1);
+                ffr_optim_step(&ck.opt, net->params, gnet->params, ob, (size_t)nh, 0);
+                if (net->V[k]) ffr_optim_step(&ck.opt, net->params, gnet->params, oV, (size_t)nh * nv, 1);
+                ffr_optim_step(&ck.opt, net->params, gnet->params, oc, (size_t)nv, 0);
+                if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "sae layer %d epoch %d: loss is not finite (lower --lr)", k, e + 1); goto done; }
+                if (o->progress && o->progress_every > 0 && (nb + 1) % o->progress_every == 0 && b0 + B < n) {
+                    double dt = now_s() - te;
+                    ffr_train_progress pr = {FFR_TRAIN_SAE, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
+                                             dt > 0 ? done_ex / dt : 0, now_s() - t0, NAN, 0, NULL};
+                    if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
+                }
+            }
+            double dt = now_s() - te;
+            ck.layer = k; ck.epoch = e + 1;
+            if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
+            ffr_train_metrics m, *mp = NULL;
+            if (o->holdout && o->n_holdout) {
+                if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
+                mp = &m;
+            }
+            if (o->progress) {
+                ffr_train_progress pr = {FFR_TRAIN_SAE, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
+                                         dt > 0 ? done_ex / dt : 0, now_s() - t0, NAN, 1, mp};
+                if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
+            }
+        }
+        if (k < L) { encode(net, k, H, n, Hn, work); float *t = H; H = Hn; Hn = t; }
+    }
+done:
+    ffr_train_ckpt_free(&ck);
+    ffr_net_free(gnet);
+    free(H); free(Hn); free(Hb); free(Tb); free(work); free(perm);
+    return rc;
+}

@@ -1,0 +1,413 @@
+/* test_train.c - the trainers against independent references:
+ * - every hand-written SAE gradient (tied/untied x voltage/rate target,
+ *   hard sigmoid and sigmoid) against central finite differences of a
+ *   double-precision reference loss, away from the hard sigmoid's kinks;
+ * - the RBM likelihood gradient by exact enumeration of all 2^7 states of a
+ *   4-visible, 3-hidden RBM, and ffr_rbm_grad's CD-k estimate against it;
+ * - Eq. 23: zero learning rate leaves the network unchanged; a network that
+ *   satisfies the auto-encoder condition exactly gets a zero update;
+ * - same seed -> bit-identical weights; kill + resume == uninterrupted run;
+ * - corrupt checkpoints are refused. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ffrelax.h"
+#include "minitest.h"
+
+static double urand(ffr_rng *r, double a, double b) { return a + (b - a) * ffr_rng_uniform(r); }
+
+/* ------------------------------------------------------- SAE gradients */
+static double rho_d(int rho, double s) {
+    if (rho == FFR_RHO_HARDSIGMOID) return s < 0 ? 0 : (s > 1 ? 1 : s);
+    if (rho == FFR_RHO_SIGMOID) return 1 / (1 + exp(-s));
+    return s;
+}
+/* reference loss (1/2B) sum ||c + V rho(b + W rho(h)) - t||^2 in double;
+ * also returns a bit pattern of which encoder units sit in (0,1) */
+static double ref_loss(int nv, int nh, int B, const double *W, const double *b, const double *V,
+                       const double *c, int tied, int rho, const float *h, const float *t, unsigned long *pat) {
+    double l = 0;
+    unsigned long p = 0;
+    int bit = 0;
+    for (int r = 0; r < B; r++) {
+        double a[16], y;
+        for (int i = 0; i < nh; i++) {
+            a[i] = b[i];
+            for (int j = 0; j < nv; j++) a[i] += W[i * nv + j] * rho_d(rho, h[r * nv + j]);
+            if (a[i] > 0 && a[i] < 1) p |= 1ul << bit;
+            bit++;
+        }
+        for (int j = 0; j < nv; j++) {
+            y = c[j];
+            for (int i = 0; i < nh; i++) y += (tied ? W[i * nv + j] : V[j * nh + i]) * rho_d(rho, a[i]);
+            l += (y - t[r * nv + j]) * (y - t[r * nv + j]);
+        }
+    }
+    if (pat) *pat = p;
+    return l / (2.0 * B);
+}
+
+static void test_sae_grad(int tied, int rate, int rho) {
+    enum { NV = 6, NH = 5, B = 4 };
+    ffr_rng rng;
+    ffr_rng_seed(&rng, 100 + tied * 2 + rate + 10 * rho);
+    float W[NH * NV], b[NH], V[NV * NH], c[NV], h[B * NV], t[B * NV];
+    float gW[NH * NV], gb[NH], gV[NV * NH], gc[NV];
+    for (int i = 0; i < NH * NV; i++) { W[i] = (float)urand(&rng, -0.6, 0.6); V[i] = (float)urand(&rng, -0.6, 0.6); }
+    for (int i = 0; i < NH; i++) b[i] = (float)urand(&rng, 0.1, 0.6);
+    for (int i = 0; i < NV; i++) c[i] = (float)urand(&rng, -0.3, 0.3);
+    for (int i = 0; i < B * NV; i++) h[i] = (float)urand(&rng, -0.3, 1.3);
+    for (int i = 0; i < B * NV; i++) t[i] = rate ? (float)rho_d(rho, h[i]) : h[i];
+    ffr_ae P = {NV, NH, W, b, tied ? NULL : V, c}, G = {NV, NH, gW, gb, gV, gc};
+    float *work = calloc(ffr_sae_work_floats(NV, NH, B), sizeof(float));
+    double mse = ffr_sae_grad(&P, (ffr_rho)rho, h, t, B, &G, work);
+    free(work);
+    double Wd[NH * NV], bd[NH], Vd[NV * NH], cd[NV];
+    for (int i = 0; i < NH * NV; i++) { Wd[i] = W[i]; Vd[i] = V[i]; }
+    for (int i = 0; i < NH; i++) bd[i] = b[i];
+    for (int i = 0; i < NV; i++) cd[i] = c[i];
+    unsigned long pat0, pp, pm;
+    double l0 = ref_loss(NV, NH, B, Wd, bd, Vd, cd, tied, rho, h, t, &pat0);
+    CHECK_NEAR(mse, 2 * l0 / NV, 1e-5);
+    double *arr[4] = {Wd, bd, Vd, cd};
+    const float *an[4] = {gW, gb, gV, gc};
+    int len[4] = {NH * NV, NH, tied ? 0 : NV * NH, NV};
+    double eps = 1e-4, maxerr = 0, gnorm = 0;
+    int checked = 0, skipped = 0;
+    for (int a = 0; a < 4; a++)
+        for (int i = 0; i < len[a]; i++) {
+            double keep = arr[a][i];
+            arr[a][i] = keep + eps;
+            double lp = ref_loss(NV, NH, B, Wd, bd, Vd, cd, tied, rho, h, t, &pp);
+            arr[a][i] = keep - eps;
+            double lm = ref_loss(NV, NH, B, Wd, bd, Vd, cd, tied, rho, h, t, &pm);
+            arr[a][i] = keep;
+            if (rho == FFR_RHO_HARDSIGMOID && (pp != pat0 || pm != pat0)) { skipped++; continue; } /* kink */
+            double fd = (lp - lm) / (2 * eps);
+            double err = fabs(fd - an[a][i]);
+            if (err > maxerr) maxerr = err;
+            gnorm += fd * fd;
+            checked++;
+        }
+    gnorm = sqrt(gnorm);
+    CHECKF(gnorm > 1e-2, "gradient norm %g is ~0: the check would be vacuous", gnorm);
+    CHECKF(checked > 30 && skipped < checked / 4, "checked %d skipped %d", checked, skipped);
+    CHECKF(maxerr < 2e-4 * (1 + gnorm), "tied %d rate %d rho %d: max |analytic - fd| = %g (|g| = %g)", tied, rate,
+           rho, maxerr, gnorm);
+}
+
+/* ------------------------------------------------------------ RBM exact */
+enum { RV = 4, RH = 3, RD = 5 };
+static const float rbm_data[RD * RV] = {1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 0, 0};
+
+/* mean exact log-likelihood of the data: log sum_h exp(-E(v,h)) - log Z */
+static double rbm_loglik(const double *W, const double *b, const double *c) {
+    double Z = 0, fe[1 << RV];
+    for (int v = 0; v < 1 << RV; v++) {
+        double s = 0;
+        for (int h = 0; h < 1 << RH; h++) {
+            double e = 0;
+            for (int j = 0; j < RV; j++) e += c[j] * ((v >> j) & 1);
+            for (int i = 0; i < RH; i++) {
+                if (!((h >> i) & 1)) continue;
+                e += b[i];
+                for (int j = 0; j < RV; j++) e += W[i * RV + j] * ((v >> j) & 1);
+            }
+            s += exp(e);
+        }
+        fe[v] = s;
+        Z += s;
+    }
+    double ll = 0;
+    for (int d = 0; d < RD; d++) {
+        int v = 0;
+        for (int j = 0; j < RV; j++) v |= (rbm_data[d * RV + j] > 0.5f) << j;
+        ll += log(fe[v]) - log(Z);
+    }
+    return ll / RD;
+}
+
+/* the CD-infinity gradient of the mean log-likelihood: data stats - model stats (enumeration) */
+static void rbm_exact_grad(const double *W, const double *b, const double *c, double *dW, double *db, double *dc) {
+    memset(dW, 0, sizeof(double) * RH * RV); memset(db, 0, sizeof(double) * RH); memset(dc, 0, sizeof(double) * RV);
+    for (int d = 0; d < RD; d++) {
+        const float *v = rbm_data + d * RV;
+        for (int i = 0; i < RH; i++) {
+            double u = b[i];
+            for (int j = 0; j < RV; j++) u += W[i * RV + j] * v[j];
+            double p = 1 / (1 + exp(-u));
+            db[i] += p / RD;
+            for (int j = 0; j < RV; j++) dW[i * RV + j] += p * v[j] / RD;
+        }
+        for (int j = 0; j < RV; j++) dc[j] += v[j] / RD;
+    }
+    double Z = 0, pw[1 << (RV + RH)];
+    for (int s = 0; s < 1 << (RV + RH); s++) {
+        double e = 0;
+        for (int j = 0; j < RV; j++) e += c[j] * ((s >> j) & 1);
+        for (int i = 0; i < RH; i++) {
+            if (!((s >> (RV + i)) & 1)) continue;
+            e += b[i];
+            for (int j = 0; j < RV; j++) e += W[i * RV + j] * ((s >> j) & 1);
+        }
+        pw[s] = exp(e);
+        Z += pw[s];
+    }
+    for (int s = 0; s < 1 << (RV + RH); s++) {
+        double p = pw[s] / Z;
+        for (int j = 0; j < RV; j++) dc[j] -= p * ((s >> j) & 1);
+        for (int i = 0; i < RH; i++) {
+            int hi = (s >> (RV + i)) & 1;
+            db[i] -= p * hi;
+            for (int j = 0; j < RV; j++) dW[i * RV + j] -= p * hi * ((s >> j) & 1);
+        }
+    }
+}
+
+static void test_rbm_exact(void) {
+    ffr_rng rng;
+    ffr_rng_seed(&rng, 7);
+    double W[RH * RV], b[RH], c[RV], dW[RH * RV], db[RH], dc[RV];
+    for (int i = 0; i < RH * RV; i++) W[i] = urand(&rng, -1, 1);
+    for (int i = 0; i < RH; i++) b[i] = urand(&rng, -0.5, 0.5);
+    for (int i = 0; i < RV; i++) c[i] = urand(&rng, -0.5, 0.5);
+    rbm_exact_grad(W, b, c, dW, db, dc);
+    /* 1. the formula against finite differences of the exact log-likelihood */
+    double *arr[3] = {W, b, c}, *gr[3] = {dW, db, dc}, maxerr = 0, gn = 0;
+    int len[3] = {RH * RV, RH, RV};
+    for (int a = 0; a < 3; a++)
+        for (int i = 0; i < len[a]; i++) {
+            double keep = arr[a][i], h = 1e-5;
+            arr[a][i] = keep + h; double lp = rbm_loglik(W, b, c);
+            arr[a][i] = keep - h; double lm = rbm_loglik(W, b, c);
+            arr[a][i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            if (fabs(fd - gr[a][i]) > maxerr) maxerr = fabs(fd - gr[a][i]);
+            gn += fd * fd;
+        }
+    CHECKF(sqrt(gn) > 0.05, "log-likelihood gradient norm %g ~0", sqrt(gn));
+    CHECKF(maxerr < 1e-7, "exact RBM gradient vs fd of log p: max err %g", maxerr);
+    /* 2. the library's CD-k (k large, many chains from the data) estimates -gradient */
+    int reps = 8000, B = reps * RD, k = 50;
+    float Wf[RH * RV], bf[RH], cf[RV], gW[RH * RV], gb[RH], gc[RV];
+    for (int i = 0; i < RH * RV; i++) Wf[i] = (float)W[i];
+    for (int i = 0; i < RH; i++) bf[i] = (float)b[i];
+    for (int i = 0; i < RV; i++) cf[i] = (float)c[i];
+    float *v = malloc(sizeof(float) * B * RV), *work = calloc(ffr_rbm_work_floats(RV, RH, B), sizeof(float));
+    for (int r = 0; r < B; r++) memcpy(v + r * RV, rbm_data + (r % RD) * RV, sizeof(float) * RV);
+    ffr_rbm_grad(RV, RH, Wf, bf, cf, v, B, k, NULL, &rng, gW, gb, gc, work);
+    double e2 = 0, m2 = 0;
+    for (int i = 0; i < RH * RV; i++) { e2 = fmax(e2, fabs(gW[i] + dW[i])); m2 += dW[i] * dW[i]; }
+    for (int i = 0; i < RH; i++) e2 = fmax(e2, fabs(gb[i] + db[i]));
+    for (int i = 0; i < RV; i++) e2 = fmax(e2, fabs(gc[i] + dc[i]));
+    CHECKF(e2 < 0.02, "CD-%d estimate vs exact CD-infinity gradient: max err %g (|dW| %g)", k, e2, sqrt(m2));
+    /* 3. persistent CD: chains carried across calls reach the same model statistics */
+    float *chain = malloc(sizeof(float) * B * RV);
+    memcpy(chain, v, sizeof(float) * B * RV);
+    for (int it = 0; it < 20; it++) ffr_rbm_grad(RV, RH, Wf, bf, cf, v, B, 5, chain, &rng, gW, gb, gc, work);
+    e2 = 0;
+    for (int i = 0; i < RH * RV; i++) e2 = fmax(e2, fabs(gW[i] + dW[i]));
+    CHECKF(e2 < 0.02, "PCD estimate vs exact gradient: max err %g", e2);
+    CHECKF(sqrt(m2) > 0.05, "exact gradient norm %g ~0: the CD-k check would be vacuous", sqrt(m2));
+    free(v); free(work); free(chain);
+}
+
+/* ----------------------------------------------------- training helpers */
+static float *synth(size_t n, int d, uint64_t seed) {
+    ffr_rng r;
+    ffr_rng_seed(&r, seed);
+    float *x = malloc(sizeof(float) * n * d);
+    for (size_t i = 0; i < n; i++) {
+        double a = ffr_rng_uniform(&r), b2 = ffr_rng_uniform(&r);
+        for (int j = 0; j < d; j++) {
+            double v = 0.5 + 0.5 * sin(6.28 * (a * j / d + b2)) + 0.1 * ffr_rng_normal(&r);
+            x[i * d + j] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
+        }
+    }
+    return x;
+}
+
+static ffr_net *mknet(int L, const int *n, ffr_rule rule, ffr_rho rho, int tied, uint64_t seed) {
+    ffr_net *net; ffr_err e;
+    if (ffr_net_create(&net, L, n, rule, rho, tied, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+    ffr_net_init_glorot(net, seed, 1.0f);
+    return net;
+}
+
+typedef struct { int stop_layer, stop_epoch; double last_loss, first_loss; int calls; } stopper;
+static int stop_cb(void *ctx, const ffr_train_progress *p) {
+    stopper *s = ctx;
+    if (p->end_of_epoch) {
+        if (!s->calls) s->first_loss = p->loss;
+        s->last_loss = p->loss;
+        s->calls++;
+    }
+    return p->end_of_epoch && p->layer == s->stop_layer && p->epoch == s->stop_epoch;
+}
+
+static int same(const ffr_net *a, const ffr_net *b) {
+    return a->nparams == b->nparams && !memcmp(a->params, b->params, a->nparams * sizeof(float));
+}
+
+/* same seed twice -> identical; and run stopped after (stop_layer, stop_epoch) + resume == uninterrupted */
+static void test_determinism_resume(ffr_train_method m, ffr_rule rule, ffr_rho rho, int tied, int persistent,
+                                    int stop_layer, int stop_epoch) {
+    int n[] = {12, 7, 5};
+    size_t N = 230;
+    float *x = synth(N, 12, 5);
+    ffr_train_opts o;
+    ffr_train_opts_default(&o, m);
+    o.epochs = 2; o.batch = 32; o.lr = 3e-3; o.seed = 11; o.persistent = persistent; o.cd_k = 2;
+    o.holdout = x; o.n_holdout = 40;
+    o.holdout_relax = 0;
+    ffr_err err;
+    ffr_net *a = mknet(2, n, rule, rho, tied, 3), *b = mknet(2, n, rule, rho, tied, 3), *c = mknet(2, n, rule, rho, tied, 3);
+    ffr_net *init = mknet(2, n, rule, rho, tied, 3);
+    CHECKF(ffr_train(m, a, x, N, &o, NULL, &err) == FFR_OK, "%s: %s", ffr_train_method_name(m), err.msg);
+    CHECKF(ffr_train(m, b, x, N, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+    CHECKF(same(a, b), "%s: same seed gave different weights", ffr_train_method_name(m));
+    CHECKF(!same(a, init), "%s: training changed nothing", ffr_train_method_name(m));
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ffr_test_ckpt_%d.bin", (int)getpid());
+    remove(path);
+    stopper s = {stop_layer, stop_epoch, 0, 0, 0};
+    o.checkpoint = path; o.progress = stop_cb; o.progress_ctx = &s;
+    int stopped = 0;
+    CHECKF(ffr_train(m, c, x, N, &o, &stopped, &err) == FFR_OK && stopped, "%s: %s", ffr_train_method_name(m), err.msg);
+    CHECKF(!same(a, c), "%s: stopped run already equals the full run", ffr_train_method_name(m));
+    ffr_net *d = mknet(2, n, rule, rho, tied, 99); /* different init: resume must overwrite it */
+    o.resume = 1; o.progress = NULL;
+    CHECKF(ffr_train(m, d, x, N, &o, &stopped, &err) == FFR_OK && !stopped, "%s resume: %s", ffr_train_method_name(m), err.msg);
+    CHECKF(same(a, d), "%s: resumed run differs from the uninterrupted one", ffr_train_method_name(m));
+    /* a checkpoint of another run is refused */
+    o.seed = 12;
+    CHECKF(ffr_train(m, d, x, N, &o, NULL, &err) == FFR_ERR_ARG, "%s: foreign checkpoint accepted", ffr_train_method_name(m));
+    remove(path);
+    ffr_net_free(a); ffr_net_free(b); ffr_net_free(c); ffr_net_free(d); ffr_net_free(init);
+    free(x);
+}
+
+static void test_ckpt_corrupt(void) {
+    int n[] = {6, 4};
+    ffr_net *net = mknet(1, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 1);
+    ffr_train_ckpt c;
+    memset(&c, 0, sizeof c);
+    ffr_err err;
+    CHECK(ffr_optim_init(&c.opt, FFR_OPT_ADAM, net->nparams, &err) == FFR_OK);
+    c.layer = 1; c.epoch = 3; c.fingerprint = 42; ffr_rng_seed(&c.rng, 5);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ffr_test_ck2_%d.bin", (int)getpid());
+    CHECK(ffr_train_ckpt_save(path, net, &c, &err) == FFR_OK);
+    ffr_net *net2 = mknet(1, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 2);
+    ffr_train_ckpt c2;
+    CHECK(ffr_train_ckpt_load(path, net2, &c2, &err) == FFR_OK);
+    CHECK(same(net, net2) && c2.epoch == 3 && c2.layer == 1 && c2.fingerprint == 42 && c2.rng.s[2] == c.rng.s[2]);
+    ffr_train_ckpt_free(&c2);
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 100, SEEK_SET); fputc(0x55, f); fclose(f);
+    CHECK(ffr_train_ckpt_load(path, net2, &c2, &err) == FFR_ERR_FORMAT);
+    f = fopen(path, "wb"); fputs("FFRLXCKP", f); fclose(f);
+    CHECK(ffr_train_ckpt_load(path, net2, &c2, &err) == FFR_ERR_FORMAT);
+    int n3[] = {6, 5};
+    ffr_net *net3 = mknet(1, n3, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 2);
+    CHECK(ffr_train_ckpt_save(path, net, &c, &err) == FFR_OK);
+    CHECK(ffr_train_ckpt_load(path, net3, &c2, &err) == FFR_ERR_FORMAT);
+    remove(path);
+    ffr_optim_free(&c.opt);
+    ffr_net_free(net); ffr_net_free(net2); ffr_net_free(net3);
+}
+
+/* ------------------------------------------------------------- Eq. 23 */
+static void test_eq23(void) {
+    ffr_err err;
+    /* lr 0: unchanged */
+    int n[] = {10, 6, 4};
+    size_t N = 64;
+    float *x = synth(N, 10, 9);
+    ffr_net *net = mknet(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 4), *ref;
+    ffr_net_clone(&ref, net, &err);
+    ffr_train_opts o;
+    ffr_train_opts_default(&o, FFR_TRAIN_DENDRITIC);
+    o.epochs = 2; o.batch = 16; o.lr = 0; o.basal = 1; o.holdout_relax = 0;
+    CHECKF(ffr_train_dendritic(net, x, N, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+    CHECK(same(net, ref));
+    /* lr > 0 changes it and lowers the apical error */
+    stopper s = {-1, -1, 0, 0, 0};
+    o.lr = 1e-2; o.epochs = 15; o.progress = stop_cb; o.progress_ctx = &s;
+    CHECKF(ffr_train_dendritic(net, x, N, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+    CHECK(!same(net, ref));
+    CHECKF(s.last_loss < 0.7 * s.first_loss, "Eq. 23 loss %g -> %g", s.first_loss, s.last_loss);
+    ffr_net_free(net); ffr_net_free(ref); free(x);
+
+    /* exact auto-encoder condition: rho identity, g_k(f_k(h)) = h exactly in
+     * floating point (dyadic weights, inverse pairs), so the fixed point is
+     * the feedforward state and the update is zero. */
+    int m[] = {2, 2, 2};
+    ffr_net_create(&net, 2, m, FFR_RULE_DENDRITIC, FFR_RHO_IDENTITY, 0, &err);
+    float W1[] = {2, 0, 0, 0.5f}, V1[] = {0.5f, 0, 0, 2}, b1[] = {0.25f, -0.5f}, c0[] = {-0.125f, 1};
+    float W2[] = {0, 4, 0.25f, 0}, V2[] = {0, 4, 0.25f, 0}, b2[] = {0, 0}, c1[] = {0, 0};
+    memcpy(net->W[1], W1, sizeof W1); memcpy(net->V[1], V1, sizeof V1); memcpy(net->b[1], b1, sizeof b1);
+    memcpy(net->c[0], c0, sizeof c0); memcpy(net->W[2], W2, sizeof W2); memcpy(net->V[2], V2, sizeof V2);
+    memcpy(net->b[2], b2, sizeof b2); memcpy(net->c[1], c1, sizeof c1);
+    float xe[8 * 2];
+    for (int i = 0; i < 16; i++) xe[i] = (float)((i * 5 % 8) / 8.0);
+    ffr_net_clone(&ref, net, &err);
+    ffr_train_metrics mt;
+    CHECK(ffr_train_metrics_compute(net, xe, 8, 0, &mt, &err) == FFR_OK);
+    CHECK(mt.recon_abs[1] == 0 && mt.recon_abs[2] == 0 && mt.disagree[1] == 0);
+    ffr_train_opts_default(&o, FFR_TRAIN_DENDRITIC);
+    o.epochs = 3; o.batch = 4; o.lr = 0.1; o.basal = 1; o.optimizer = FFR_OPT_SGD; o.holdout_relax = 0;
+    s = (stopper){-1, -1, 0, 0, 0};
+    o.progress = stop_cb; o.progress_ctx = &s;
+    CHECKF(ffr_train_dendritic(net, xe, 8, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+    CHECKF(same(net, ref), "Eq. 23 moved a network that satisfies the condition exactly");
+    CHECK(s.calls == 3 && s.last_loss == 0);
+    /* non-vacuous: break the condition and the same run moves the weights */
+    net->c[0][1] = 1.25f;
+    ffr_net_free(ref); ffr_net_clone(&ref, net, &err);
+    CHECKF(ffr_train_dendritic(net, xe, 8, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+    CHECK(!same(net, ref) && s.last_loss > 0);
+    ffr_net_free(net); ffr_net_free(ref);
+}
+
+/* SAE learns: the held-out relative reconstruction error falls */
+static void test_sae_learns(void) {
+    int n[] = {16, 12, 8};
+    size_t N = 400;
+    float *x = synth(N, 16, 21);
+    for (int tied = 0; tied < 2; tied++) {
+        ffr_net *net = mknet(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, tied, 5);
+        ffr_train_metrics m0, m1;
+        ffr_err err;
+        ffr_train_metrics_compute(net, x + 300 * 16, 100, 0, &m0, &err);
+        ffr_train_opts o;
+        ffr_train_opts_default(&o, FFR_TRAIN_SAE);
+        o.epochs = 40; o.batch = 20; o.lr = 3e-3;
+        CHECKF(ffr_train_sae(net, x, 300, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+        ffr_train_metrics_compute(net, x + 300 * 16, 100, 0, &m1, &err);
+        CHECKF(m1.recon_rel[1] < 0.5 * m0.recon_rel[1] && m1.recon_rel[1] < 0.2, "tied %d pair 1: %g -> %g", tied,
+               m0.recon_rel[1], m1.recon_rel[1]);
+        CHECKF(m1.recon_rel[2] < 0.5 * m0.recon_rel[2], "tied %d pair 2: %g -> %g", tied, m0.recon_rel[2], m1.recon_rel[2]);
+        ffr_net_free(net);
+    }
+    free(x);
+}
+
+int main(void) {
+    for (int tied = 0; tied < 2; tied++)
+        for (int rate = 0; rate < 2; rate++) test_sae_grad(tied, rate, FFR_RHO_HARDSIGMOID);
+    test_sae_grad(0, 1, FFR_RHO_SIGMOID);
+    test_sae_grad(1, 0, FFR_RHO_SIGMOID);
+    test_rbm_exact();
+    test_ckpt_corrupt();
+    test_eq23();
+    test_sae_learns();
+    test_determinism_resume(FFR_TRAIN_SAE, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 0, 1, 1);
+    test_determinism_resume(FFR_TRAIN_SAE, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 0, 2, 1);
+    test_determinism_resume(FFR_TRAIN_RBM, FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1, 0, 1, 2);
+    test_determinism_resume(FFR_TRAIN_RBM, FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1, 1, 2, 1);
+    test_determinism_resume(FFR_TRAIN_DENDRITIC, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 0, 0, 1);
+    MT_DONE("test_train");
+}
