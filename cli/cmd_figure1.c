@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "figure1.h"
 #include "../src/internal.h"
 
 static const char *C = "figure1";
@@ -166,11 +167,11 @@ static int train_progress(void *ctx, const ffr_train_progress *p) {
 
 int cmd_figure1(int argc, char **argv) {
     const char *data = NULL, *out = NULL;
-    int quick = 0, epochs = -1, ntest = -1, ntrain = -1, sweeps = -1, threads = 0, nH = 0;
+    int quick = 0, extras = 1, epochs = -1, ntest = -1, ntrain = -1, sweeps = -1, threads = 0, nH = 0;
     int Hs[8];
     uint64_t seed = 1;
     static const struct option lo[] = {
-        {"quick", 0, 0, 'q'}, {"data", 1, 0, 'd'}, {"out", 1, 0, 'o'}, {"epochs", 1, 0, 'e'},
+        {"quick", 0, 0, 'q'}, {"no-extras", 0, 0, 'x'}, {"data", 1, 0, 'd'}, {"out", 1, 0, 'o'}, {"epochs", 1, 0, 'e'},
         {"n-test", 1, 0, 'n'}, {"n-train", 1, 0, 'N'}, {"sweeps", 1, 0, 's'}, {"hidden", 1, 0, 'H'},
         {"seed", 1, 0, 'S'}, {"threads", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -178,6 +179,7 @@ int cmd_figure1(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'q': quick = 1; break;
+        case 'x': extras = 0; break;
         case 'd': data = optarg; break;
         case 'o': out = optarg; break;
         case 'e': if (cli_int(C, "epochs", optarg, 0, 100000, &epochs)) return 1; break;
@@ -212,6 +214,7 @@ int cmd_figure1(int argc, char **argv) {
                    "  --n-test N       held-out digits relaxed (default 1000; quick 200)\n"
                    "  --sweeps N       maximum sweeps per relaxation (default 300; quick 100); examples stop\n"
                    "                   once their step is below 1e-7\n"
+                   "  --no-extras      skip the parts beyond the paper (filters, fill-in, noise, condition study)\n"
                    "  --seed S         seed of weights and shuffling (default 1)\n"
                    "  --threads N      BLAS threads (default: the environment's)\n");
             return 0;
@@ -431,6 +434,26 @@ int cmd_figure1(int argc, char **argv) {
         printf("%-5d %-12s recon %.4f %.4f %.4f   disagree %.4g %.4g\n", r->H, r->weights, r->m.recon_rel[1],
                r->m.recon_rel[2], r->m.recon_rel[3], r->m.disagree[1], r->m.disagree[2]);
         if (!strncmp(r->weights, "random-", 7)) i--; /* scaled rows have no zero-start twin */
+    }
+    if (extras) {
+        const ffr_net *ae = nets[0][1];
+        printf("\nbeyond the paper (H=%d auto-encoder network):\n", Hs[0]);
+        fflush(stdout);
+        if (fig_images(out, ae, xte, ntest, &err) || fig_fillin(out, ae, xte, ntest, sweeps, &err) ||
+            fig_stochastic(out, ae, xte, ntest, quick ? 50 : 200, 1e-3, 2.0, stdout, &err)) {
+            cli_fail(C, "%s", err.msg);
+            goto done;
+        }
+        static const int full_ep[] = {0, 1, 2, 5, 10, 30}, quick_ep[] = {0, 1, 2};
+        const int *ep = quick ? quick_ep : full_ep;
+        int nep = quick ? 3 : 6;
+        int m = 0;
+        while (m < nep && ep[m] <= epochs) m++; /* do not train past --epochs */
+        nep = m;
+        if (fig_study(out, Hs[0], xtr, ntrain, xte, ntest, ep, nep, quick ? 1 : 3, seed, stdout, &err)) {
+            cli_fail(C, "%s", err.msg);
+            goto done;
+        }
     }
     printf("\nwrote %s/summary.csv, %s/figure1.png (.svg), detail plots and traces/ in %.1f s\n", out, out, now() - t0);
     rc = 0;
