@@ -20,4 +20,5 @@ int cmd_info(int argc, char **argv);
 int cmd_relax(int argc, char **argv);
 int cmd_figure1(int argc, char **argv);
 int cmd_convert_mnist(int argc, char **argv); /* cli/cmd_data.c */
+int cmd_train(int argc, char **argv);
 #endif
