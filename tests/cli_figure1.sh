@@ -24,11 +24,11 @@ S="$T/out/summary.csv"
 head -1 "$S" | grep -q '^H,weights,init,step1,step5,step20,step100,sweeps_1e-3_median,sweeps_1e-6_median,rate,dist_to_fixed_point' \
     || fail "summary.csv header: $(head -1 $S)"
 [ "$(wc -l < "$S")" -eq 5 ] || fail "summary.csv: expected 4 rows (random/autoencoder x ff/zero)"
-grep -q '^64,random,ff,' "$S" && grep -q '^64,autoencoder,zero,' "$S" || fail "summary.csv rows"
+grep -q '^200,random,ff,' "$S" && grep -q '^200,autoencoder,zero,' "$S" || fail "summary.csv rows"
 # the feedforward start of the random network moves at sweep 1: a number, not nan
 awk -F, 'NR == 2 && !($4 > 0) { exit 1 }' "$S" || fail "step1 is not positive"
 [ "$(head -c 4 "$T/out/figure1.png" | od -An -c | tr -d ' ')" = '211PNG' ] || fail "figure1.png is not a PNG"
-for f in figure1.svg filters.png reconstructions.png fillin.png stochastic.png study.png study.csv traces/H64-random-ff.csv; do
+for f in figure1.svg filters.png reconstructions.png fillin.png stochastic.png study.png study.csv traces/H200-random-ff.csv; do
     [ -s "$T/out/$f" ] || fail "figure1 wrote no $f"
 done
 grep -q "sw1e-3" "$T/log" || fail "no table printed"
