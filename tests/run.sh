@@ -3,6 +3,9 @@
 # (tests/cli_*.sh). Prints one line per program and the closing
 # "N passed, N failed" line; exits non-zero if anything failed.
 pass=0; fail=0
+# sanitizer builds: fontconfig caches are not leaks of ours
+LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 for t in "$@"; do
     if "$t"; then pass=$((pass+1)); else echo "FAILED: $t"; fail=$((fail+1)); fi
 done
