@@ -213,8 +213,10 @@ int cmd_info(int argc, char **argv) {
             for (int j = 0; j < net->n[k]; j++) b += (double)net->b[k][j] * net->b[k][j];
         }
         if (k < net->L) for (int j = 0; j < net->n[k]; j++) cc += (double)net->c[k][j] * net->c[k][j];
-        printf("%5d  %5d  %8.3g  %10.3g  ", k, net->n[k], k >= 1 ? net->alpha_up[k] : NAN,
-               k < net->L ? net->alpha_down[k] : NAN);
+        char au[32] = "-", ad[32] = "-";
+        if (k >= 1) snprintf(au, sizeof au, "%.3g", net->alpha_up[k]);
+        if (k < net->L) snprintf(ad, sizeof ad, "%.3g", net->alpha_down[k]);
+        printf("%5d  %5d  %8s  %10s  ", k, net->n[k], au, ad);
         char vs[32] = "-";
         if (k >= 1) snprintf(vs, sizeof vs, net->tied ? "tied" : "%.4g", sqrt(v));
         if (k >= 1) printf("%-9.4g  %-9s  %-9.4g  ", sqrt(w), vs, sqrt(b));
