@@ -44,7 +44,8 @@ all: $(BUILD)/ffrelax ffrelax
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libffrelax.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -78,3 +79,47 @@ help:
 	@echo "switches: BLAS=1|0 (OpenBLAS or naive gemm), SAN=1 (ASan+UBSan), DEBUG=1, CC=cc"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.d)
+
+# ---- fuzzing (doc/reliability.md): libFuzzer targets fuzz/fuzz_*.c, built with clang,
+# ASan and UBSan into build/fuzz/ (naive gemm, no BLAS), each run for FUZZ_SECONDS
+# from the seed corpus fuzz/corpus/NAME (new inputs go to build/fuzz/corpus/NAME,
+# crashes to build/fuzz/artifacts/). FUZZ_TARGETS picks a subset.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_TARGETS ?= model idx npy mnist_json cli
+FUZZ_DIR := build/fuzz
+FUZZ_CFLAGS := $(CFLAGS_BASE) $(CAIRO_CFLAGS) -O1 -g -fno-omit-frame-pointer \
+  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_CLI_OBJ := $(CLI_SRC:%.c=$(FUZZ_DIR)/%.o)
+
+$(FUZZ_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter cli/main.c,$<),-Dmain=ffrelax_cli_main) -c $< -o $@
+
+$(FUZZ_DIR)/libffrelax.a: $(FUZZ_LIB_OBJ)
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz/fuzz_%.o $(FUZZ_DIR)/libffrelax.a $(FUZZ_CLI_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	  $(if $(filter fuzz_cli,$(notdir $@)),$(FUZZ_CLI_OBJ)) $(FUZZ_DIR)/libffrelax.a $(CAIRO_LIBS) -lz -lm -lpthread
+
+.PHONY: fuzz fuzz-build valgrind
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=20 -rss_limit_mb=2048 \
+	    -close_fd_mask=3 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- \
+	    $(FUZZ_DIR)/corpus/$$t fuzz/corpus/$$t 2>&1 | grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done|==|SUMMARY|artifact_prefix|Test unit)' ; \
+	  [ $$(ls $(FUZZ_DIR)/artifacts | grep -c "^$$t-") -eq 0 ] || { echo "fuzz_$$t: crash inputs in $(FUZZ_DIR)/artifacts"; exit 1; }; \
+	done
+
+# The test suite under valgrind (the naive-gemm build: OpenBLAS's threads confuse memcheck).
+VALGRIND ?= valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q
+valgrind:
+	@$(MAKE) --no-print-directory BLAS=0 BUILD=build-vg $(patsubst build/%,build-vg/%,$(TEST_BIN)) build-vg/ffrelax
+	@FFRELAX="$(VALGRIND) build-vg/ffrelax" VALGRIND="$(VALGRIND)" sh tests/run.sh \
+	  $(foreach t,$(patsubst build/%,build-vg/%,$(TEST_BIN)),"$(VALGRIND) $(t)")

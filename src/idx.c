@@ -81,6 +81,9 @@ static ffr_status idx_read(idx_in *in, void *buf, size_t n, size_t *got, const c
             int e;
             const char *m = gzerror(in->gz, &e);
             if (e == Z_BUF_ERROR) return FFR_OK; /* stream ended early: truncated */
+            /* zlib prefixes its message with the path: drop it, we print ours */
+            size_t pl = strlen(path);
+            if (m && !strncmp(m, path, pl) && !strncmp(m + pl, ": ", 2)) m += pl + 2;
             return ffr_fail(err, e == Z_ERRNO ? FFR_ERR_IO : FFR_ERR_FORMAT,
                             "%s: corrupt gzip data: %s", path,
                             e == Z_ERRNO ? strerror(errno) : m);
@@ -386,9 +389,10 @@ ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim
     for (size_t i = 0; i < shape[0] * shape[1]; i++)
         if (!isfinite(d[i])) {
             size_t r = i / shape[1], c = i % shape[1];
+            const char *what = isnan(d[i]) ? "NaN" : d[i] > 0 ? "Inf" : "-Inf";
             free(d);
             return ffr_fail(err, FFR_ERR_FORMAT, "%s: element (%zu, %zu): expected a finite value, found %s",
-                            path, r, c, "NaN or Inf");
+                            path, r, c, what);
         }
     *x = d;
     *count = shape[0];

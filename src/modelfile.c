@@ -74,7 +74,14 @@ static int count_params(int L, const uint32_t *n, int tied, uint64_t *out) {
 /* ----------------------------------------------------------------- save */
 ffr_status ffr_net_save(const ffr_net *net, const char *path, ffr_err *err) {
     ffr_status st = ffr_net_check(net, err);
-    if (st) return st;
+    if (st) {
+        if (err) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err->msg);
+            ffr_fail(err, st, "%s: not saved: %s", path, m);
+        }
+        return st;
+    }
     unsigned char hdr[8 + 4 + 16 + 12 * FFR_MAX_LAYERS + 8];
     size_t o = 0;
     memcpy(hdr, MDL_MAGIC, 8); o = 8;
@@ -147,11 +154,33 @@ static ffr_status slurp(const char *path, unsigned char **buf, size_t *len, ffr_
     return FFR_OK;
 }
 
+/* The header field (or region) that holds byte `off` of a model file with L
+ * weight layers (L = 0: not known yet), for "truncated in ..." messages. */
+static const char *field_at(size_t off, uint32_t L, uint64_t np, char *buf, size_t cap) {
+    static const char *const fixed[] = {"magic", "magic", "version", "L", "rule", "rho", "tied"};
+    if (off < 28) return fixed[off / 4];
+    if (L < 1 || L >= FFR_MAX_LAYERS) {
+        snprintf(buf, cap, "the header");
+        return buf;
+    }
+    size_t k = (off - 28) / 4, m = L + 1;
+    if (k < m) snprintf(buf, cap, "n[%zu]", k);
+    else if (k < 2 * m) snprintf(buf, cap, "alpha_up[%zu]", k - m);
+    else if (k < 3 * m) snprintf(buf, cap, "alpha_down[%zu]", k - 2 * m);
+    else if (off < header_bytes((int)L)) snprintf(buf, cap, "nparams");
+    else if ((off - header_bytes((int)L)) / 4 < np)
+        snprintf(buf, cap, "params (parameter %llu of %llu)",
+                 (unsigned long long)((off - header_bytes((int)L)) / 4), (unsigned long long)np);
+    else snprintf(buf, cap, "crc32");
+    return buf;
+}
+
 static ffr_status parse_model(const unsigned char *b, size_t len, const char *path, ffr_net **out,
                               ffr_err *err) {
+    char fb[64];
     if (len < 12)
-        return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated: expected at least 12 bytes (magic and version), found %zu",
-                        path, len);
+        return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated in %s: expected at least 12 bytes (magic and version), found %zu",
+                        path, field_at(len, 0, 0, fb, sizeof fb), len);
     if (memcmp(b, MDL_MAGIC, 8) != 0)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: magic: expected \"FFRLXMDL\", found \"%c%c%c%c%c%c%c%c\": not an ffrelax model",
                         path, b[0] >= 32 && b[0] < 127 ? b[0] : '?', b[1] >= 32 && b[1] < 127 ? b[1] : '?',
@@ -163,14 +192,15 @@ static ffr_status parse_model(const unsigned char *b, size_t len, const char *pa
         return ffr_fail(err, FFR_ERR_UNSUPPORTED, "%s: version: expected %u, found %u%s", path, MDL_VERSION, ver,
                         ver > MDL_VERSION ? "; this file was written by a newer ffrelax" : "");
     if (len < 28)
-        return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated: expected at least 28 bytes of header, found %zu", path, len);
+        return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated in %s: expected at least 28 bytes of header, found %zu", path,
+                        field_at(len, 0, 0, fb, sizeof fb), len);
     uint32_t L = get_u32(b + 12), rule = get_u32(b + 16), rho = get_u32(b + 20), tied = get_u32(b + 24);
     if (L < 1 || L >= FFR_MAX_LAYERS)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: L: expected 1..%d, found %u", path, FFR_MAX_LAYERS - 1, L);
     size_t hb = header_bytes((int)L);
     if (len < hb)
-        return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated: expected %zu bytes of header for L = %u, found %zu",
-                        path, hb, L, len);
+        return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated in %s: expected %zu bytes of header for L = %u, found %zu",
+                        path, field_at(len, L, 0, fb, sizeof fb), hb, L, len);
     uint32_t n[FFR_MAX_LAYERS];
     size_t o = 28;
     for (uint32_t k = 0; k <= L; k++, o += 4) {
@@ -187,8 +217,10 @@ static ffr_status parse_model(const unsigned char *b, size_t len, const char *pa
                         (unsigned long long)np_expect, tied ? "tied" : "untied", (unsigned long long)np_file);
     uint64_t want = (uint64_t)hb + 4 * np_expect + 4;
     if ((uint64_t)len < want)
-        return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated: expected %llu bytes, found %zu", path,
-                        (unsigned long long)want, len);
+        return ffr_fail(err, FFR_ERR_FORMAT,
+                        "%s: truncated in %s: expected %llu bytes (%zu of header, %llu parameters, 4 of crc32), found %zu",
+                        path, field_at(len, L, np_expect, fb, sizeof fb), (unsigned long long)want, hb,
+                        (unsigned long long)np_expect, len);
     if ((uint64_t)len > want)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: trailing bytes: expected %llu bytes, found %zu", path,
                         (unsigned long long)want, len);
