@@ -62,7 +62,9 @@ int cli_sizes(const char *cmd, const char *s, int *n) {
         errno = 0;
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 1 || v > (1 << 24) || (*end && *end != ',')) {
-            cli_fail(cmd, "--sizes: expected comma-separated layer sizes like 784,500,500, found '%s'", s);
+            int len = (int)strcspn(p, ",");
+            cli_fail(cmd, "--sizes: layer %d: expected an integer in [1, %d], found '%.*s' (in '%s'; "
+                     "give comma-separated sizes like 784,500,500)", cnt, 1 << 24, len, p, s);
             return -1;
         }
         if (cnt >= FFR_MAX_LAYERS) {
