@@ -386,9 +386,81 @@ static int phases_of(const ws_t *w, ffr_schedule sc, unsigned *ph) {
     return np;
 }
 
+/* The fused elementwise pass of a free hidden layer (k >= 1) without noise or
+ * Gibbs sampling: v = T + bias (+ cached clamped products), F = combine(v),
+ * s' = (1 - eps) s + eps F, r' = rate(s'), and the row's squared step, rate
+ * step and norm. The arithmetic per unit is exactly update_layer's (same
+ * operations in the same order, no contraction under -std=c11), so states and
+ * rates are bit-identical; the three sums are accumulated in double over 8
+ * interleaved lanes (so that the loop vectorizes) and then added, which can
+ * differ from a left-to-right double sum in the last bits of the step.
+ * Inlined with constant rule, rho and cache flags, one branch-free loop each. */
+#define FFR_LANES 8
+static inline __attribute__((always_inline)) void row_update(
+    float *restrict s, float *restrict rt, const float *restrict u, const float *restrict bias,
+    const float *restrict c1, float cs1, const float *restrict c2, float cs2, int n, float keep,
+    float eps, ffr_rule rule, ffr_rho rho, int has1, int has2, double *d2o, double *rd2o, double *nno) {
+    double ad[FFR_LANES] = {0}, ar[FFR_LANES] = {0}, an[FFR_LANES] = {0};
+    int j = 0;
+    for (; j + FFR_LANES <= n; j += FFR_LANES)
+        for (int l = 0; l < FFR_LANES; l++) {
+            float v = u[j + l] + bias[j + l];
+            if (has1) v += cs1 * c1[j + l];
+            if (has2) v += cs2 * c2[j + l];
+            float sn = keep * s[j + l] + eps * combine(rule, rho, v);
+            float rn = rate_of(rule, rho, sn);
+            double d = (double)sn - s[j + l], rd = (double)rn - rt[j + l];
+            ad[l] += d * d; ar[l] += rd * rd; an[l] += (double)sn * sn;
+            s[j + l] = sn; rt[j + l] = rn;
+        }
+    for (; j < n; j++) {
+        float v = u[j] + bias[j];
+        if (has1) v += cs1 * c1[j];
+        if (has2) v += cs2 * c2[j];
+        float sn = keep * s[j] + eps * combine(rule, rho, v);
+        float rn = rate_of(rule, rho, sn);
+        double d = (double)sn - s[j], rd = (double)rn - rt[j];
+        ad[0] += d * d; ar[0] += rd * rd; an[0] += (double)sn * sn;
+        s[j] = sn; rt[j] = rn;
+    }
+    double d2 = 0, rd2 = 0, nn = 0;
+    for (int l = 0; l < FFR_LANES; l++) { d2 += ad[l]; rd2 += ar[l]; nn += an[l]; }
+    *d2o = d2; *rd2o = rd2; *nno = nn;
+}
+
+/* update_layer for k >= 1, no noise, no Gibbs: the common case, specialised. */
+static int update_layer_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
+    const ffr_net *net = w->net;
+    int n = net->n[k], M = w->nact;
+    float eps = (float)o->eps, keep = 1.f - eps;
+    const float *bias = w->cf.bias[k];
+    const float *c1 = (k == 1 && w->cup) ? w->cup : NULL, *c2 = (k == w->L - 1 && w->cdown) ? w->cdown : NULL;
+    float cs1 = w->cf.cu[k], cs2 = w->cf.cd[k];
+    int fast = net->rule == FFR_RULE_DENDRITIC && net->rho == FFR_RHO_HARDSIGMOID;
+    int bad = 0;
+    for (int r = 0; r < M; r++) {
+        size_t o_ = (size_t)r * n;
+        float *s = st->s[k] + o_, *rt = w->R[k] + o_;
+        const float *u = w->T[k] + o_, *p1 = c1 ? c1 + o_ : NULL, *p2 = c2 ? c2 + o_ : NULL;
+        double d2, rd2, nn;
+#define FFR_ROW(RULE, RHO, H1, H2) row_update(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, RULE, RHO, H1, H2, &d2, &rd2, &nn)
+        if (fast) {
+            if (p1 && p2) FFR_ROW(FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 1);
+            else if (p1) FFR_ROW(FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 0);
+            else if (p2) FFR_ROW(FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 1);
+            else FFR_ROW(FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 0);
+        } else FFR_ROW(net->rule, net->rho, p1 != NULL, p2 != NULL);
+#undef FFR_ROW
+        if (!isfinite(d2)) bad = 1;
+        w->step2[r] += d2; w->rstep2[r] += rd2; w->norm2[r] += nn;
+    }
+    return bad;
+}
+
 /* Update layer k for rows [0, nact) from the target products in T[k]. Returns
  * 0, or 1 if a non-finite value appeared. */
 static int update_layer(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
+    if (k >= 1 && !o->gibbs && !(o->temperature > 0)) return update_layer_fast(w, st, o, k);
     const ffr_net *net = w->net;
     int n = net->n[k], M = w->nact;
     float eps = (float)o->eps, keep = 1.f - eps;

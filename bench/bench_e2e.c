@@ -1,0 +1,186 @@
+/* bench_e2e.c - the end-to-end number users feel: relax 1,000 held-out MNIST
+ * digits on a trained auto-encoder network from the feedforward start (Eq. 17)
+ * until every example's relative step is below 1e-3, and measure how close
+ * that gets to the fixed point; plus the active-set accounting (the sum of the
+ * per-example sweep counts against sweeps x B) and peak memory.
+ *
+ *   bench_e2e train DATA_DIR MODEL [EPOCHS]   greedy SAE (ffr_train_sae) of a tied
+ *        784-1000-1000-1000 dendritic hard-sigmoid network on DATA_DIR's training
+ *        digits (the library's trainer, the one `ffrelax train --method sae` runs)
+ *   bench_e2e relax MODEL DATA_DIR OUTDIR [THREADS]
+ *        1. the fixed point s*: relax from the ff start to a relative step < 1e-6
+ *           (max 2000 sweeps) -> OUTDIR/sstar{1,2,3}.npy, the network as OUTDIR/W1.npy ..,
+ *           the digits as OUTDIR/x.npy (for scripts/bench_torch.py --e2e);
+ *        2. timed (median of 3): ff start, tol 1e-3 relative, max 1000 sweeps,
+ *           measure_every 0; the same for 60 sweeps from zero (what the PyTorch
+ *           baseline does), for reference;
+ *        3. distances ||s - s*|| / ||s*|| over the free units (layers 1..L).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "ffrelax.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int progress(void *ctx, const ffr_train_progress *p) {
+    (void)ctx;
+    if (p->end_of_epoch)
+        fprintf(stderr, "  sae layer %d epoch %d/%d loss %.5f (%.0f examples/s, %.1f s)\n", p->layer, p->epoch,
+                p->epochs, p->loss, p->examples_per_s, p->seconds);
+    return 0;
+}
+
+static int cmd_train(const char *dir, const char *model, int epochs) {
+    ffr_err e;
+    float *x;
+    unsigned char *y;
+    size_t n;
+    if (ffr_mnist_load(dir, 1, &x, &y, &n, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+    int sz[4] = {784, 1000, 1000, 1000};
+    ffr_net *net;
+    if (ffr_net_create(&net, 3, sz, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    ffr_net_init_glorot(net, 1, 1.0f);
+    ffr_train_opts o;
+    ffr_train_opts_default(&o, FFR_TRAIN_SAE);
+    o.epochs = epochs;
+    o.progress = progress;
+    if (ffr_train_sae(net, x, n, &o, NULL, &e) || ffr_net_save(net, model, &e)) {
+        fprintf(stderr, "bench_e2e: %s\n", e.msg);
+        return 1;
+    }
+    printf("trained %s on %zu digits, %d epochs per layer\n", model, n, epochs);
+    ffr_net_free(net); free(x); free(y);
+    return 0;
+}
+
+/* Relative distance of each example's free state (layers 1..L) to s*. */
+static void dist_to(const ffr_net *net, const ffr_state *a, float *const *sstar, int B, double *d) {
+    for (int b = 0; b < B; b++) {
+        double e = 0, nn = 0;
+        for (int k = 1; k <= net->L; k++)
+            for (int j = 0; j < net->n[k]; j++) {
+                size_t i = (size_t)b * net->n[k] + j;
+                double v = (double)a->s[k][i] - sstar[k][i];
+                e += v * v; nn += (double)sstar[k][i] * sstar[k][i];
+            }
+        d[b] = sqrt(e / (nn > 0 ? nn : 1));
+    }
+}
+
+static void summary(const char *what, double *d, int B) {
+    double m = 0;
+    for (int b = 0; b < B; b++) m += d[b];
+    qsort(d, B, sizeof *d, cmp_d);
+    printf("%s: ||s - s*|| / ||s*|| median %.3e mean %.3e max %.3e\n", what, d[B / 2], m / B, d[B - 1]);
+}
+
+static int cmd_relax(const char *model, const char *dir, const char *out, int threads) {
+    ffr_err e;
+    ffr_net *net;
+    float *x;
+    unsigned char *y;
+    size_t n;
+    char p[4096];
+    if (threads > 0) ffr_set_threads(threads);
+    if (ffr_net_load(&net, model, &e) || ffr_mnist_load(dir, 0, &x, &y, &n, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+    int B = n < 1000 ? (int)n : 1000, L = net->L;
+    if (ffr_net_export_npy(net, out, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+    size_t sh[2] = {(size_t)B, (size_t)net->n[0]};
+    snprintf(p, sizeof p, "%s/x.npy", out);
+    if (ffr_npy_write(p, x, 'f', 2, sh, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+
+    /* 1. the fixed point */
+    ffr_relax_opts o;
+    ffr_relax_opts_default(&o);
+    o.init = FFR_INIT_FF; o.tol_mode = FFR_TOL_REL; o.tol = 1e-6; o.max_sweeps = 2000; o.measure_every = 0;
+    o.diverge_factor = 0;
+    ffr_state *ref, *st;
+    ffr_trace *tr;
+    ffr_state_create(&ref, net, B, &e);
+    ffr_state_create(&st, net, B, &e);
+    if (ffr_relax(net, x, B, &o, ref, &tr, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+    int conv = 0;
+    for (int b = 0; b < B; b++) conv += tr->converged[b];
+    printf("fixed point: %d of %d digits reached a relative step < 1e-6 within %d sweeps (sweeps run %d, residual mean %.3g)\n",
+           conv, B, o.max_sweeps, tr->T, tr->residual_mean[tr->T]);
+    ffr_trace_free(tr);
+    for (int k = 1; k <= L; k++) {
+        size_t s2[2] = {(size_t)B, (size_t)net->n[k]};
+        snprintf(p, sizeof p, "%s/sstar%d.npy", out, k);
+        if (ffr_npy_write(p, ref->s[k], 'f', 2, s2, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+    }
+    double *d = malloc(sizeof(double) * B), t0;
+
+    /* 2. timed: ff start to tol 1e-3 relative */
+    o.tol = 1e-3; o.max_sweeps = 1000;
+    double tv[3];
+    for (int r = 0; r < 3; r++) {
+        double ts = now();
+        if (ffr_relax(net, x, B, &o, st, &tr, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+        tv[r] = now() - ts;
+        if (r < 2) ffr_trace_free(tr);
+    }
+    qsort(tv, 3, sizeof *tv, cmp_d);
+    conv = 0;
+    int mx = 0;
+    for (int b = 0; b < B; b++) { conv += tr->converged[b]; mx = tr->sweeps[b] > mx ? tr->sweeps[b] : mx; }
+    printf("ffrelax ff-start tol 1e-3 rel: %.4f s (median of 3; min %.4f max %.4f), B %d, %s\n", tv[1], tv[0], tv[2], B, ffr_blas_info());
+    printf("active set: %d of %d converged; sweeps run %d (max per example %d); sum of per-example sweeps %ld "
+           "vs sweeps x B %ld (%.1f%% of the work of a fixed-length batch)\n",
+           conv, B, tr->T, mx, tr->total_updates, (long)tr->T * B, 100.0 * tr->total_updates / ((double)tr->T * B));
+    double sum = 0;
+    for (int b = 0; b < B; b++) sum += tr->sweeps[b];
+    printf("sweeps per example: mean %.2f\n", sum / B);
+    ffr_trace_free(tr);
+    dist_to(net, st, ref->s, B, d);
+    summary("ffrelax ff-start tol 1e-3 distance", d, B);
+
+    /* a tighter tolerance: what it takes to get as close as 60 sweeps from zero */
+    o.tol = 1e-4;
+    t0 = now();
+    if (ffr_relax(net, x, B, &o, st, &tr, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+    printf("ffrelax ff-start tol 1e-4 rel: %.4f s (one run), sweeps run %d, sum of per-example sweeps %ld vs %ld\n",
+           now() - t0, tr->T, tr->total_updates, (long)tr->T * B);
+    ffr_trace_free(tr);
+    dist_to(net, st, ref->s, B, d);
+    summary("ffrelax ff-start tol 1e-4 distance", d, B);
+
+    /* the same relaxation as the PyTorch baseline: 60 sweeps from zero */
+    o.init = FFR_INIT_ZERO; o.tol = 0; o.max_sweeps = 60;
+    t0 = now();
+    if (ffr_relax(net, x, B, &o, st, NULL, &e)) { fprintf(stderr, "bench_e2e: %s\n", e.msg); return 1; }
+    printf("ffrelax zero-start 60 sweeps: %.4f s\n", now() - t0);
+    dist_to(net, st, ref->s, B, d);
+    summary("ffrelax zero-start 60 sweeps distance", d, B);
+    /* the ff start itself */
+    ffr_feedforward(net, x, B, st);
+    dist_to(net, st, ref->s, B, d);
+    summary("ff start (Eq. 17), no sweep, distance", d, B);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS of this program %.1f MB\n", ru.ru_maxrss / 1024.0);
+    free(d); ffr_state_free(ref); ffr_state_free(st); ffr_net_free(net); free(x); free(y);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 4 && !strcmp(argv[1], "train")) return cmd_train(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 5);
+    if (argc >= 5 && !strcmp(argv[1], "relax")) return cmd_relax(argv[2], argv[3], argv[4], argc > 5 ? atoi(argv[5]) : 0);
+    fprintf(stderr, "usage: bench_e2e train DATA_DIR MODEL [EPOCHS]\n"
+                    "       bench_e2e relax MODEL DATA_DIR OUTDIR [THREADS]\n");
+    return 2;
+}
