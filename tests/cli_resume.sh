@@ -48,7 +48,7 @@ run_case() {
         d=$(rand_ms 5 "$maxd")
         sleep "$(awk -v d=$d 'BEGIN { printf "%.3f", d / 1000 }')"
         kill -KILL $pid 2> /dev/null
-        wait $pid
+        wait $pid 2> /dev/null
         st=$?
         [ $st -eq 0 ] && done_=1    # it finished before the kill
         [ $st -eq 137 ] && hits=$((hits + 1))
