@@ -325,36 +325,53 @@ static inline int unit_free(const ws_t *w, int k, int j) {
     return 1;
 }
 
+/* Rows per measuring evaluation: the measuring buffers hold this many rows,
+ * not B, so that measuring costs no memory in proportion to the batch. */
+#define FFR_MEASURE_ROWS 128
+
 /* Measure all B rows (active and stopped) at the current state: energy,
  * residual, disagreement, Eq. 22 errors. Writes row `t` of the trace; when
- * final != 0 also the per-example residual. */
+ * final != 0 also the per-example residual. Evaluated in chunks of at most
+ * FFR_MEASURE_ROWS rows (never a chunk of one row out of several, which would
+ * take the sgemv path and round differently). */
 static void measure(ws_t *w, ffr_state *st, ffr_trace *tr, int t, int final) {
     const ffr_net *net = w->net;
     int B = w->B, L = w->L, Lp = L + 1;
-    eval_branches(net, &w->cf, w->R, B, w->mf, w->mg, w->mF);
     for (int k = 1; k <= L; k++) w->flops += 4.0 * B * net->n[k] * net->n[k - 1];
     double *E = w->meas;
-    int has_e = energy_rows(net, st->s, w->R, w->mf, B, E) == 0;
+    int has_e = 0;
     double esum = 0, rsum = 0;
     double dis[FFR_MAX_LAYERS] = {0}, mu[FFR_MAX_LAYERS] = {0}, md[FFR_MAX_LAYERS] = {0};
-    for (int r = 0; r < B; r++) {
-        double res = 0;
+    for (int r0 = 0; r0 < B;) {
+        int m = B - r0 < FFR_MEASURE_ROWS ? B - r0 : FFR_MEASURE_ROWS;
+        if (B - r0 - m == 1) m--;
+        float *Rc[FFR_MAX_LAYERS], *Sc[FFR_MAX_LAYERS];
         for (int k = 0; k <= L; k++) {
-            int n = net->n[k];
-            size_t o = (size_t)r * n;
-            double dk = 0, uk = 0, dd = 0;
-            for (int j = 0; j < n; j++) {
-                float s = st->s[k][o + j];
-                if (unit_free(w, k, j)) { double e = w->mF[k][o + j] - s; res += e * e; }
-                if (k >= 1) { double e = s - w->mf[k][o + j]; uk += e * e; }
-                if (k < L) { double e = s - w->mg[k][o + j]; dd += e * e; }
-                if (k >= 1 && k < L) { double e = w->mf[k][o + j] - w->mg[k][o + j]; dk += e * e; }
-            }
-            dis[k] += sqrt(dk); mu[k] += uk; md[k] += dd;
+            Rc[k] = w->R[k] + (size_t)r0 * net->n[k];
+            Sc[k] = st->s[k] + (size_t)r0 * net->n[k];
         }
-        rsum += sqrt(res);
-        if (has_e) esum += E[r];
-        if (final) tr->residual[w->perm[r]] = (float)sqrt(res);
+        eval_branches(net, &w->cf, Rc, m, w->mf, w->mg, w->mF);
+        has_e = energy_rows(net, Sc, Rc, w->mf, m, E + r0) == 0;
+        for (int r = r0; r < r0 + m; r++) {
+            double res = 0;
+            for (int k = 0; k <= L; k++) {
+                int n = net->n[k];
+                size_t o = (size_t)(r - r0) * n, os = (size_t)r * n;
+                double dk = 0, uk = 0, dd = 0;
+                for (int j = 0; j < n; j++) {
+                    float s = st->s[k][os + j];
+                    if (unit_free(w, k, j)) { double e = w->mF[k][o + j] - s; res += e * e; }
+                    if (k >= 1) { double e = s - w->mf[k][o + j]; uk += e * e; }
+                    if (k < L) { double e = s - w->mg[k][o + j]; dd += e * e; }
+                    if (k >= 1 && k < L) { double e = w->mf[k][o + j] - w->mg[k][o + j]; dk += e * e; }
+                }
+                dis[k] += sqrt(dk); mu[k] += uk; md[k] += dd;
+            }
+            rsum += sqrt(res);
+            if (has_e) esum += E[r];
+            if (final) tr->residual[w->perm[r]] = (float)sqrt(res);
+        }
+        r0 += m;
     }
     tr->measured[t] = 1;
     tr->energy_mean[t] = has_e ? esum / B : NAN;
@@ -589,9 +606,10 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     for (int k = 0; k <= L; k++) maxn = net->n[k] > maxn ? net->n[k] : maxn;
     w.blocks[0] = alloc_layers(net, B, w.R);
     w.blocks[1] = alloc_layers(net, B, w.T);
-    w.blocks[2] = alloc_layers(net, B, w.mf);
-    w.blocks[3] = alloc_layers(net, B, w.mg);
-    w.blocks[4] = alloc_layers(net, B, w.mF);
+    int mrows = B < FFR_MEASURE_ROWS ? B : FFR_MEASURE_ROWS;
+    w.blocks[2] = alloc_layers(net, mrows, w.mf);
+    w.blocks[3] = alloc_layers(net, mrows, w.mg);
+    w.blocks[4] = alloc_layers(net, mrows, w.mF);
     w.blocks[5] = alloc_layers(net, B, w.S0);
     w.blocks[6] = alloc_layers(net, 1, w.cf.bias);
     w.perm = malloc((size_t)B * sizeof(int));
