@@ -370,6 +370,9 @@ void ffr_optim_reset(ffr_optim *o);  /* zero moments and t */
 void ffr_optim_tick(ffr_optim *o);   /* t += 1: call once per minibatch, before the segment steps */
 /* Step params p[off, off+len) with gradient g[off, off+len) (same layout as the moments). */
 void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay);
+/* The same step by the plain scalar loop: the reference the vectorized
+ * ffr_optim_step is tested against (bit-identical results). */
+void ffr_optim_step_ref(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay);
 
 /* Held-out measurements at the feedforward state s (Eq. 17) of each example.
  * Pair k (k = 1..L) is layers k-1, k: h = s_{k-1}, the reconstruction is the

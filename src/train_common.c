@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "internal.h"
+#include "train_internal.h"
 
 static const char *method_names[] = {"sae", "rbm", "dendritic"};
 static const char *target_names[] = {"voltage", "rate"};
@@ -104,26 +104,29 @@ static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, ff
     return rc;
 }
 
-ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t n, int relax,
-                                     ffr_train_metrics *m, ffr_err *err) {
+void ffr_train_metrics_clear(ffr_train_metrics *m, const ffr_net *net, size_t n) {
     memset(m, 0, sizeof *m);
-    int L = net->L;
-    m->L = L; m->n = n;
+    m->L = net->L; m->n = n;
     for (int k = 0; k < FFR_MAX_LAYERS; k++) {
         m->recon_abs[k] = m->recon_rel[k] = m->recon_rel_ex[k] = m->recon_rel_rate[k] = NAN;
         m->disagree[k] = NAN;
     }
     m->sweeps_median = m->sweeps_mean = m->frac_converged = m->dist_rel_median = NAN;
+}
+
+ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n, int k0, int k1,
+                                   const float *F0, float *Fout, ffr_train_metrics *m, ffr_err *err) {
+    FFR_ASSERT(k0 >= 1 && k0 <= k1 && k1 <= net->L && (k0 == 1 || F0));
     if (!n) return FFR_OK;
     const size_t CH = 500;
     size_t tot = 0;
-    for (int k = 0; k <= L; k++) tot += (size_t)net->n[k];
+    for (int k = k0 - 1; k <= k1; k++) tot += (size_t)net->n[k];
     /* per chunk: S (state), R (rates), F (raw f_k), G (raw g into layer k) */
     float *buf = ffr_calloc(4 * CH, tot * sizeof(float));
     if (!buf) return ffr_fail(err, FFR_ERR_NOMEM, "metrics: out of memory");
     float *S[FFR_MAX_LAYERS], *R[FFR_MAX_LAYERS], *F[FFR_MAX_LAYERS], *G[FFR_MAX_LAYERS];
     float *p = buf;
-    for (int k = 0; k <= L; k++) {
+    for (int k = k0 - 1; k <= k1; k++) {
         size_t sz = CH * net->n[k];
         S[k] = p; p += sz; R[k] = p; p += sz; F[k] = p; p += sz; G[k] = p; p += sz;
     }
@@ -131,10 +134,15 @@ ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t 
            r2[FFR_MAX_LAYERS] = {0}, rex[FFR_MAX_LAYERS] = {0}, dis[FFR_MAX_LAYERS] = {0};
     for (size_t b0 = 0; b0 < n; b0 += CH) {
         int M = (int)(n - b0 < CH ? n - b0 : CH);
-        memcpy(S[0], x + b0 * net->n[0], (size_t)M * net->n[0] * sizeof(float));
-        for (int k = 0; k <= L; k++) {
+        int n0 = net->n[k0 - 1];
+        if (k0 == 1) memcpy(S[0], x + b0 * n0, (size_t)M * n0 * sizeof(float));
+        else {
+            memcpy(F[k0 - 1], F0 + b0 * n0, (size_t)M * n0 * sizeof(float));
+            for (size_t i = 0; i < (size_t)M * n0; i++) S[k0 - 1][i] = out_map(net, F[k0 - 1][i]);
+        }
+        for (int k = k0 - 1; k <= k1; k++) {
             int nk = net->n[k];
-            if (k >= 1) { /* F_k = b_k + R_{k-1} W_k^T, S_k = rule map */
+            if (k >= k0) { /* F_k = b_k + R_{k-1} W_k^T, S_k = rule map */
                 int lo = net->n[k - 1];
                 ffr_gemm(0, 1, M, nk, lo, 1.f, R[k - 1], lo, net->W[k], lo, 0.f, F[k], nk);
                 for (int r = 0; r < M; r++)
@@ -146,7 +154,8 @@ ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t 
             }
             for (size_t i = 0; i < (size_t)M * nk; i++) R[k][i] = rate_of(net, S[k][i]);
         }
-        for (int k = 1; k <= L; k++) { /* G_{k-1} = c_{k-1} + R_k V_k^T */
+        if (Fout) memcpy(Fout + b0 * net->n[k1], F[k1], (size_t)M * net->n[k1] * sizeof(float));
+        for (int k = k0; k <= k1; k++) { /* G_{k-1} = c_{k-1} + R_k V_k^T */
             int lo = net->n[k - 1], hi = net->n[k];
             if (net->tied) ffr_gemm(0, 0, M, lo, hi, 1.f, R[k], hi, net->W[k], lo, 0.f, G[k - 1], lo);
             else ffr_gemm(0, 1, M, lo, hi, 1.f, R[k], hi, net->V[k], hi, 0.f, G[k - 1], lo);
@@ -169,16 +178,24 @@ ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t 
             }
         }
     }
-    for (int k = 1; k <= L; k++) {
+    for (int k = k0; k <= k1; k++) {
         m->recon_abs[k] = e2[k] / ((double)n * net->n[k - 1]);
         m->recon_rel[k] = h2[k] > 0 ? sqrt(e2[k] / h2[k]) : NAN;
         m->recon_rel_ex[k] = rex[k] / n;
         m->recon_rel_rate[k] = r2[k] > 0 ? sqrt(er2[k] / r2[k]) : NAN;
-        if (k < L) m->disagree[k] = dis[k] / n;
+        if (k - 1 >= 1) m->disagree[k - 1] = dis[k - 1] / n;
     }
     free(buf);
-    if (relax && n <= (size_t)1 << 20) return relax_metrics(net, x, n, m, err);
     return FFR_OK;
+}
+
+ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t n, int relax,
+                                     ffr_train_metrics *m, ffr_err *err) {
+    ffr_train_metrics_clear(m, net, n);
+    if (!n) return FFR_OK;
+    ffr_status rc = ffr_train_metrics_pairs(net, x, n, 1, net->L, NULL, NULL, m, err);
+    if (!rc && relax && n <= (size_t)1 << 20) return relax_metrics(net, x, n, m, err);
+    return rc;
 }
 
 /* ---------------------------------------------------------- checkpoint */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
+#include "train_internal.h"
 
 static double now_s(void) {
     struct timespec ts;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
+#include "train_internal.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -27,57 +27,80 @@ static inline float drho(ffr_rho r, float a, float ra) { /* rho'(a) given ra = r
     }
 }
 
-size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (3 * (size_t)nv + 3 * (size_t)nh); }
+/* The elementwise passes, written once and inlined with rho a constant
+ * (SAE_RHO below), so that no loop tests rho per element. */
+#define SAE_INLINE static inline __attribute__((always_inline))
+SAE_INLINE void pass_rho(ffr_rho rho, const float *in, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = ffr_rho_apply(rho, in[i]);
+}
+/* A[B,nh] += b; R = rho(A) */
+SAE_INLINE void pass_enc(ffr_rho rho, float *A, float *R, const float *b, int B, int nh) {
+    for (int r = 0; r < B; r++) {
+        float *a = A + (size_t)r * nh, *o = R + (size_t)r * nh;
+        for (int j = 0; j < nh; j++) { a[j] += b[j]; o[j] = ffr_rho_apply(rho, a[j]); }
+    }
+}
+/* D[B,nh] *= rho'(A); gb = sum_b D */
+SAE_INLINE void pass_drho(ffr_rho rho, float *D, const float *A, const float *R, float *gb, int B, int nh) {
+    memset(gb, 0, (size_t)nh * sizeof(float));
+    for (int r = 0; r < B; r++) {
+        float *d = D + (size_t)r * nh;
+        const float *a = A + (size_t)r * nh, *o = R + (size_t)r * nh;
+        for (int j = 0; j < nh; j++) { d[j] *= drho(rho, a[j], o[j]); gb[j] += d[j]; }
+    }
+}
+#define SAE_RHO(rho, call) do { switch (rho) { \
+    case FFR_RHO_HARDSIGMOID: { const ffr_rho rho_ = FFR_RHO_HARDSIGMOID; call; } break; \
+    case FFR_RHO_SIGMOID: { const ffr_rho rho_ = FFR_RHO_SIGMOID; call; } break; \
+    default: { const ffr_rho rho_ = FFR_RHO_IDENTITY; call; } break; } } while (0)
 
-double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t, int B,
-                    ffr_ae *g, float *work) {
+size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (2 * (size_t)nv + 3 * (size_t)nh); }
+
+/* ffr_sae_grad with X = rho(h) given (the trainer builds it while gathering
+ * the minibatch); work holds B (nv + 3 nh) floats. */
+static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, ffr_ae *g,
+                         float *work) {
     int nv = p->nv, nh = p->nh;
-    float *X = work;                      /* (B, nv) rho(h) */
-    float *Y = X + (size_t)B * nv;        /* (B, nv) decoder output, then dY */
-    float *T2 = Y + (size_t)B * nv;       /* (B, nv) spare */
-    float *A = T2 + (size_t)B * nv;       /* (B, nh) encoder voltage */
+    float *Y = work;                      /* (B, nv) decoder output, then dY */
+    float *A = Y + (size_t)B * nv;        /* (B, nh) encoder voltage */
     float *R = A + (size_t)B * nh;        /* (B, nh) rho(A) */
     float *D = R + (size_t)B * nh;        /* (B, nh) dL/dA */
-    (void)T2;
-    for (size_t i = 0; i < (size_t)B * nv; i++) X[i] = ffr_rho_apply(rho, h[i]);
     /* A[B,nh] = X[B,nv] * W[nh,nv]^T + b */
     ffr_gemm(0, 1, B, nh, nv, 1.f, X, nv, p->W, nv, 0.f, A, nh);
-    for (int r = 0; r < B; r++)
-        for (int j = 0; j < nh; j++) {
-            size_t i = (size_t)r * nh + j;
-            A[i] += p->b[j];
-            R[i] = ffr_rho_apply(rho, A[i]);
-        }
+    SAE_RHO(rho, pass_enc(rho_, A, R, p->b, B, nh));
     /* Y[B,nv] = R[B,nh] * V[nv,nh]^T + c   (tied: V^T = W) */
     if (p->V) ffr_gemm(0, 1, B, nv, nh, 1.f, R, nh, p->V, nh, 0.f, Y, nv);
     else ffr_gemm(0, 0, B, nv, nh, 1.f, R, nh, p->W, nv, 0.f, Y, nv);
     double sse = 0;
     float invB = 1.f / B;
     memset(g->c, 0, (size_t)nv * sizeof(float));
-    for (int r = 0; r < B; r++)
+    for (int r = 0; r < B; r++) {
+        float *y = Y + (size_t)r * nv;
+        const float *tr = t + (size_t)r * nv;
         for (int j = 0; j < nv; j++) {
-            size_t i = (size_t)r * nv + j;
-            float e = Y[i] + p->c[j] - t[i];
+            float e = y[j] + p->c[j] - tr[j];
             sse += (double)e * e;
-            Y[i] = e * invB;              /* dL/dY */
-            g->c[j] += Y[i];
+            y[j] = e * invB;              /* dL/dY */
+            g->c[j] += y[j];
         }
+    }
     /* gV[nv,nh] = dY^T[nv,B] * R[B,nh] */
     if (p->V) ffr_gemm(1, 0, nv, nh, B, 1.f, Y, nv, R, nh, 0.f, g->V, nh);
     /* D[B,nh] = dY[B,nv] * V[nv,nh]   (tied: W^T) */
     if (p->V) ffr_gemm(0, 0, B, nh, nv, 1.f, Y, nv, p->V, nh, 0.f, D, nh);
     else ffr_gemm(0, 1, B, nh, nv, 1.f, Y, nv, p->W, nv, 0.f, D, nh);
-    memset(g->b, 0, (size_t)nh * sizeof(float));
-    for (int r = 0; r < B; r++)
-        for (int j = 0; j < nh; j++) {
-            size_t i = (size_t)r * nh + j;
-            D[i] *= drho(rho, A[i], R[i]);
-            g->b[j] += D[i];
-        }
-    /* gW[nh,nv] = D^T[nh,B] * X[B,nv]  (+ R^T dY, the decoder's use of W when tied) */
+    SAE_RHO(rho, pass_drho(rho_, D, A, R, g->b, B, nh));
+    /* gW[nh,nv] = D^T[nh,B] * X[B,nv]  (+ R^T dY, the decoder's use of W when tied, accumulated by beta = 1) */
     ffr_gemm(1, 0, nh, nv, B, 1.f, D, nh, X, nv, 0.f, g->W, nv);
     if (!p->V) ffr_gemm(1, 0, nh, nv, B, 1.f, R, nh, Y, nv, 1.f, g->W, nv);
     return sse / ((double)B * nv);
+}
+
+double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t, int B,
+                    ffr_ae *g, float *work) {
+    float *X = work;                      /* (B, nv) rho(h) */
+    SAE_RHO(rho, pass_rho(rho_, h, X, (size_t)B * p->nv));
+    return sae_grad_x(p, rho, X, t, B, g, X + (size_t)B * p->nv);
 }
 
 /* h_k = b_k + W_k rho(h_{k-1}) for all n rows, in chunks. */
@@ -142,17 +165,24 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
     ffr_net *gnet = NULL;
     ffr_train_ckpt ck;
     memset(&ck, 0, sizeof ck);
-    float *H = NULL, *Hn = NULL, *Hb = NULL, *Tb = NULL, *work = NULL;
+    float *H = NULL, *Hn = NULL, *Xb = NULL, *Tb = NULL, *work = NULL, *Fh = NULL, *Fhn = NULL;
     size_t *perm = NULL;
     if ((rc = ffr_net_clone(&gnet, net, err))) return rc;
     if ((rc = ffr_optim_init(&ck.opt, o->optimizer, net->nparams, err))) goto done;
     H = ffr_calloc(n, (size_t)maxn * sizeof(float));
     Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
-    Hb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
+    Xb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
     Tb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
     work = ffr_calloc(ffr_sae_work_floats(maxn, maxn, Bmax > 1000 ? Bmax : 1000), sizeof(float));
     perm = malloc(n * sizeof *perm);
-    if (!H || !Hn || !Hb || !Tb || !work || !perm) { rc = ffr_fail(err, FFR_ERR_NOMEM, "sae: out of memory"); goto done; }
+    /* held-out examples: the raw input of the layer below the pair in training
+       (pairs below it are fixed, so each epoch measures one pair from there) */
+    int hpairs = o->holdout && o->n_holdout && !o->holdout_relax;
+    if (hpairs) {
+        Fh = ffr_calloc(o->n_holdout, (size_t)maxn * sizeof(float));
+        Fhn = ffr_calloc(o->n_holdout, (size_t)maxn * sizeof(float));
+    }
+    if (!H || !Hn || !Xb || !Tb || !work || !perm || (hpairs && (!Fh || !Fhn))) { rc = ffr_fail(err, FFR_ERR_NOMEM, "sae: out of memory"); goto done; }
 
     int start_layer = 1, start_epoch = 0;
     ffr_rng_seed(&ck.rng, o->seed);
@@ -176,10 +206,18 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
     ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
 
     double t0 = now_s();
+    ffr_train_metrics m;
+    if (o->holdout && o->n_holdout) ffr_train_metrics_clear(&m, net, o->n_holdout);
     memcpy(H, x, n * net->n[0] * sizeof(float));
     for (int k = 1; k <= L; k++) {
         int nv = net->n[k - 1], nh = net->n[k];
-        if (k < start_layer) { encode(net, k, H, n, Hn, work); float *t = H; H = Hn; Hn = t; continue; }
+        int hdone = 0; /* pair k measured with the final weights of layer k, Fhn filled */
+        if (k < start_layer) {
+            encode(net, k, H, n, Hn, work); float *t = H; H = Hn; Hn = t;
+            if (hpairs && (rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
+            if (hpairs) { float *t2 = Fh; Fh = Fhn; Fhn = t2; }
+            continue;
+        }
         int e0 = k == start_layer ? start_epoch : 0;
         if (e0 == 0) ffr_optim_reset(&ck.opt);
         ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
@@ -194,14 +232,15 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
             shuffle(perm, n, &ck.rng);
             for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
                 int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
+                /* gather the minibatch: X = rho(h) (the encoder's input) and the target */
                 for (int r = 0; r < B; r++) {
                     const float *src = H + perm[b0 + r] * nv;
-                    memcpy(Hb + (size_t)r * nv, src, nv * sizeof(float));
-                    float *tr = Tb + (size_t)r * nv;
-                    if (rate_t) for (int j = 0; j < nv; j++) tr[j] = ffr_rho_apply(net->rho, src[j]);
+                    float *xr = Xb + (size_t)r * nv, *tr = Tb + (size_t)r * nv;
+                    SAE_RHO(net->rho, pass_rho(rho_, src, xr, (size_t)nv));
+                    if (rate_t) memcpy(tr, xr, nv * sizeof(float));
                     else memcpy(tr, src, nv * sizeof(float));
                 }
-                double l = ffr_sae_grad(&P, net->rho, Hb, Tb, B, &G, work);
+                double l = sae_grad_x(&P, net->rho, Xb, Tb, B, &G, work);
                 lsum += l * B; done_ex += B;
                 ffr_optim_tick(&ck.opt);
                 ffr_optim_step(&ck.opt, net->params, gnet->params, oW, (size_t)nh * nv, 1);
@@ -219,8 +258,12 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
             double dt = now_s() - te;
             ck.layer = k; ck.epoch = e + 1;
             if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
-            ffr_train_metrics m, *mp = NULL;
-            if (o->holdout && o->n_holdout) {
+            ffr_train_metrics *mp = NULL;
+            if (hpairs) { /* pair k from the cached input of layer k-1; pairs < k kept, pairs > k NaN */
+                if ((rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
+                hdone = 1;
+                mp = &m;
+            } else if (o->holdout && o->n_holdout) {
                 if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
                 mp = &m;
             }
@@ -230,11 +273,15 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
                 if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
             }
         }
+        if (hpairs && k < L) {
+            if (!hdone && (rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
+            float *t2 = Fh; Fh = Fhn; Fhn = t2;
+        }
         if (k < L) { encode(net, k, H, n, Hn, work); float *t = H; H = Hn; Hn = t; }
     }
 done:
     ffr_train_ckpt_free(&ck);
     ffr_net_free(gnet);
-    free(H); free(Hn); free(Hb); free(Tb); free(work); free(perm);
+    free(H); free(Hn); free(Xb); free(Tb); free(work); free(perm); free(Fh); free(Fhn);
     return rc;
 }

@@ -1,0 +1,16 @@
+/* train_internal.h - what the trainers share beyond the public header
+ * (train_common.c); not installed. */
+#ifndef FFR_TRAIN_INTERNAL_H
+#define FFR_TRAIN_INTERNAL_H
+#include "internal.h"
+
+/* Set every measurement to NaN (L and n filled). */
+void ffr_train_metrics_clear(ffr_train_metrics *m, const ffr_net *net, size_t n);
+/* Measure layer pairs k0..k1 only (doc/training.md), leaving the others as
+ * they are: from the data x (n, n_0) when k0 = 1, else from F0 (n, n_{k0-1}),
+ * the held-out examples' raw basal input of layer k0-1 as an earlier call
+ * returned it in Fout. Fout (n, n_{k1}) may be NULL. Gives the same numbers
+ * as ffr_train_metrics_compute (same chunks, same products). */
+ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n, int k0, int k1,
+                                   const float *F0, float *Fout, ffr_train_metrics *m, ffr_err *err);
+#endif
