@@ -39,7 +39,7 @@ row() {
     what=$1; want=$2; shift 2
     n=$((n + 1))
     if [ $MD = 1 ]; then
-        printf '| C%d | %s | `ffrelax %s` | `%s` |\n' $n "$what" "$*" "$want"
+        printf '| C%d | %s | `ffrelax %s` | `%s` |\n' $n "$what" "$(echo "$*" | sed 's/|/\\|/g')" "$(echo "$want" | sed 's/|/\\|/g')"
         return
     fi
     "$F" "$@" > out.txt 2> err.txt
