@@ -44,7 +44,9 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
 int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out) {
     char *end;
     errno = 0;
-    if (*s == '-') { cli_fail(cmd, "--%s: expected a non-negative integer, found '%s'", opt, s); return -1; }
+    const char *p = s;
+    while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++; /* strtoull skips these too, then wraps "-1" */
+    if (*p == '-') { cli_fail(cmd, "--%s: expected a non-negative integer, found '%s'", opt, s); return -1; }
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end) {
         cli_fail(cmd, "--%s: expected a non-negative integer, found '%s'", opt, s);

@@ -105,6 +105,7 @@ row "gain 0" "ffrelax init: --alpha-up: expected positive gains (one value, or o
 row "gain inf" "ffrelax init: --alpha-down: expected positive gains (one value, or one per layer), found 'inf'" init --sizes 20,10 --alpha-down inf --out x
 row "3 gains for 2 layers" "ffrelax init: gains: expected 1 or 2 values (one per layer 0..1)" init --sizes 20,10 --alpha-up 1,2,3 --out x
 row "negative seed" "ffrelax init: --seed: expected a non-negative integer, found '-1'" init --sizes 20,10 --seed -1 --out x
+row "seed ' -1' (strtoull would wrap it)" "ffrelax init: --seed: expected a non-negative integer, found ' -1'" init --sizes 20,10 --seed " -1" --out x
 row "hopfield untied" "ffrelax init: rule hopfield: the energy model of Eq. 3 needs tied weights (use --tied)" init --sizes 20,10 --rule hopfield --out x
 row "no --out" "ffrelax init: --out is required" init --sizes 20,10
 # ---- files
