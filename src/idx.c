@@ -38,6 +38,7 @@ typedef struct {
     int compressed;
     uint64_t fsize;     /* bytes on disk */
     uint64_t max_bytes; /* the most bytes the (decompressed) stream can hold */
+    const char *path;
 } idx_in;
 
 static ffr_status idx_open(idx_in *in, const char *path, ffr_err *err) {
@@ -60,6 +61,7 @@ static ffr_status idx_open(idx_in *in, const char *path, ffr_err *err) {
     fclose(f);
     if (rerr) return ffr_fail(err, FFR_ERR_IO, "%s: read failed", path);
     in->fsize = (uint64_t)sb.st_size;
+    in->path = path;
     in->compressed = got == 2 && m[0] == 0x1f && m[1] == 0x8b;
     in->max_bytes = in->compressed ? in->fsize * DEFLATE_MAX_RATIO + 1024 : in->fsize;
     in->gz = gzopen(path, "rb");
@@ -94,6 +96,63 @@ static ffr_status idx_read(idx_in *in, void *buf, size_t n, size_t *got, const c
     return FFR_OK;
 }
 
+/* zlib's gzread silently skips anything after the last gzip member that is
+ * not another member. Inflate the raw file once more (members back to back)
+ * and fail when bytes other than a gzip member follow the last one. */
+static ffr_status gz_check_tail(const char *path, ffr_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    enum { IN = 1 << 16, OUT = 1 << 16 };
+    unsigned char *in = malloc(IN), *out = malloc(OUT);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    ffr_status st = FFR_OK;
+    if (!in || !out || inflateInit2(&z, 15 + 16) != Z_OK) {
+        free(in);
+        free(out);
+        fclose(f);
+        return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path);
+    }
+    uint64_t pos = 0; /* raw bytes consumed by finished members */
+    int eof = 0, in_member = 1;
+    for (;;) {
+        if (z.avail_in == 0 && !eof) {
+            z.avail_in = (uInt)fread(in, 1, IN, f);
+            z.next_in = in;
+            if (z.avail_in == 0) eof = 1;
+        }
+        if (z.avail_in == 0 && eof) break;
+        if (!in_member) { /* between members: another one must start here */
+            if (z.avail_in < 2 && !eof) {
+                /* refill so that both magic bytes are in the buffer */
+                memmove(in, z.next_in, z.avail_in);
+                z.avail_in += (uInt)fread(in + z.avail_in, 1, IN - z.avail_in, f);
+                z.next_in = in;
+            }
+            if (z.avail_in < 2 || z.next_in[0] != 0x1f || z.next_in[1] != 0x8b) {
+                st = ffr_fail(err, FFR_ERR_FORMAT,
+                              "%s: trailing bytes: found data that is not gzip after the gzip stream (at byte %llu)",
+                              path, (unsigned long long)pos);
+                break;
+            }
+            inflateReset(&z);
+            in_member = 1;
+        }
+        uInt before = z.avail_in;
+        z.next_out = out;
+        z.avail_out = OUT;
+        int r = inflate(&z, Z_NO_FLUSH);
+        pos += before - z.avail_in;
+        if (r == Z_STREAM_END) in_member = 0;
+        else if (r != Z_OK && !(r == Z_BUF_ERROR && z.avail_in == 0)) break; /* gzread reported it already */
+    }
+    inflateEnd(&z);
+    free(in);
+    free(out);
+    fclose(f);
+    return st;
+}
+
 /* After the payload of hl + expected bytes: the stream must end here. */
 static ffr_status idx_expect_end(idx_in *in, size_t hl, size_t expected, const char *what,
                                  const char *path, ffr_err *err) {
@@ -108,7 +167,7 @@ static ffr_status idx_expect_end(idx_in *in, size_t hl, size_t expected, const c
             return ffr_fail(err, FFR_ERR_FORMAT,
                             "%s: truncated: the gzip stream ends early (after all %zu bytes of %s)", path,
                             expected, what);
-        return FFR_OK;
+        return in->compressed ? gz_check_tail(in->path, err) : FFR_OK;
     }
     if (!in->compressed)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: trailing bytes: expected %zu bytes of %s, found %llu",

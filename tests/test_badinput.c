@@ -420,6 +420,15 @@ static void idx_rows(void) {
         put("bad-idx3.gz", z, n / 2);
         row("idx images", "gzip cut in half", IMG("bad-idx3.gz"), &e, FFR_ERR_FORMAT,
             "bad-idx3.gz: truncated: expected a 16-byte IDX header, found {*} bytes");
+        memcpy(b, z, n);
+        memcpy(b + n, "JUNK", 4);
+        put("bad-idx3.gz", b, n + 4);
+        row("idx images", "junk after the gzip stream", IMG("bad-idx3.gz"), &e, FFR_ERR_FORMAT,
+            "bad-idx3.gz: trailing bytes: found data that is not gzip after the gzip stream (at byte {*})");
+        memcpy(b + n, z, n);
+        put("two-idx3.gz", b, 2 * n);
+        row("idx images", "two gzip members (the second one's 28 bytes are extra)", IMG("two-idx3.gz"), &e, FFR_ERR_FORMAT,
+            "two-idx3.gz: trailing bytes: expected 12 bytes of pixels, found more");
         z[n - 8] ^= 0xff;
         put("bad-idx3.gz", z, n);
         row("idx images", "gzip with a bad crc", IMG("bad-idx3.gz"), &e, FFR_ERR_FORMAT,
