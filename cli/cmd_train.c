@@ -91,10 +91,10 @@ static void usage(void) {
            "  --sizes N0,..,NL     layer sizes of a new network (Glorot init) (required without --init-model)\n"
            "  --init-model MODEL   start from this model's weights instead (typical for dendritic)\n"
            "  --out MODEL          write the trained model here (required)\n"
-           "  --epochs N           epochs per layer (sae, rbm) or in all (dendritic) (default 30)\n"
+           "  --epochs N           epochs per layer (sae, rbm; default 30) or in all (dendritic; default 10)\n"
            "  --batch N            minibatch size (default 100)\n"
-           "  --lr X               learning rate (default 1e-3)\n"
-           "  --optimizer O        sgd | adam (default adam)\n"
+           "  --lr X               learning rate (default 1e-3; dendritic 0.02)\n"
+           "  --optimizer O        sgd | adam (default adam; dendritic sgd)\n"
            "  --momentum X         sgd momentum (default 0.9)\n"
            "  --beta1 X --beta2 X  adam moment decays (default 0.9, 0.999)\n"
            "  --adam-eps X         adam epsilon (default 1e-8)\n"
@@ -110,8 +110,9 @@ static void usage(void) {
            "  --seed S             seed of the init, shuffling and sampling (default 1)\n"
            "  --cd-k K             rbm: Gibbs steps of CD-k (default 1)\n"
            "  --persistent         rbm: persistent CD (default: off)\n"
-           "  --basal              dendritic: also train the basal branches W_k, b_k (default: apical only)\n"
-           "  --relax-tol X        dendritic: stop relaxing an example once step/||s|| < X (default 1e-5)\n"
+           "  --basal              dendritic: also train the basal branches W_k, b_k (default: on)\n"
+           "  --no-basal           dendritic: train the apical branches V_k, c_k only\n"
+           "  --relax-tol X        dendritic: stop relaxing an example once step/||s|| < X (default 1e-3)\n"
            "  --relax-max-sweeps N dendritic: at most N sweeps per minibatch (default 50)\n"
            "  --holdout-relax      also measure relaxation speed on the holdout each epoch (default: dendritic only)\n"
            "  --no-holdout-relax   do not\n"
@@ -130,8 +131,8 @@ int cmd_train(int argc, char **argv) {
     ffr_train_opts o;
     int count = 0, holdout = -1, threads = 0, quiet = 0, tied = 0, progress_every = 10;
     int rule_set = 0, rho_set = 0, hrelax = -1, resume = 0, decoder_set = 0;
-    double relax_tol = 1e-5, alpha_up = 1, alpha_down = 1, init_scale = 1;
-    int relax_max = 50;
+    double relax_tol, alpha_up = 1, alpha_down = 1, init_scale = 1;
+    int relax_max;
     ffr_rule rule = FFR_RULE_DENDRITIC;
     ffr_rho rho = FFR_RHO_HARDSIGMOID;
     const char *checkpoint = NULL;
@@ -144,6 +145,8 @@ int cmd_train(int argc, char **argv) {
             return cli_fail(C, "--method: expected sae, rbm or dendritic, found '%s'", v);
     }
     ffr_train_opts_default(&o, method);
+    relax_tol = o.relax.tol;
+    relax_max = o.relax.max_sweeps;
     static const struct option lo[] = {
         {"method", 1, 0, 'M'}, {"images", 1, 0, 'x'}, {"count", 1, 0, 'n'}, {"holdout", 1, 0, 'H'}, {"holdout-images", 1, 0, 'V'},
         {"sizes", 1, 0, 'z'}, {"init-model", 1, 0, 'I'}, {"out", 1, 0, 'o'}, {"epochs", 1, 0, 'e'},
@@ -151,7 +154,7 @@ int cmd_train(int argc, char **argv) {
         {"beta1", 1, 0, '1'}, {"beta2", 1, 0, '2'}, {"adam-eps", 1, 0, 'E'}, {"weight-decay", 1, 0, 'w'},
         {"decoder", 1, 0, 'd'}, {"target", 1, 0, 't'}, {"rho", 1, 0, 'r'}, {"rule", 1, 0, 'R'},
         {"alpha-up", 1, 0, 'u'}, {"alpha-down", 1, 0, 'D'}, {"init-scale", 1, 0, 'g'}, {"seed", 1, 0, 'S'},
-        {"cd-k", 1, 0, 'k'}, {"persistent", 0, 0, 'p'}, {"basal", 0, 0, 'B'}, {"relax-tol", 1, 0, 'T'},
+        {"cd-k", 1, 0, 'k'}, {"persistent", 0, 0, 'p'}, {"basal", 0, 0, 'B'}, {"no-basal", 0, 0, 'N'}, {"relax-tol", 1, 0, 'T'},
         {"relax-max-sweeps", 1, 0, 'X'}, {"holdout-relax", 0, 0, 'y'}, {"no-holdout-relax", 0, 0, 'Y'},
         {"metrics", 1, 0, 'c'}, {"checkpoint", 1, 0, 'C'}, {"resume", 0, 0, 'Z'}, {"threads", 1, 0, 'j'},
         {"progress-every", 1, 0, 'P'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -192,6 +195,7 @@ int cmd_train(int argc, char **argv) {
         case 'k': if (cli_int(C, "cd-k", optarg, 1, 100000, &o.cd_k)) return 1; break;
         case 'p': o.persistent = 1; break;
         case 'B': o.basal = 1; break;
+        case 'N': o.basal = 0; break;
         case 'T': if (cli_double(C, "relax-tol", optarg, 0, 1e6, &relax_tol)) return 1; break;
         case 'X': if (cli_int(C, "relax-max-sweeps", optarg, 1, 1000000, &relax_max)) return 1; break;
         case 'y': hrelax = 1; break;

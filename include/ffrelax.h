@@ -415,10 +415,10 @@ typedef struct {
 typedef int (*ffr_train_progress_fn)(void *ctx, const ffr_train_progress *p);
 
 typedef struct {
-    int epochs;               /* per layer (sae, rbm) or in all (dendritic); default 30 */
+    int epochs;               /* per layer (sae, rbm; default 30) or in all (dendritic; default 10) */
     int batch;                /* default 100; a last short minibatch is used too */
-    double lr;                /* default 1e-3 */
-    ffr_optimizer optimizer;  /* default Adam */
+    double lr;                /* default 1e-3 (dendritic 0.02) */
+    ffr_optimizer optimizer;  /* default Adam (dendritic: SGD) */
     double momentum;          /* SGD, default 0.9 */
     double beta1, beta2, adam_eps; /* Adam, default 0.9, 0.999, 1e-8 */
     double weight_decay;      /* L2 on weights (never offsets), default 0 */
@@ -426,9 +426,9 @@ typedef struct {
     uint64_t seed;            /* shuffling and sampling; default 1 */
     int cd_k;                 /* rbm: Gibbs steps of CD-k, default 1 */
     int persistent;           /* rbm: 1 = persistent CD (chains survive minibatches) */
-    int basal;                /* dendritic: also train W_k, b_k toward s_k (untied only; default 0) */
+    int basal;                /* dendritic: also train W_k, b_k toward s_k (default 1) */
     ffr_relax_opts relax;     /* dendritic: relaxation per minibatch; default ff start, odd-even,
-                                 tol 1e-5 relative (step / ||s||), max 50 sweeps */
+                                 tol 1e-3 relative (step / ||s||), max 50 sweeps */
     const float *holdout;     /* (n_holdout, n_0) examples for the end-of-epoch metrics; NULL: none */
     size_t n_holdout;
     int holdout_relax;        /* also measure relaxation on the holdout each epoch (dendritic default 1) */

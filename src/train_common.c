@@ -45,6 +45,16 @@ void ffr_train_opts_default(ffr_train_opts *o, ffr_train_method m) {
     o->relax.tol_mode = FFR_TOL_REL;
     o->relax.max_sweeps = 50;
     o->holdout_relax = m == FFR_TRAIN_DENDRITIC;
+    if (m == FFR_TRAIN_DENDRITIC) {
+        /* the measured recipe of doc/training.md (Eq. 23 fine-tuning of an
+           auto-encoder stack): both branches, plain SGD with momentum, and a
+           loose inner relaxation (the fixed point to 1e-3 is enough to learn from) */
+        o->epochs = 10;
+        o->optimizer = FFR_OPT_SGD;
+        o->lr = 0.02;
+        o->basal = 1;
+        o->relax.tol = 1e-3;
+    }
 }
 
 /* ------------------------------------------------------------- metrics */
