@@ -411,9 +411,53 @@ static void test_noise_gibbs_divergence_args(void) {
     ffr_trace_free(tr); ffr_state_free(a); ffr_net_free(net);
 }
 
+/* The fused elementwise pass (relax.c, row_update) on hidden sizes that fill
+ * its 8 lanes with and without a tail, with both cached clamped products (the
+ * top clamped too), batch 1 (sgemv products) and a prime batch. */
+static void test_fast_path_shapes(void) {
+    int n[] = {13, 17, 24, 9};
+    int cases = 0;
+    for (int tied = 0; tied < 2; tied++)
+        for (int top = 0; top < 2; top++)
+            for (int bi = 0; bi < 2; bi++) {
+                int B = bi ? 5 : 1, T = 9, L = 3;
+                ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, tied, 40 + tied, 1.5f);
+                net->alpha_up[2] = 1.7f; net->alpha_down[1] = 0.6f;
+                float *x = malloc(sizeof(float) * B * n[0]), *tg = malloc(sizeof(float) * B * n[L]);
+                ffr_rng r; ffr_rng_seed(&r, 90 + B);
+                for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+                for (int i = 0; i < B * n[L]; i++) tg[i] = (float)(1.4 * ffr_rng_uniform(&r) - 0.2);
+                ffr_relax_opts o; ffr_relax_opts_default(&o);
+                o.max_sweeps = T; o.top_target = top ? tg : NULL;
+                ffr_state *st; ffr_trace *tr; ffr_err e;
+                ffr_state_create(&st, net, B, &e);
+                CHECKF(ffr_relax(net, x, B, &o, st, &tr, &e) == FFR_OK, "relax: %s", e.msg);
+                double maxd = 0, maxs = 0, moved = 0;
+                for (int b = 0; b < B; b++) {
+                    ref_state rs = {{0}}; double steps[64];
+                    ref_relax(net, x + b * n[0], NULL, top ? tg + b * n[L] : NULL, FFR_INIT_FF, FFR_SCHED_ODD_EVEN, 1.0, T, steps, &rs);
+                    for (int k = 0; k <= L; k++) {
+                        for (int j = 0; j < n[k]; j++)
+                            maxd = fmax(maxd, fabs(rs.s[k][j] - st->s[k][b * n[k] + j]) / (1 + fabs(rs.s[k][j])));
+                        free(rs.s[k]);
+                    }
+                    for (int t = 1; t <= T; t++) {
+                        maxs = fmax(maxs, fabs(steps[t] - tr->step[t * B + b]) / (1e-3 + steps[t]));
+                        moved = fmax(moved, steps[t]);
+                    }
+                }
+                CHECKF(maxd < 1e-4 && maxs < 1e-3, "fast path tied %d top %d B %d: state diff %g, step diff %g", tied, top, B, maxd, maxs);
+                CHECK(moved > 1e-2);
+                cases++;
+                ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net); free(x); free(tg);
+            }
+    CHECK(cases == 8);
+}
+
 int main(void) {
     test_gemm();
     test_against_reference();
+    test_fast_path_shapes();
     test_ff_is_fixed_point();
     test_energy_descent();
     test_fixed_point_eq16();
