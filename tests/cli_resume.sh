@@ -28,14 +28,20 @@ for c in 0 1 2 3 4 5 6 7 8 9; do
 done
 "$F" convert-mnist --package pkg --out mn > /dev/null || fail "convert-mnist"
 
-seed=1
-# rand_ms LO HI: a pseudo-random integer in [LO, HI] from the running seed
-rand_ms() { seed=$((seed + 1)); awk -v s=$seed -v lo=$1 -v hi=$2 'BEGIN { srand(s); print int(lo + rand() * (hi - lo + 1)) }'; }
+# rand_ms SEED LO HI: a pseudo-random integer in [LO, HI]
+rand_ms() { awk -v s=$1 -v lo=$2 -v hi=$3 'BEGIN { srand(s); print int(lo + rand() * (hi - lo + 1)) }'; }
+ncase=0
 
-# run_case NAME KILLS MAXDELAY_MS TRAIN-ARGS...
+# run_case NAME KILLS MAXDELAY_MS TRAIN-ARGS... (MAXDELAY_MS: when date has no %N)
 run_case() {
     name=$1; kills=$2; maxd=$3; shift 3
+    t0=$(date +%s%N)
     "$F" train "$@" --out "$name.ref" --checkpoint "$name.refck" --quiet || fail "$name: uninterrupted run failed"
+    t1=$(date +%s%N)
+    # the first kill within half the uninterrupted run's time (on any machine; else
+    # MAXDELAY_MS), kill k within 2/(k+2) of that, as less work is left each time
+    case "$t0$t1" in *N*) ;; *) maxd=$(( (t1 - t0) / 2000000 )); [ $maxd -ge 20 ] || maxd=20 ;; esac
+    ncase=$((ncase + 1))
     done_=0; k=0; hits=0
     while [ $done_ = 0 ]; do
         if [ $k -ge $kills ]; then
@@ -45,7 +51,7 @@ run_case() {
         fi
         "$F" train "$@" --out "$name.out" --checkpoint "$name.ck" --resume --quiet 2> err.txt &
         pid=$!
-        d=$(rand_ms 5 "$maxd")
+        d=$(rand_ms $((100 * ncase + k)) 5 $((maxd * 2 / (k + 2))))
         sleep "$(awk -v d=$d 'BEGIN { printf "%.3f", d / 1000 }')"
         kill -KILL $pid 2> /dev/null
         wait $pid 2> /dev/null
@@ -58,7 +64,7 @@ run_case() {
     done
     cmp -s "$name.out" "$name.ref" || fail "$name: resumed model differs from the uninterrupted run (after $k kills)"
     [ $hits -ge 1 ] || fail "$name: no kill landed during training (runs too short?)"
-    echo "cli_resume: $name: $hits runs killed mid-training, resumed to a byte-identical model"
+    echo "cli_resume: $name: $hits runs killed mid-training (delays up to $maxd ms), resumed to a byte-identical model"
 }
 
 run_case sae 10 400 --method sae --images dw/W1.npy --sizes 24,16,12 --epochs 1500 --batch 10 --holdout 0 --seed 3
