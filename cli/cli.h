@@ -13,6 +13,11 @@ int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 /* "784,500,500" -> n[], returns L (number of weight layers) or -1 */
 int cli_sizes(const char *cmd, const char *s, int *n);
 
+/* --alpha-up / --alpha-down: one gain for every layer, or one per layer (L+1 values). */
+int cli_gains(const char *cmd, const char *opt, const char *s, float *g, int *have);
+/* Put parsed gains into net (dendritic only); prints the error and returns 1 on a bad count or rule. */
+int cli_apply_gains(const char *cmd, ffr_net *net, const float *up, int nup, const float *down, int ndown);
+
 int cmd_init(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -7,37 +7,6 @@
 #include <string.h>
 #include "cli.h"
 
-/* --alpha-up / --alpha-down: one value for every layer, or L+1 comma-separated values. */
-static int parse_gains(const char *cmd, const char *opt, const char *s, float *g, int *have) {
-    float v[FFR_MAX_LAYERS];
-    int cnt = 0;
-    const char *p = s;
-    while (*p && cnt < FFR_MAX_LAYERS) {
-        char *end;
-        double d = strtod(p, &end);
-        if (end == p || !(d > 0) || !isfinite(d) || (*end && *end != ',')) {
-            cli_fail(cmd, "--%s: expected positive gains (one value, or one per layer), found '%s'", opt, s);
-            return -1;
-        }
-        v[cnt++] = (float)d;
-        p = *end ? end + 1 : end;
-    }
-    if (*p) { cli_fail(cmd, "--%s: too many values in '%s'", opt, s); return -1; }
-    for (int k = 0; k < FFR_MAX_LAYERS; k++) g[k] = cnt == 1 ? v[0] : (k < cnt ? v[k] : 1.f);
-    *have = cnt;
-    return 0;
-}
-
-static int apply_gains(const char *cmd, ffr_net *net, const float *up, int nup, const float *down, int ndown) {
-    if ((nup > 1 && nup != net->L + 1) || (ndown > 1 && ndown != net->L + 1))
-        return cli_fail(cmd, "gains: expected 1 or %d values (one per layer 0..%d)", net->L + 1, net->L);
-    if (nup) for (int k = 0; k <= net->L; k++) net->alpha_up[k] = up[k];
-    if (ndown) for (int k = 0; k <= net->L; k++) net->alpha_down[k] = down[k];
-    if ((nup || ndown) && net->rule != FFR_RULE_DENDRITIC)
-        return cli_fail(cmd, "branch gains apply to the dendritic rule only (this network is %s)", ffr_rule_name(net->rule));
-    return 0;
-}
-
 int cmd_init(int argc, char **argv) {
     const char *C = "init";
     const char *sizes = NULL, *out = NULL;
@@ -61,8 +30,8 @@ int cmd_init(int argc, char **argv) {
         case 't': tied = 1; break;
         case 'S': if (cli_u64(C, "seed", optarg, &seed)) return 1; break;
         case 'k': if (cli_double(C, "scale", optarg, 0, 1e6, &scale)) return 1; break;
-        case 'u': if (parse_gains(C, "alpha-up", optarg, up, &nup)) return 1; break;
-        case 'd': if (parse_gains(C, "alpha-down", optarg, down, &ndown)) return 1; break;
+        case 'u': if (cli_gains(C, "alpha-up", optarg, up, &nup)) return 1; break;
+        case 'd': if (cli_gains(C, "alpha-down", optarg, down, &ndown)) return 1; break;
         case 'o': out = optarg; break;
         case 'h':
             printf("usage: ffrelax init --sizes N0,N1,..,NL --out MODEL [options]\n\n"
@@ -91,7 +60,7 @@ int cmd_init(int argc, char **argv) {
     ffr_net *net;
     if (ffr_net_create(&net, L, n, rule, rho, tied, &err)) return cli_fail(C, "%s", err.msg);
     ffr_net_init_glorot(net, seed, (float)scale);
-    int rc = apply_gains(C, net, up, nup, down, ndown);
+    int rc = cli_apply_gains(C, net, up, nup, down, ndown);
     if (!rc && ffr_net_save(net, out, &err)) rc = cli_fail(C, "%s", err.msg);
     ffr_net_free(net);
     return rc;
@@ -115,8 +84,8 @@ int cmd_import(int argc, char **argv) {
         case 'r': if (ffr_rule_parse(optarg, &rule)) return cli_fail(C, "--rule: expected dendritic, hopfield or boltzmann, found '%s'", optarg); break;
         case 'p': if (ffr_rho_parse(optarg, &rho)) return cli_fail(C, "--rho: expected hardsigmoid, sigmoid or identity, found '%s'", optarg); break;
         case 't': tied = 1; break;
-        case 'u': if (parse_gains(C, "alpha-up", optarg, up, &nup)) return 1; break;
-        case 'd': if (parse_gains(C, "alpha-down", optarg, down, &ndown)) return 1; break;
+        case 'u': if (cli_gains(C, "alpha-up", optarg, up, &nup)) return 1; break;
+        case 'd': if (cli_gains(C, "alpha-down", optarg, down, &ndown)) return 1; break;
         case 'o': out = optarg; break;
         case 'h':
             printf("usage: ffrelax import --npy-dir DIR --rule R [--tied] --out MODEL [options]\n\n"
@@ -140,7 +109,7 @@ int cmd_import(int argc, char **argv) {
     ffr_err err;
     ffr_net *net;
     if (ffr_net_import_npy(&net, dir, rule, rho, tied, &err)) return cli_fail(C, "%s", err.msg);
-    int rc = apply_gains(C, net, up, nup, down, ndown);
+    int rc = cli_apply_gains(C, net, up, nup, down, ndown);
     if (!rc && ffr_net_save(net, out, &err)) rc = cli_fail(C, "%s", err.msg);
     ffr_net_free(net);
     return rc;

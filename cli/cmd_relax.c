@@ -80,7 +80,8 @@ int cmd_relax(int argc, char **argv) {
     ffr_relax_opts o;
     ffr_relax_opts_default(&o);
     o.measure_every = 1;
-    int count = 0, offset = 0, threads = 0, quiet = 0, progress_every = 0;
+    int count = 0, offset = 0, threads = 0, quiet = 0, progress_every = 0, nup = 0, ndown = 0;
+    float up[FFR_MAX_LAYERS], down[FFR_MAX_LAYERS];
     double tau = 1.0;
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"images", 1, 0, 'x'}, {"count", 1, 0, 'n'}, {"offset", 1, 0, 'O'},
@@ -88,7 +89,7 @@ int cmd_relax(int argc, char **argv) {
         {"tol-mode", 1, 0, 'E'}, {"tau", 1, 0, 'a'}, {"temperature", 1, 0, 'K'}, {"gibbs", 0, 0, 'g'},
         {"seed", 1, 0, 'S'}, {"mask", 1, 0, 'M'}, {"target", 1, 0, 'y'}, {"start-dir", 1, 0, 'z'},
         {"measure-every", 1, 0, 'r'}, {"trace", 1, 0, 't'}, {"npy-dir", 1, 0, 'o'}, {"threads", 1, 0, 'j'},
-        {"progress", 1, 0, 'P'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"progress", 1, 0, 'P'}, {"alpha-up", 1, 0, 'u'}, {"alpha-down", 1, 0, 'd'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -119,6 +120,8 @@ int cmd_relax(int argc, char **argv) {
         case 'j': if (cli_int(C, "threads", optarg, 0, 1024, &threads)) return 1; break;
         case 'P': if (cli_int(C, "progress", optarg, 0, 1 << 30, &progress_every)) return 1; break;
         case 'q': quiet = 1; break;
+        case 'u': if (cli_gains(C, "alpha-up", optarg, up, &nup)) return 1; break;
+        case 'd': if (cli_gains(C, "alpha-down", optarg, down, &ndown)) return 1; break;
         case 'h':
             printf("usage: ffrelax relax --model MODEL --images FILE [options]\n\n"
                    "Relax the network with its visible layer clamped to each example (Eq. 9 with the\n"
@@ -145,6 +148,8 @@ int cmd_relax(int argc, char **argv) {
                    "  --npy-dir DIR        write state0..L.npy, step.npy (T+1,N), sweeps.npy, converged.npy,\n"
                    "                       dist.npy, residual.npy, rate.npy, norm.npy (default none)\n"
                    "  --threads N          BLAS threads (default: the environment's, OPENBLAS_NUM_THREADS)\n"
+                   "  --alpha-up G         override the basal gains: one value or one per layer (default: the model's)\n"
+                   "  --alpha-down G       override the apical gains (default: the model's); dendritic only\n"
                    "  --progress K         print a progress line every K sweeps to stderr (default 0: none)\n"
                    "  --quiet              no summary\n");
             return 0;
@@ -165,6 +170,7 @@ int cmd_relax(int argc, char **argv) {
     int rc = 1;
     size_t N, dim;
     if (ffr_net_load(&net, model, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if ((nup || ndown) && cli_apply_gains(C, net, up, nup, down, ndown)) goto done;
     if (ffr_data_load(images, &x, &N, &dim, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (dim != (size_t)net->n[0]) {
         cli_fail(C, "%s: example size: expected %d (the model's visible layer), found %zu", images, net->n[0], dim);

@@ -1,6 +1,7 @@
 /* main.c - the ffrelax command-line tool: subcommand dispatch and the small
  * option-parsing helpers every subcommand shares. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,37 @@ int cli_sizes(const char *cmd, const char *s, int *n) {
     }
     if (cnt < 2) { cli_fail(cmd, "--sizes: expected at least 2 layers, found '%s'", s); return -1; }
     return cnt - 1;
+}
+
+/* --alpha-up / --alpha-down: one value for every layer, or L+1 comma-separated values. */
+int cli_gains(const char *cmd, const char *opt, const char *s, float *g, int *have) {
+    float v[FFR_MAX_LAYERS];
+    int cnt = 0;
+    const char *p = s;
+    while (*p && cnt < FFR_MAX_LAYERS) {
+        char *end;
+        double d = strtod(p, &end);
+        if (end == p || !(d > 0) || !isfinite(d) || (*end && *end != ',')) {
+            cli_fail(cmd, "--%s: expected positive gains (one value, or one per layer), found '%s'", opt, s);
+            return -1;
+        }
+        v[cnt++] = (float)d;
+        p = *end ? end + 1 : end;
+    }
+    if (*p) { cli_fail(cmd, "--%s: too many values in '%s'", opt, s); return -1; }
+    for (int k = 0; k < FFR_MAX_LAYERS; k++) g[k] = cnt == 1 ? v[0] : (k < cnt ? v[k] : 1.f);
+    *have = cnt;
+    return 0;
+}
+
+int cli_apply_gains(const char *cmd, ffr_net *net, const float *up, int nup, const float *down, int ndown) {
+    if ((nup > 1 && nup != net->L + 1) || (ndown > 1 && ndown != net->L + 1))
+        return cli_fail(cmd, "gains: expected 1 or %d values (one per layer 0..%d)", net->L + 1, net->L);
+    if (nup) for (int k = 0; k <= net->L; k++) net->alpha_up[k] = up[k];
+    if (ndown) for (int k = 0; k <= net->L; k++) net->alpha_down[k] = down[k];
+    if ((nup || ndown) && net->rule != FFR_RULE_DENDRITIC)
+        return cli_fail(cmd, "branch gains apply to the dendritic rule only (this network is %s)", ffr_rule_name(net->rule));
+    return 0;
 }
 
 typedef struct { const char *name; int (*fn)(int, char **); const char *help; } command;
