@@ -374,3 +374,34 @@ out:
     if (rc) ffr_train_ckpt_free(c);
     return rc;
 }
+
+uint64_t ffr_train_fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *q = p;
+    for (size_t i = 0; i < n; i++) { h ^= q[i]; h *= 0x100000001b3ULL; }
+    return h;
+}
+
+void ffr_train_shuffle(size_t *perm, size_t n, ffr_rng *rng) {
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(ffr_rng_u64(rng) % i);
+        size_t t = perm[i - 1]; perm[i - 1] = perm[j]; perm[j] = t;
+    }
+}
+
+ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckpt *ck, ffr_train_method m,
+                            uint64_t fp, int *resumed, ffr_err *err) {
+    *resumed = 0;
+    if (!o->resume || !o->checkpoint) return FFR_OK;
+    FILE *f = fopen(o->checkpoint, "rb");
+    if (!f) return FFR_OK; /* nothing to resume from: a fresh start */
+    fclose(f);
+    ffr_optim_free(&ck->opt);
+    ffr_status rc = ffr_train_ckpt_load(o->checkpoint, net, ck, err);
+    if (rc) return rc;
+    if (ck->method != m || ck->fingerprint != fp || ck->opt.kind != o->optimizer)
+        return ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint of a different run (method %s, options or data differ); "
+                        "use the same options and data, or delete it", o->checkpoint, ffr_train_method_name(ck->method));
+    *resumed = 1;
+    return FFR_OK;
+}

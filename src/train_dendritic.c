@@ -19,19 +19,6 @@ static double now_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *q = p;
-    for (size_t i = 0; i < n; i++) { h ^= q[i]; h *= 0x100000001b3ULL; }
-    return h;
-}
-static void shuffle(size_t *perm, size_t n, ffr_rng *rng) {
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(ffr_rng_u64(rng) % i);
-        size_t t = perm[i - 1]; perm[i - 1] = perm[j]; perm[j] = t;
-    }
-}
-
 /* Eq. 23 gradient (the negative of the update direction) at the state st;
  * f, g, R: (B, n_k) scratch per layer. Returns the mean squared apical error per unit. */
 static double eq23_grad(const ffr_net *net, const ffr_state *st, int basal, float **f, float **g,
@@ -101,11 +88,11 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
     int L = net->L, Bmax = o->batch < (int)n ? o->batch : (int)n;
     uint64_t fp = 0xcbf29ce484222325ULL;
     int method = FFR_TRAIN_DENDRITIC;
-    fp = fnv(fp, &method, sizeof method); fp = fnv(fp, &n, sizeof n); fp = fnv(fp, &o->batch, sizeof o->batch);
-    fp = fnv(fp, &o->seed, sizeof o->seed); fp = fnv(fp, &basal, sizeof basal);
-    fp = fnv(fp, &o->optimizer, sizeof o->optimizer); fp = fnv(fp, &o->lr, sizeof o->lr);
-    fp = fnv(fp, &o->weight_decay, sizeof o->weight_decay);
-    fp = fnv(fp, &o->relax.tol, sizeof o->relax.tol); fp = fnv(fp, &o->relax.max_sweeps, sizeof o->relax.max_sweeps);
+    fp = ffr_train_fnv(fp, &method, sizeof method); fp = ffr_train_fnv(fp, &n, sizeof n); fp = ffr_train_fnv(fp, &o->batch, sizeof o->batch);
+    fp = ffr_train_fnv(fp, &o->seed, sizeof o->seed); fp = ffr_train_fnv(fp, &basal, sizeof basal);
+    fp = ffr_train_fnv(fp, &o->optimizer, sizeof o->optimizer); fp = ffr_train_fnv(fp, &o->lr, sizeof o->lr);
+    fp = ffr_train_fnv(fp, &o->weight_decay, sizeof o->weight_decay);
+    fp = ffr_train_fnv(fp, &o->relax.tol, sizeof o->relax.tol); fp = ffr_train_fnv(fp, &o->relax.max_sweeps, sizeof o->relax.max_sweeps);
 
     ffr_net *gnet = NULL;
     ffr_state *st = NULL, *st2 = NULL;
@@ -123,20 +110,9 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
     if (!fb || !gb || !rb || !Xb || !perm) { rc = ffr_fail(err, FFR_ERR_NOMEM, "dendritic: out of memory"); goto done; }
     int start_epoch = 0;
     ffr_rng_seed(&ck.rng, o->seed);
-    if (o->resume && o->checkpoint) {
-        FILE *fh = fopen(o->checkpoint, "rb");
-        if (fh) {
-            fclose(fh);
-            ffr_optim_free(&ck.opt);
-            if ((rc = ffr_train_ckpt_load(o->checkpoint, net, &ck, err))) goto done;
-            if (ck.method != FFR_TRAIN_DENDRITIC || ck.fingerprint != fp || ck.opt.kind != o->optimizer) {
-                rc = ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint of a different run (method, options or data differ); "
-                              "use the same options and data, or delete it", o->checkpoint);
-                goto done;
-            }
-            start_epoch = ck.epoch;
-        }
-    }
+    int resumed = 0;
+    if ((rc = ffr_train_resume(o, net, &ck, FFR_TRAIN_DENDRITIC, fp, &resumed, err))) goto done;
+    if (resumed) start_epoch = ck.epoch;
     ck.method = FFR_TRAIN_DENDRITIC; ck.fingerprint = fp; ck.layer = 0;
     ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
     ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
@@ -146,7 +122,7 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
         double te = now_s(), lsum = 0, sweeps = 0;
         size_t done_ex = 0;
         int nb = 0;
-        shuffle(perm, n, &ck.rng);
+        ffr_train_shuffle(perm, n, &ck.rng);
         for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
             int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
             ffr_state *s = B == Bmax ? st : st2;

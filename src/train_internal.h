@@ -13,4 +13,13 @@ void ffr_train_metrics_clear(ffr_train_metrics *m, const ffr_net *net, size_t n)
  * as ffr_train_metrics_compute (same chunks, same products). */
 ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n, int k0, int k1,
                                    const float *F0, float *Fout, ffr_train_metrics *m, ffr_err *err);
+/* FNV-1a over n bytes, continuing from h: the options fingerprint of a checkpoint. */
+uint64_t ffr_train_fnv(uint64_t h, const void *p, size_t n);
+/* perm = a uniformly random permutation of 0..n-1 (Fisher-Yates with rng). */
+void ffr_train_shuffle(size_t *perm, size_t n, ffr_rng *rng);
+/* With o->resume and an existing o->checkpoint: load it into net and ck
+ * (ck->opt is replaced), check it is a checkpoint of this run (method m,
+ * fingerprint fp, optimizer), and set *resumed = 1. Otherwise *resumed = 0. */
+ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckpt *ck, ffr_train_method m,
+                            uint64_t fp, int *resumed, ffr_err *err);
 #endif

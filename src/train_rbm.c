@@ -84,19 +84,6 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
     return sse / ((double)B * nv);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *q = p;
-    for (size_t i = 0; i < n; i++) { h ^= q[i]; h *= 0x100000001b3ULL; }
-    return h;
-}
-static void shuffle(size_t *perm, size_t n, ffr_rng *rng) {
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(ffr_rng_u64(rng) % i);
-        size_t t = perm[i - 1]; perm[i - 1] = perm[j]; perm[j] = t;
-    }
-}
-
 ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                          int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
@@ -116,11 +103,11 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
     int Bmax = o->batch < (int)n ? o->batch : (int)n;
     uint64_t fp = 0xcbf29ce484222325ULL;
     int method = FFR_TRAIN_RBM;
-    fp = fnv(fp, &method, sizeof method); fp = fnv(fp, &n, sizeof n); fp = fnv(fp, &o->batch, sizeof o->batch);
-    fp = fnv(fp, &o->seed, sizeof o->seed); fp = fnv(fp, &o->cd_k, sizeof o->cd_k);
-    fp = fnv(fp, &o->persistent, sizeof o->persistent);
-    fp = fnv(fp, &o->optimizer, sizeof o->optimizer); fp = fnv(fp, &o->lr, sizeof o->lr);
-    fp = fnv(fp, &o->weight_decay, sizeof o->weight_decay);
+    fp = ffr_train_fnv(fp, &method, sizeof method); fp = ffr_train_fnv(fp, &n, sizeof n); fp = ffr_train_fnv(fp, &o->batch, sizeof o->batch);
+    fp = ffr_train_fnv(fp, &o->seed, sizeof o->seed); fp = ffr_train_fnv(fp, &o->cd_k, sizeof o->cd_k);
+    fp = ffr_train_fnv(fp, &o->persistent, sizeof o->persistent);
+    fp = ffr_train_fnv(fp, &o->optimizer, sizeof o->optimizer); fp = ffr_train_fnv(fp, &o->lr, sizeof o->lr);
+    fp = ffr_train_fnv(fp, &o->weight_decay, sizeof o->weight_decay);
 
     ffr_net *gnet = NULL;
     ffr_train_ckpt ck;
@@ -138,27 +125,18 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
     if (!H || !Hn || !Vb || !work || !chain || !perm) { rc = ffr_fail(err, FFR_ERR_NOMEM, "rbm: out of memory"); goto done; }
     int start_layer = 1, start_epoch = 0, chain_ok = 0;
     ffr_rng_seed(&ck.rng, o->seed);
-    if (o->resume && o->checkpoint) {
-        FILE *f = fopen(o->checkpoint, "rb");
-        if (f) {
-            fclose(f);
-            ffr_optim_free(&ck.opt);
-            if ((rc = ffr_train_ckpt_load(o->checkpoint, net, &ck, err))) goto done;
-            if (ck.method != FFR_TRAIN_RBM || ck.fingerprint != fp || ck.opt.kind != o->optimizer) {
-                rc = ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint of a different run (method, options or data differ); "
-                              "use the same options and data, or delete it", o->checkpoint);
-                goto done;
+    int resumed = 0;
+    if ((rc = ffr_train_resume(o, net, &ck, FFR_TRAIN_RBM, fp, &resumed, err))) goto done;
+    if (resumed) {
+        start_layer = ck.layer; start_epoch = ck.epoch;
+        if (ck.nextra) {
+            if (ck.nextra != (size_t)Bmax * net->n[ck.layer - 1] + 1) {
+                rc = ffr_fail(err, FFR_ERR_FORMAT, "%s: persistent chain size mismatch", o->checkpoint); goto done;
             }
-            start_layer = ck.layer; start_epoch = ck.epoch;
-            if (ck.nextra) {
-                if (ck.nextra != (size_t)Bmax * net->n[ck.layer - 1] + 1) {
-                    rc = ffr_fail(err, FFR_ERR_FORMAT, "%s: persistent chain size mismatch", o->checkpoint); goto done;
-                }
-                memcpy(chain, ck.extra, (ck.nextra - 1) * sizeof(float));
-                chain_ok = ck.extra[ck.nextra - 1] != 0.f;
-            }
-            free(ck.extra); ck.extra = NULL; ck.nextra = 0;
+            memcpy(chain, ck.extra, (ck.nextra - 1) * sizeof(float));
+            chain_ok = ck.extra[ck.nextra - 1] != 0.f;
         }
+        free(ck.extra); ck.extra = NULL; ck.nextra = 0;
     }
     ck.method = FFR_TRAIN_RBM; ck.fingerprint = fp;
     ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
@@ -177,7 +155,7 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
                 double te = now_s(), lsum = 0;
                 size_t done_ex = 0;
                 int nb = 0;
-                shuffle(perm, n, &ck.rng);
+                ffr_train_shuffle(perm, n, &ck.rng);
                 for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
                     int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
                     for (int r = 0; r < B; r++) memcpy(Vb + (size_t)r * nv, H + perm[b0 + r] * nv, nv * sizeof(float));

@@ -117,20 +117,6 @@ static void encode(const ffr_net *net, int k, const float *hin, size_t n, float 
     }
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) { h ^= c[i]; h *= 0x100000001b3ULL; }
-    return h;
-}
-
-static void shuffle(size_t *perm, size_t n, ffr_rng *rng) {
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(ffr_rng_u64(rng) % i);
-        size_t t = perm[i - 1]; perm[i - 1] = perm[j]; perm[j] = t;
-    }
-}
-
 static ffr_status check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o, ffr_err *err) {
     if (!x || n < 1) return ffr_fail(err, FFR_ERR_ARG, "training data: expected at least 1 example, found %zu", n);
     if (n > (size_t)1 << 31) return ffr_fail(err, FFR_ERR_ARG, "training data: at most 2^31 examples");
@@ -157,10 +143,10 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
     int Bmax = o->batch < (int)n ? o->batch : (int)n;
     uint64_t fp = 0xcbf29ce484222325ULL;
     int method = FFR_TRAIN_SAE;
-    fp = fnv(fp, &method, sizeof method); fp = fnv(fp, &n, sizeof n); fp = fnv(fp, &o->batch, sizeof o->batch);
-    fp = fnv(fp, &o->seed, sizeof o->seed); fp = fnv(fp, &o->target, sizeof o->target);
-    fp = fnv(fp, &o->optimizer, sizeof o->optimizer); fp = fnv(fp, &o->lr, sizeof o->lr);
-    fp = fnv(fp, &o->weight_decay, sizeof o->weight_decay);
+    fp = ffr_train_fnv(fp, &method, sizeof method); fp = ffr_train_fnv(fp, &n, sizeof n); fp = ffr_train_fnv(fp, &o->batch, sizeof o->batch);
+    fp = ffr_train_fnv(fp, &o->seed, sizeof o->seed); fp = ffr_train_fnv(fp, &o->target, sizeof o->target);
+    fp = ffr_train_fnv(fp, &o->optimizer, sizeof o->optimizer); fp = ffr_train_fnv(fp, &o->lr, sizeof o->lr);
+    fp = ffr_train_fnv(fp, &o->weight_decay, sizeof o->weight_decay);
 
     ffr_net *gnet = NULL;
     ffr_train_ckpt ck;
@@ -186,21 +172,9 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
 
     int start_layer = 1, start_epoch = 0;
     ffr_rng_seed(&ck.rng, o->seed);
-    if (o->resume && o->checkpoint) {
-        FILE *f = fopen(o->checkpoint, "rb");
-        if (f) {
-            fclose(f);
-            ffr_optim_free(&ck.opt);
-            if ((rc = ffr_train_ckpt_load(o->checkpoint, net, &ck, err))) goto done;
-            if (ck.method != FFR_TRAIN_SAE || ck.fingerprint != fp) {
-                rc = ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint of a different run (method %s or options/data differ); "
-                              "use the same options and data, or delete it", o->checkpoint, ffr_train_method_name(ck.method));
-                goto done;
-            }
-            if (ck.opt.kind != o->optimizer) { rc = ffr_fail(err, FFR_ERR_ARG, "%s: optimizer differs", o->checkpoint); goto done; }
-            start_layer = ck.layer; start_epoch = ck.epoch;
-        }
-    }
+    int resumed = 0;
+    if ((rc = ffr_train_resume(o, net, &ck, FFR_TRAIN_SAE, fp, &resumed, err))) goto done;
+    if (resumed) { start_layer = ck.layer; start_epoch = ck.epoch; }
     ck.method = FFR_TRAIN_SAE; ck.fingerprint = fp;
     ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
     ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
@@ -229,7 +203,7 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
             double te = now_s(), lsum = 0;
             size_t done_ex = 0;
             int nb = 0;
-            shuffle(perm, n, &ck.rng);
+            ffr_train_shuffle(perm, n, &ck.rng);
             for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
                 int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
                 /* gather the minibatch: X = rho(h) (the encoder's input) and the target */
