@@ -27,6 +27,10 @@ void ffr_atomic_abort(ffr_afile *a);
 /* fwrite that reports failure through err. */
 ffr_status ffr_write(ffr_afile *a, const void *p, size_t n, ffr_err *err);
 
+/* Read a whole regular file of at most max bytes into *buf (malloc'd, with a
+ * NUL after the last byte); *len is its size. */
+ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err);
+
 /* rho and its rate map (doc/math.md). */
 static inline float ffr_rho_apply(ffr_rho r, float s) {
     switch (r) {

@@ -18,30 +18,7 @@
 #define MNIST_SEED 20160629u
 
 static ffr_status slurp(const char *path, char **buf, size_t *len, ffr_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > (1u << 30)) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_IO, "%s: not a regular file of at most 1 GiB", path);
-    }
-    size_t n = (size_t)sb.st_size;
-    char *b = malloc(n + 1);
-    if (!b) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n);
-    }
-    size_t got = fread(b, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
-        free(b);
-        return ffr_fail(err, FFR_ERR_IO, "%s: read failed (%zu of %zu bytes)", path, got, n);
-    }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return FFR_OK;
+    return ffr_read_file(path, (size_t)1 << 30, buf, len, err);
 }
 
 typedef struct {

@@ -125,33 +125,7 @@ ffr_status ffr_net_save(const ffr_net *net, const char *path, ffr_err *err) {
 /* ----------------------------------------------------------------- load */
 /* Read the whole file (bounded by its size) into *buf. */
 static ffr_status slurp(const char *path, unsigned char **buf, size_t *len, ffr_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_IO, "%s: not a readable regular file", path);
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX / 2) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_NOMEM, "%s: file too large", path);
-    }
-    size_t n = (size_t)sb.st_size;
-    unsigned char *b = malloc(n ? n : 1);
-    if (!b) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n);
-    }
-    size_t got = fread(b, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
-        free(b);
-        return ffr_fail(err, FFR_ERR_IO, "%s: read failed (%zu of %zu bytes)", path, got, n);
-    }
-    *buf = b;
-    *len = n;
-    return FFR_OK;
+    return ffr_read_file(path, SIZE_MAX / 2, (char **)buf, len, err);
 }
 
 /* The header field (or region) that holds byte `off` of a model file with L

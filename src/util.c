@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -122,4 +123,36 @@ double ffr_rng_normal(ffr_rng *r) {
     double u1 = ffr_rng_uniform(r), u2 = ffr_rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return ffr_fail(err, FFR_ERR_IO, "%s: not a readable regular file", path);
+    }
+    if ((uint64_t)sb.st_size > max) {
+        fclose(f);
+        return ffr_fail(err, FFR_ERR_NOMEM, "%s: file too large (%llu bytes, at most %zu)", path,
+                        (unsigned long long)sb.st_size, max);
+    }
+    size_t n = (size_t)sb.st_size;
+    char *b = malloc(n + 1);
+    if (!b) {
+        fclose(f);
+        return ffr_fail(err, FFR_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n);
+    }
+    size_t got = fread(b, 1, n, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got != n) {
+        free(b);
+        return ffr_fail(err, FFR_ERR_IO, "%s: read failed (%zu of %zu bytes)", path, got, n);
+    }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return FFR_OK;
 }
