@@ -165,8 +165,8 @@ typedef struct {
     const float *top_target;  /* (B, n_L): clamp the top layer to it; NULL = free */
     int measure_every;        /* energy, residual, branch disagreement every k sweeps
                                  (also sweep 0 and the last); 0: sweep 0 and the last only */
-    double diverge_factor;    /* stop with FFR_ERR_DIVERGED when the mean step grows
-                                 past this times its smallest value for 20 sweeps; 0 = off */
+    double diverge_factor;    /* stop with FFR_ERR_DIVERGED when the mean step grows for 20
+                                 sweeps to past this times max(its smallest value, 1); 0 = off */
     ffr_progress_fn progress;
     void *progress_ctx;
 } ffr_relax_opts;

@@ -677,10 +677,17 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     for (t = 1; t <= T && w.nact > 0; t++) {
         for (int r = 0; r < w.nact; r++) w.step2[r] = w.rstep2[r] = w.norm2[r] = 0;
         int bad_layer = -1;
+        double lstep[FFR_MAX_LAYERS] = {0};
         for (int p = 0; p < nph; p++) {
             for (int k = 0; k <= L; k++) if (ph[p] & (1u << k)) products(&w, k);
             for (int k = 0; k <= L; k++)
-                if ((ph[p] & (1u << k)) && update_layer(&w, st, o, k) && bad_layer < 0) bad_layer = k;
+                if (ph[p] & (1u << k)) {
+                    double before = 0, after = 0;
+                    for (int r = 0; r < w.nact; r++) before += w.step2[r];
+                    if (update_layer(&w, st, o, k) && bad_layer < 0) bad_layer = k;
+                    for (int r = 0; r < w.nact; r++) after += w.step2[r];
+                    lstep[k] = after - before; /* this layer's squared step, summed over active rows */
+                }
         }
         /* per-example steps and convergence */
         int nact = w.nact;
@@ -725,10 +732,15 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
         if (sm < minstep) minstep = sm;
         grow = sm > prev ? grow + 1 : 0;
         prev = sm;
-        if (o->diverge_factor > 0 && grow >= 20 && sm > o->diverge_factor * minstep && minstep >= 0) {
+        /* a bounded network that starts tiny and grows to its fixed point is not
+         * divergence: the step must also exceed diverge_factor in absolute terms */
+        if (o->diverge_factor > 0 && grow >= 20 && sm > o->diverge_factor * fmax(minstep, 1.0)) {
+            int worst = 0;
+            for (int k = 1; k <= L; k++) if (lstep[k] > lstep[worst]) worst = k;
             tr->status = rc = FFR_ERR_DIVERGED;
-            snprintf(tr->diag, sizeof tr->diag, "mean step grew for %d sweeps to %.3g (%.3g times its minimum) at sweep %d",
-                     grow, sm, sm / minstep, t);
+            snprintf(tr->diag, sizeof tr->diag,
+                     "mean step grew for %d sweeps to %.3g (%.3g times its minimum), largest in layer %d, at sweep %d",
+                     grow, sm, sm / fmax(minstep, 1e-300), worst, t);
             ffr_fail(err, rc, "relaxation diverged: %s", tr->diag);
             t++;
             break;

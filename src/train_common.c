@@ -234,6 +234,8 @@ ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_t
     if (c->opt.n != net->nparams)
         return ffr_fail(err, FFR_ERR_ARG, "checkpoint: optimizer covers %zu parameters, the network has %zu",
                         c->opt.n, net->nparams);
+    ffr_status bad = ffr_train_check_finite(net, path, err);
+    if (bad) return bad; /* never overwrite the last good checkpoint with NaN weights */
     wbuf w = {0};
     put(&w, CKP_MAGIC, 8);
     put_u32(&w, CKP_VERSION);
@@ -404,4 +406,12 @@ ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckp
                         "use the same options and data, or delete it", o->checkpoint, ffr_train_method_name(ck->method));
     *resumed = 1;
     return FFR_OK;
+}
+
+ffr_status ffr_train_check_finite(const ffr_net *net, const char *what, ffr_err *err) {
+    ffr_err e;
+    if (ffr_net_check(net, &e) == FFR_OK) return FFR_OK;
+    return ffr_fail(err, FFR_ERR_DIVERGED,
+                    "%s: training produced a non-finite parameter (%s); stopped, the last good checkpoint "
+                    "(if any) is kept: lower --lr (or use --optimizer adam)", what, e.msg);
 }

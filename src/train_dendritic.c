@@ -155,6 +155,9 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
         }
         double dt = now_s() - te;
         ck.epoch = e + 1;
+        char what[64];
+        snprintf(what, sizeof what, "dendritic epoch %d", e + 1);
+        if ((rc = ffr_train_check_finite(net, what, err))) goto done;
         if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
         ffr_train_metrics m, *mp = NULL;
         if (o->holdout && o->n_holdout) {

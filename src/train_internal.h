@@ -22,4 +22,7 @@ void ffr_train_shuffle(size_t *perm, size_t n, ffr_rng *rng);
  * fingerprint fp, optimizer), and set *resumed = 1. Otherwise *resumed = 0. */
 ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckpt *ck, ffr_train_method m,
                             uint64_t fp, int *resumed, ffr_err *err);
+/* FFR_ERR_DIVERGED with a message naming `what`, the first bad parameter and
+ * the hyper-parameter to lower, when any parameter of net is NaN or Inf. */
+ffr_status ffr_train_check_finite(const ffr_net *net, const char *what, ffr_err *err);
 #endif

@@ -171,7 +171,7 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
                     ffr_optim_step(&ck.opt, net->params, gnet->params, oW, (size_t)nh * nv, 1);
                     ffr_optim_step(&ck.opt, net->params, gnet->params, ob, (size_t)nh, 0);
                     ffr_optim_step(&ck.opt, net->params, gnet->params, oc, (size_t)nv, 0);
-                    if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "rbm layer %d: loss is not finite", k); goto done; }
+                    if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "rbm layer %d epoch %d: loss is not finite (lower --lr)", k, e + 1); goto done; }
                     if (o->progress && o->progress_every > 0 && (nb + 1) % o->progress_every == 0 && b0 + B < n) {
                         double dt = now_s() - te;
                         ffr_train_progress pr = {FFR_TRAIN_RBM, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,

@@ -231,6 +231,9 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
             }
             double dt = now_s() - te;
             ck.layer = k; ck.epoch = e + 1;
+            char what[64];
+            snprintf(what, sizeof what, "sae layer %d epoch %d", k, e + 1);
+            if ((rc = ffr_train_check_finite(net, what, err))) goto done;
             if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
             ffr_train_metrics *mp = NULL;
             if (hpairs) { /* pair k from the cached input of layer k-1; pairs < k kept, pairs > k NaN */
