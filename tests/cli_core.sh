@@ -55,10 +55,10 @@ head -c 100 "$T/m" > "$T/trunc"
 "$F" init --sizes 20,10 --rule nope --out "$T/x" 2> /dev/null && fail "unknown rule accepted"
 "$F" bogus 2> /dev/null && fail "unknown command accepted"
 # training that blows up stops with the hint and never writes NaN weights into a checkpoint
-"$F" train --images "$T/w/W1.npy" --sizes 20,16 --epochs 2 --lr 1e6 --optimizer sgd --rho identity \
+"$F" train --images "$T/w/W1.npy" --sizes 20,16 --epochs 5 --lr 1e6 --optimizer sgd --rho identity \
     --checkpoint "$T/ck" --out "$T/nan.model" --holdout 0 --quiet 2> "$T/e" && fail "exploding training accepted"
 grep -q "lower --lr" "$T/e" || fail "exploding training: no hint: $(cat $T/e)"
 [ ! -f "$T/nan.model" ] || fail "a NaN model was written"
-[ ! -f "$T/ck" ] || "$F" train --images "$T/w/W1.npy" --sizes 20,16 --epochs 2 --lr 1e6 --optimizer sgd --rho identity \
+[ ! -f "$T/ck" ] || "$F" train --images "$T/w/W1.npy" --sizes 20,16 --epochs 5 --lr 1e6 --optimizer sgd --rho identity \
     --checkpoint "$T/ck" --resume --out "$T/nan.model" --holdout 0 --quiet 2>&1 | grep -q "expected a finite" && fail "checkpoint holds NaN"
 exit 0
