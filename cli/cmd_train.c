@@ -9,12 +9,26 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "../src/internal.h"
 
 typedef struct {
     int tty, quiet, L;
-    FILE *csv;
+    FILE *csv;              /* the metrics rows so far, in memory (open_memstream) */
+    char *csvbuf;
+    size_t csvlen;
+    const char *csvpath;    /* rewritten atomically after every epoch */
+    int csvfail;
+    ffr_err csverr;
     ffr_train_method method;
 } ui;
+
+/* Rewrite the whole metrics CSV atomically: a kill leaves the old or the new file. */
+static int metrics_commit(ui *u) {
+    ffr_afile a;
+    if (fflush(u->csv) != 0 || ffr_atomic_open(&a, u->csvpath, &u->csverr)) return -1;
+    if (ffr_write(&a, u->csvbuf, u->csvlen, &u->csverr)) { ffr_atomic_abort(&a); return -1; }
+    return ffr_atomic_commit(&a, &u->csverr) ? -1 : 0;
+}
 
 static void csv_num(FILE *f, double v) {
     if (isnan(v)) fputs(",", f);
@@ -69,7 +83,7 @@ static int on_progress(void *ctx, const ffr_train_progress *p) {
             csv_num(u->csv, p->seconds);
             fputc('\n', u->csv);
         }
-        fflush(u->csv);
+        if (metrics_commit(u)) { u->csvfail = 1; return 1; } /* stop: the run's record would be lost */
     }
     return 0;
 }
@@ -235,7 +249,8 @@ int cmd_train(int argc, char **argv) {
     float *x = NULL, *xh = NULL;
     size_t N, dim;
     int rc = 1;
-    ui u = {isatty(2), quiet, 0, NULL, method};
+    ui u = {0};
+    u.tty = isatty(2); u.quiet = quiet; u.method = method;
     if (init_model) {
         if (ffr_net_load(&net, init_model, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     } else {
@@ -271,26 +286,38 @@ int cmd_train(int argc, char **argv) {
     o.progress = on_progress;
     o.progress_ctx = &u;
     o.progress_every = u.tty && !quiet ? progress_every : 0;
+    { /* probe the output path now, not after hours of training */
+        ffr_afile a;
+        if (ffr_atomic_open(&a, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+        ffr_atomic_abort(&a);
+    }
     if (metrics) {
-        FILE *fh = resume ? fopen(metrics, "r") : NULL;
-        int exists = fh != NULL;
-        if (fh) fclose(fh);
-        u.csv = fopen(metrics, resume ? "a" : "w");
-        if (!u.csv) { cli_fail(C, "%s: cannot open for writing", metrics); goto done; }
-        if (!exists)
+        char *old = NULL;
+        size_t oldlen = 0;
+        int exists = resume && access(metrics, F_OK) == 0;
+        if (exists && ffr_read_file(metrics, (size_t)1 << 30, &old, &oldlen, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+        u.csvpath = metrics;
+        u.csv = open_memstream(&u.csvbuf, &u.csvlen);
+        if (!u.csv) { free(old); cli_fail(C, "%s: out of memory", metrics); goto done; }
+        if (exists) fwrite(old, 1, oldlen, u.csv); /* resume: keep the rows of the epochs already done */
+        else
             fprintf(u.csv, "method,layer,epoch,pair,loss,recon_abs,recon_rel,recon_rel_ex,recon_rel_rate,"
                            "disagree,examples_per_s,mean_sweeps,sweeps_median,dist_rel_median,seconds\n");
+        free(old);
+        if (metrics_commit(&u)) { cli_fail(C, "%s", u.csverr.msg); goto done; } /* fail before training, not after */
     }
     if (!quiet)
         fprintf(stderr, "train %s: %zu examples (%zu held out), %s, %s, %s decoder, %s\n", ffr_train_method_name(method),
                 ntrain, nh, ffr_rule_name(net->rule), ffr_rho_name(net->rho), net->tied ? "tied" : "untied", ffr_blas_info());
     int stopped = 0;
     if (ffr_train(method, net, x, ntrain, &o, &stopped, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (u.csvfail) { cli_fail(C, "%s (training stopped)", u.csverr.msg); goto done; }
     if (ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
     rc = 0;
 done:
-    if (u.csv && fclose(u.csv) != 0 && rc == 0) rc = cli_fail(C, "%s: write failed", metrics);
+    if (u.csv) fclose(u.csv);
+    free(u.csvbuf);
     ffr_net_free(net);
     free(x); free(xh);
     return rc;
