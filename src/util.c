@@ -2,6 +2,7 @@
  * and the explicit random-number generator. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -85,6 +86,15 @@ ffr_status ffr_atomic_commit(ffr_afile *a, ffr_err *err) {
         return ffr_fail(err, FFR_ERR_IO, "%s: cannot rename %s into place: %s", a->path,
                         a->tmp, strerror(e));
     }
+    /* make the rename itself durable: fsync the folder (best effort) */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", a->path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = 0;
+    else if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) { fsync(fd); close(fd); }
     return FFR_OK;
 }
 
