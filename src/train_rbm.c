@@ -181,6 +181,9 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
                 }
                 double dt = now_s() - te;
                 ck.layer = k; ck.epoch = e + 1;
+                char what[64];
+                snprintf(what, sizeof what, "rbm layer %d epoch %d", k, e + 1);
+                if ((rc = ffr_train_check_finite(net, what, err))) goto done;
                 if (o->checkpoint) {
                     float *ex = NULL;
                     if (o->persistent) {
