@@ -240,6 +240,7 @@ void ffr_gemm_ref(int transA, int transB, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta,
                   float *C, int ldc);
 void ffr_set_threads(int n);  /* BLAS threads; n <= 0 keeps the environment's choice */
+int ffr_get_threads(void);    /* BLAS threads now in use (1 without BLAS) */
 const char *ffr_blas_info(void);   /* e.g. "OpenBLAS 0.3.21 pthread, 2 threads" */
 
 /* --------------------------------------------------------------- data io */

@@ -62,6 +62,14 @@ void ffr_set_threads(int n) {
 #endif
 }
 
+int ffr_get_threads(void) {
+#if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 const char *ffr_blas_info(void) {
     static char buf[256]; /* read-only after the first call in practice; informational */
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)

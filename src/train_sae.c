@@ -10,8 +10,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include "train_internal.h"
+
+static int maxn_par(const ffr_net *net) {
+    int m = 0;
+    for (int k = 0; k <= net->L; k++) m = net->n[k] > m ? net->n[k] : m;
+    return m;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -56,10 +63,22 @@ SAE_INLINE void pass_drho(ffr_rho rho, float *D, const float *A, const float *R,
 
 size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (2 * (size_t)nv + 3 * (size_t)nh); }
 
+/* One thread's share of a minibatch (data-parallel SAE step, doc/training.md). */
+typedef struct {
+    const ffr_ae *p; ffr_rho rho; const float *X, *t; int B; ffr_ae *g; float *work; float invB; double loss;
+} sae_job;
+static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, ffr_ae *g,
+                         float *work, float invB);
+static void *sae_job_run(void *arg) {
+    sae_job *j = arg;
+    j->loss = sae_grad_x(j->p, j->rho, j->X, j->t, j->B, j->g, j->work, j->invB);
+    return NULL;
+}
+
 /* ffr_sae_grad with X = rho(h) given (the trainer builds it while gathering
  * the minibatch); work holds B (nv + 3 nh) floats. */
 static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, ffr_ae *g,
-                         float *work) {
+                         float *work, float invB) {
     int nv = p->nv, nh = p->nh;
     float *Y = work;                      /* (B, nv) decoder output, then dY */
     float *A = Y + (size_t)B * nv;        /* (B, nh) encoder voltage */
@@ -71,8 +90,7 @@ static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const flo
     /* Y[B,nv] = R[B,nh] * V[nv,nh]^T + c   (tied: V^T = W) */
     if (p->V) ffr_gemm(0, 1, B, nv, nh, 1.f, R, nh, p->V, nh, 0.f, Y, nv);
     else ffr_gemm(0, 0, B, nv, nh, 1.f, R, nh, p->W, nv, 0.f, Y, nv);
-    double sse = 0;
-    float invB = 1.f / B;
+    double sse = 0; /* invB: 1/B, or 1/(whole minibatch) when this is one thread's share */
     memset(g->c, 0, (size_t)nv * sizeof(float));
     for (int r = 0; r < B; r++) {
         float *y = Y + (size_t)r * nv;
@@ -100,7 +118,7 @@ double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t
                     ffr_ae *g, float *work) {
     float *X = work;                      /* (B, nv) rho(h) */
     SAE_RHO(rho, pass_rho(rho_, h, X, (size_t)B * p->nv));
-    return sae_grad_x(p, rho, X, t, B, g, X + (size_t)B * p->nv);
+    return sae_grad_x(p, rho, X, t, B, g, X + (size_t)B * p->nv, 1.f / B);
 }
 
 /* h_k = b_k + W_k rho(h_{k-1}) for all n rows, in chunks. */
@@ -154,6 +172,15 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
     float *H = NULL, *Hn = NULL, *Xb = NULL, *Tb = NULL, *work = NULL, *Fh = NULL, *Fhn = NULL;
     size_t *perm = NULL;
     if ((rc = ffr_net_clone(&gnet, net, err))) return rc;
+    /* two BLAS threads: run the minibatch's two halves on two threads with
+     * single-threaded BLAS (batch-100 products do not split well inside BLAS) */
+    int blas_threads = ffr_get_threads(), par = blas_threads >= 2;
+    ffr_net *gnet2 = NULL;
+    float *work2 = NULL;
+    if (par && ffr_net_clone(&gnet2, net, NULL) == FFR_OK)
+        work2 = ffr_calloc(ffr_sae_work_floats(maxn_par(net), maxn_par(net), o->batch), sizeof(float));
+    if (par && (!gnet2 || !work2)) par = 0;
+    if (par) ffr_set_threads(1);
     if ((rc = ffr_optim_init(&ck.opt, o->optimizer, net->nparams, err))) goto done;
     H = ffr_calloc(n, (size_t)maxn * sizeof(float));
     Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
@@ -196,6 +223,8 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
         if (e0 == 0) ffr_optim_reset(&ck.opt);
         ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
         ffr_ae G = {nv, nh, gnet->W[k], gnet->b[k], gnet->V[k], gnet->c[k - 1]};
+        ffr_ae G2 = {nv, nh, gnet2 ? gnet2->W[k] : NULL, gnet2 ? gnet2->b[k] : NULL, gnet2 ? gnet2->V[k] : NULL,
+                     gnet2 ? gnet2->c[k - 1] : NULL};
         size_t oW = (size_t)(net->W[k] - net->params), ob = (size_t)(net->b[k] - net->params);
         size_t oc = (size_t)(net->c[k - 1] - net->params), oV = net->V[k] ? (size_t)(net->V[k] - net->params) : 0;
         int rate_t = o->target == FFR_TARGET_RATE && k > 1;
@@ -214,7 +243,21 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
                     if (rate_t) memcpy(tr, xr, nv * sizeof(float));
                     else memcpy(tr, src, nv * sizeof(float));
                 }
-                double l = sae_grad_x(&P, net->rho, Xb, Tb, B, &G, work);
+                double l;
+                if (par && B >= 2) { /* two halves on two threads, single-threaded BLAS each; G = G1 + G2 */
+                    int B1 = B / 2;
+                    sae_job j2 = {&P, net->rho, Xb + (size_t)B1 * nv, Tb + (size_t)B1 * nv, B - B1, &G2, work2, 1.f / B, 0};
+                    pthread_t th;
+                    int spawned = pthread_create(&th, NULL, sae_job_run, &j2) == 0;
+                    if (!spawned) sae_job_run(&j2);
+                    double l1 = sae_grad_x(&P, net->rho, Xb, Tb, B1, &G, work, 1.f / B);
+                    if (spawned) pthread_join(th, NULL);
+                    for (size_t i = 0; i < (size_t)nh * nv; i++) G.W[i] += G2.W[i];
+                    if (G.V) for (size_t i = 0; i < (size_t)nh * nv; i++) G.V[i] += G2.V[i];
+                    for (int i = 0; i < nh; i++) G.b[i] += G2.b[i];
+                    for (int i = 0; i < nv; i++) G.c[i] += G2.c[i];
+                    l = (l1 * B1 + j2.loss * (B - B1)) / B;
+                } else l = sae_grad_x(&P, net->rho, Xb, Tb, B, &G, work, 1.f / B);
                 lsum += l * B; done_ex += B;
                 ffr_optim_tick(&ck.opt);
                 ffr_optim_step(&ck.opt, net->params, gnet->params, oW, (size_t)nh * nv, 1);
@@ -259,6 +302,9 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
 done:
     ffr_train_ckpt_free(&ck);
     ffr_net_free(gnet);
+    ffr_net_free(gnet2);
+    free(work2);
+    if (par) ffr_set_threads(blas_threads);
     free(H); free(Hn); free(Xb); free(Tb); free(work); free(perm); free(Fh); free(Fhn);
     return rc;
 }
