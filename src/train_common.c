@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 #include "train_internal.h"
 
@@ -414,4 +415,19 @@ ffr_status ffr_train_check_finite(const ffr_net *net, const char *what, ffr_err 
     return ffr_fail(err, FFR_ERR_DIVERGED,
                     "%s: training produced a non-finite parameter (%s); stopped, the last good checkpoint "
                     "(if any) is kept: lower --lr (or use --optimizer adam)", what, e.msg);
+}
+
+double ffr_train_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+int ffr_train_mid_report(const ffr_train_opts *o, ffr_train_method m, int layer, int epoch, int nb, size_t b_end,
+                         size_t n, size_t done_ex, double lsum, double te, double t0, double mean_sweeps) {
+    if (!o->progress || o->progress_every <= 0 || (nb + 1) % o->progress_every != 0 || b_end >= n) return 0;
+    double now = ffr_train_now(), dt = now - te;
+    ffr_train_progress pr = {m, layer, epoch, o->epochs, done_ex, n, lsum / done_ex,
+                             dt > 0 ? done_ex / dt : 0, now - t0, mean_sweeps, 0, NULL};
+    return o->progress(o->progress_ctx, &pr);
 }

@@ -14,11 +14,6 @@
 #include <time.h>
 #include "train_internal.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 /* Eq. 23 gradient (the negative of the update direction) at the state st;
  * f, g, R: (B, n_k) scratch per layer. Returns the mean squared apical error per unit. */
 static double eq23_grad(const ffr_net *net, const ffr_state *st, int basal, float **f, float **g,
@@ -117,9 +112,9 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
     ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
     ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
 
-    double t0 = now_s();
+    double t0 = ffr_train_now();
     for (int e = start_epoch; e < o->epochs; e++) {
-        double te = now_s(), lsum = 0, sweeps = 0;
+        double te = ffr_train_now(), lsum = 0, sweeps = 0;
         size_t done_ex = 0;
         int nb = 0;
         ffr_train_shuffle(perm, n, &ck.rng);
@@ -146,14 +141,12 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
                 ffr_optim_step(&ck.opt, net->params, gnet->params, (size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0);
             }
             if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "dendritic epoch %d: loss is not finite (lower --lr)", e + 1); goto done; }
-            if (o->progress && o->progress_every > 0 && (nb + 1) % o->progress_every == 0 && b0 + B < n) {
-                double dt = now_s() - te;
-                ffr_train_progress pr = {FFR_TRAIN_DENDRITIC, 0, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                         dt > 0 ? done_ex / dt : 0, now_s() - t0, sweeps / done_ex, 0, NULL};
-                if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
+            if (ffr_train_mid_report(o, FFR_TRAIN_DENDRITIC, 0, e + 1, nb, b0 + B, n, done_ex, lsum, te, t0, sweeps / done_ex)) {
+                if (stopped) *stopped = 1;
+                goto done;
             }
         }
-        double dt = now_s() - te;
+        double dt = ffr_train_now() - te;
         ck.epoch = e + 1;
         char what[64];
         snprintf(what, sizeof what, "dendritic epoch %d", e + 1);
@@ -166,7 +159,7 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
         }
         if (o->progress) {
             ffr_train_progress pr = {FFR_TRAIN_DENDRITIC, 0, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                     dt > 0 ? done_ex / dt : 0, now_s() - t0, sweeps / done_ex, 1, mp};
+                                     dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, sweeps / done_ex, 1, mp};
             if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
         }
     }

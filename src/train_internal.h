@@ -25,4 +25,10 @@ ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckp
 /* FFR_ERR_DIVERGED with a message naming `what`, the first bad parameter and
  * the hyper-parameter to lower, when any parameter of net is NaN or Inf. */
 ffr_status ffr_train_check_finite(const ffr_net *net, const char *what, ffr_err *err);
+/* Monotonic wall clock in seconds. */
+double ffr_train_now(void);
+/* The mid-epoch progress report after minibatch nb (ending at example b_end of n),
+ * every o->progress_every minibatches; returns the callback's stop request. */
+int ffr_train_mid_report(const ffr_train_opts *o, ffr_train_method m, int layer, int epoch, int nb, size_t b_end,
+                         size_t n, size_t done_ex, double lsum, double te, double t0, double mean_sweeps);
 #endif

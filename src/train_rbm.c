@@ -13,11 +13,6 @@
 #include <time.h>
 #include "train_internal.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 static inline float sigm(float u) { return 1.f / (1.f + expf(-u)); }
 
 size_t ffr_rbm_work_floats(int nv, int nh, int B) { return (size_t)B * (3 * (size_t)nv + 3 * (size_t)nh); }
@@ -142,7 +137,7 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
     ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
     ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
 
-    double t0 = now_s();
+    double t0 = ffr_train_now();
     memcpy(H, x, n * net->n[0] * sizeof(float));
     for (int k = 1; k <= L; k++) {
         int nv = net->n[k - 1], nh = net->n[k];
@@ -152,7 +147,7 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
             size_t oW = (size_t)(net->W[k] - net->params), ob = (size_t)(net->b[k] - net->params);
             size_t oc = (size_t)(net->c[k - 1] - net->params);
             for (int e = e0; e < o->epochs; e++) {
-                double te = now_s(), lsum = 0;
+                double te = ffr_train_now(), lsum = 0;
                 size_t done_ex = 0;
                 int nb = 0;
                 ffr_train_shuffle(perm, n, &ck.rng);
@@ -172,14 +167,12 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
                     ffr_optim_step(&ck.opt, net->params, gnet->params, ob, (size_t)nh, 0);
                     ffr_optim_step(&ck.opt, net->params, gnet->params, oc, (size_t)nv, 0);
                     if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "rbm layer %d epoch %d: loss is not finite (lower --lr)", k, e + 1); goto done; }
-                    if (o->progress && o->progress_every > 0 && (nb + 1) % o->progress_every == 0 && b0 + B < n) {
-                        double dt = now_s() - te;
-                        ffr_train_progress pr = {FFR_TRAIN_RBM, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                                 dt > 0 ? done_ex / dt : 0, now_s() - t0, NAN, 0, NULL};
-                        if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
+                    if (ffr_train_mid_report(o, FFR_TRAIN_RBM, k, e + 1, nb, b0 + B, n, done_ex, lsum, te, t0, NAN)) {
+                        if (stopped) *stopped = 1;
+                        goto done;
                     }
                 }
-                double dt = now_s() - te;
+                double dt = ffr_train_now() - te;
                 ck.layer = k; ck.epoch = e + 1;
                 char what[64];
                 snprintf(what, sizeof what, "rbm layer %d epoch %d", k, e + 1);
@@ -205,7 +198,7 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
                 }
                 if (o->progress) {
                     ffr_train_progress pr = {FFR_TRAIN_RBM, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                             dt > 0 ? done_ex / dt : 0, now_s() - t0, NAN, 1, mp};
+                                             dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, NAN, 1, mp};
                     if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
                 }
             }
