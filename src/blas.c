@@ -1,5 +1,6 @@
-/* blas.c - the one matrix-product wrapper: CBLAS when built with it
- * (FFR_USE_BLAS), and the naive reference that is always compiled.
+/* blas.c - the one matrix-product wrapper: when built with BLAS (FFR_USE_BLAS),
+ * ffrelax's AVX-512 kernel (gemm.c) on CPUs that have AVX-512F, else CBLAS;
+ * and the naive reference that is always compiled (the only path of BLAS=0).
  * Convention: row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
 #include <stdio.h>
 #include "internal.h"
@@ -22,6 +23,14 @@ void ffr_gemm_ref(int tA, int tB, int M, int N, int K, float alpha, const float 
         }
 }
 
+int ffr_gemm_uses_fast(void) {
+#ifdef FFR_USE_BLAS
+    return ffr_gemm_fast_available();
+#else
+    return 0;
+#endif
+}
+
 void ffr_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -29,6 +38,10 @@ void ffr_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, 
     if (K <= 0) { /* BLAS leaves C*beta; do the same explicitly */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    if (ffr_gemm_uses_fast()) {
+        ffr_gemm_fast(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     if (M == 1) { /* one row (B = 1, the online case): sgemv reads op(B) once without
@@ -55,14 +68,14 @@ char *openblas_get_config(void);
 #endif
 
 void ffr_set_threads(int n) {
+    if (n <= 0) return;
+    ffr_gemm_set_threads(n);
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
-    if (n > 0) openblas_set_num_threads(n);
-#else
-    (void)n;
+    openblas_set_num_threads(n);
 #endif
 }
 
-int ffr_get_threads(void) {
+int ffr_blas_threads(void) {
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
     return openblas_get_num_threads();
 #else
@@ -70,10 +83,17 @@ int ffr_get_threads(void) {
 #endif
 }
 
+int ffr_get_threads(void) {
+    return ffr_gemm_uses_fast() ? ffr_gemm_threads() : ffr_blas_threads();
+}
+
 const char *ffr_blas_info(void) {
     static char buf[256]; /* read-only after the first call in practice; informational */
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
-    snprintf(buf, sizeof buf, "%s, %d threads", openblas_get_config(), openblas_get_num_threads());
+    if (ffr_gemm_uses_fast())
+        snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (%s for the rest)", ffr_gemm_threads(),
+                 openblas_get_config());
+    else snprintf(buf, sizeof buf, "%s, %d threads", openblas_get_config(), openblas_get_num_threads());
 #elif defined(FFR_USE_BLAS)
     snprintf(buf, sizeof buf, "CBLAS");
 #else

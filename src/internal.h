@@ -40,6 +40,26 @@ static inline float ffr_rho_apply(ffr_rho r, float s) {
     }
 }
 
+/* gemm.c: the AVX-512 kernel (doc/performance.md). Packed op(B): panels of
+ * FFR_NR columns, P[jp][k][FFR_NR], 64-byte aligned; FFR_KC is the depth block
+ * that fixes the summation order. ffr_gemm_fast_available: the CPU has AVX-512F,
+ * the build uses BLAS, and FFRELAX_GEMM is not "blas". */
+#define FFR_NR 32
+#define FFR_KC 256
+int ffr_gemm_fast_available(void);
+size_t ffr_gemm_pack_floats(int N, int K);
+void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb);
+void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                     float beta, float *C, int ldc);
+void ffr_gemm_fast(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                   int ldb, float beta, float *C, int ldc);
+void ffr_gemm_set_threads(int n);
+int ffr_gemm_threads(void);
+/* fn(ctx, t, nt) for t = 0..nt-1 on nt threads (t = 0 on the caller), then join. */
+void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx);
+int ffr_blas_threads(void);
+int ffr_gemm_uses_fast(void); /* ffr_gemm goes to the kernel (BLAS build, AVX-512F CPU) */ /* the BLAS library's own thread count (1 without BLAS) */
+
 /* Always-on check for internal invariants (never for user input). */
 #define FFR_ASSERT(c) do { if (!(c)) { fprintf(stderr, "%s:%d: internal error: %s\n", \
     __FILE__, __LINE__, #c); abort(); } } while (0)

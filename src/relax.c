@@ -77,32 +77,35 @@ static inline float rate_of(ffr_rule rule, ffr_rho rho, float s) {
 }
 
 /* V_{k} product: Y[M, n_{k-1}] (+)= alpha * R_k[M, n_k] * V_k^T. Tied: V_k^T = W_k. */
-static void gemm_down(const ffr_net *net, int k, int M, float alpha, const float *Rk, float beta, float *Y) {
+/* pk: op(V_k) packed for the AVX-512 kernel (ffr_gemm_pack), or NULL: ffr_gemm. Same arithmetic either way. */
+static void gemm_down(const ffr_net *net, const float *const *pk, int k, int M, float alpha, const float *Rk, float beta, float *Y) {
     int lo = net->n[k - 1], hi = net->n[k];
-    if (net->tied) ffr_gemm(0, 0, M, lo, hi, alpha, Rk, hi, net->W[k], lo, beta, Y, lo);
+    if (pk && pk[k]) ffr_gemm_packed(0, M, lo, hi, alpha, Rk, hi, pk[k], beta, Y, lo);
+    else if (net->tied) ffr_gemm(0, 0, M, lo, hi, alpha, Rk, hi, net->W[k], lo, beta, Y, lo);
     else ffr_gemm(0, 1, M, lo, hi, alpha, Rk, hi, net->V[k], hi, beta, Y, lo);
 }
 /* W_k product: Y[M, n_k] (+)= alpha * R_{k-1}[M, n_{k-1}] * W_k^T. */
-static void gemm_up(const ffr_net *net, int k, int M, float alpha, const float *Rkm1, float beta, float *Y) {
+static void gemm_up(const ffr_net *net, const float *const *pk, int k, int M, float alpha, const float *Rkm1, float beta, float *Y) {
     int lo = net->n[k - 1], hi = net->n[k];
-    ffr_gemm(0, 1, M, hi, lo, alpha, Rkm1, lo, net->W[k], lo, beta, Y, hi);
+    if (pk && pk[k]) ffr_gemm_packed(0, M, hi, lo, alpha, Rkm1, lo, pk[k], beta, Y, hi);
+    else ffr_gemm(0, 1, M, hi, lo, alpha, Rkm1, lo, net->W[k], lo, beta, Y, hi);
 }
 
 /* Evaluate raw branches for rows [0, M): f[k] = b_k + W_k r_{k-1} (k >= 1),
  * g[k] = c_k + V_{k+1} r_{k+1} (k < L), F[k] = combine(cu f + cd g) with the
  * rule's coefficients. R[k] are the rates. Outputs may be NULL per array. */
-static void eval_branches(const ffr_net *net, const coefs *cf, float *const *R, int M,
-                          float **f, float **g, float **F) {
+static void eval_branches(const ffr_net *net, const float *const *pup, const float *const *pdn, const coefs *cf,
+                          float *const *R, int M, float **f, float **g, float **F) {
     int L = net->L;
     for (int k = 0; k <= L; k++) {
         int n = net->n[k];
         if (f && k >= 1) {
-            gemm_up(net, k, M, 1.f, R[k - 1], 0.f, f[k]);
+            gemm_up(net, pup, k, M, 1.f, R[k - 1], 0.f, f[k]);
             for (int r = 0; r < M; r++)
                 for (int j = 0; j < n; j++) f[k][(size_t)r * n + j] += net->b[k][j];
         }
         if (g && k < L) {
-            gemm_down(net, k + 1, M, 1.f, R[k + 1], 0.f, g[k]);
+            gemm_down(net, pdn, k + 1, M, 1.f, R[k + 1], 0.f, g[k]);
             for (int r = 0; r < M; r++)
                 for (int j = 0; j < n; j++) g[k][(size_t)r * n + j] += net->c[k][j];
         }
@@ -140,7 +143,7 @@ void ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g,
     coefs_fill(net, &cf);
     for (int k = 0; k <= net->L; k++)
         for (size_t i = 0; i < (size_t)st->B * net->n[k]; i++) R[k][i] = rate_of(net->rule, net->rho, st->s[k][i]);
-    eval_branches(net, &cf, R, st->B, ff, gg, F);
+    eval_branches(net, NULL, NULL, &cf, R, st->B, ff, gg, F);
     for (int k = 0; k <= net->L; k++) {
         size_t sz = (size_t)st->B * net->n[k] * sizeof(float);
         if (f && k >= 1 && f[k]) memcpy(f[k], ff[k], sz);
@@ -157,7 +160,7 @@ void ffr_feedforward(const ffr_net *net, const float *x, int B, ffr_state *st) {
         float *tmp = malloc((size_t)B * lo * sizeof(float));
         FFR_ASSERT(tmp);
         for (size_t i = 0; i < (size_t)B * lo; i++) tmp[i] = rate_of(net->rule, net->rho, st->s[k - 1][i]);
-        gemm_up(net, k, B, 1.f, tmp, 0.f, rp);
+        gemm_up(net, NULL, k, B, 1.f, tmp, 0.f, rp);
         for (int r = 0; r < B; r++)
             for (int j = 0; j < hi; j++) {
                 float *v = &rp[(size_t)r * hi + j];
@@ -219,7 +222,7 @@ int ffr_energy(const ffr_net *net, const ffr_state *st, double *E) {
     for (int k = 0; k <= net->L; k++)
         for (size_t i = 0; i < (size_t)st->B * net->n[k]; i++) R[k][i] = rate_of(net->rule, net->rho, st->s[k][i]);
     for (int k = 1; k <= net->L; k++) {
-        gemm_up(net, k, st->B, 1.f, R[k - 1], 0.f, f[k]);
+        gemm_up(net, NULL, k, st->B, 1.f, R[k - 1], 0.f, f[k]);
         for (int r = 0; r < st->B; r++)
             for (int j = 0; j < net->n[k]; j++) f[k][(size_t)r * net->n[k] + j] += net->b[k][j];
     }
@@ -278,6 +281,8 @@ typedef struct {
     float *mf[FFR_MAX_LAYERS], *mg[FFR_MAX_LAYERS], *mF[FFR_MAX_LAYERS]; /* measuring buffers */
     float *S0[FFR_MAX_LAYERS];  /* start state, caller's order */
     float *cup, *cdown;         /* cached W_1 r_0 (B, n_1) and V_L r_L (B, n_{L-1}) */
+    float *pup[FFR_MAX_LAYERS], *pdn[FFR_MAX_LAYERS]; /* W_k^T and V_k^T packed for the kernel, or NULL */
+    float *packbuf;
     int free_layer[FFR_MAX_LAYERS];
     const unsigned char *mask; /* layer 0 mask (1 = clamped), NULL: layer 0 all clamped */
     int *perm;                  /* row -> example */
@@ -292,7 +297,32 @@ typedef struct {
 static void ws_free(ws_t *w) {
     for (int i = 0; i < 8; i++) free(w->blocks[i]);
     free(w->cup); free(w->cdown); free(w->perm); free(w->rng); free(w->step2); free(w->rstep2);
-    free(w->norm2); free(w->scratch); free(w->meas); free(w->rowtmp);
+    free(w->norm2); free(w->scratch); free(w->meas); free(w->rowtmp); free(w->packbuf);
+}
+
+/* Pack every weight matrix once for the AVX-512 kernel (when ffr_gemm uses it):
+ * W_k as op(B) of the up product (N = n_k, K = n_{k-1}) and V_k (tied: W_k) of
+ * the down product (N = n_{k-1}, K = n_k). Returns 0 if out of memory. */
+static int ws_pack(ws_t *w) {
+    const ffr_net *net = w->net;
+    if (!ffr_gemm_uses_fast()) return 1;
+    size_t tot = 0;
+    for (int k = 1; k <= w->L; k++)
+        tot += ffr_gemm_pack_floats(net->n[k], net->n[k - 1]) + ffr_gemm_pack_floats(net->n[k - 1], net->n[k]);
+    w->packbuf = aligned_alloc(64, tot * sizeof(float));
+    if (!w->packbuf) return 0;
+    float *q = w->packbuf;
+    for (int k = 1; k <= w->L; k++) {
+        int lo = net->n[k - 1], hi = net->n[k];
+        w->pup[k] = q;
+        ffr_gemm_pack(q, 1, hi, lo, net->W[k], lo);
+        q += ffr_gemm_pack_floats(hi, lo);
+        w->pdn[k] = q;
+        if (net->tied) ffr_gemm_pack(q, 0, lo, hi, net->W[k], lo);
+        else ffr_gemm_pack(q, 1, lo, hi, net->V[k], hi);
+        q += ffr_gemm_pack_floats(lo, hi);
+    }
+    return 1;
 }
 
 static void swap_rows(float *a, int n, int r1, int r2, float *tmp) {
@@ -350,7 +380,7 @@ static void measure(ws_t *w, ffr_state *st, ffr_trace *tr, int t, int final) {
             Rc[k] = w->R[k] + (size_t)r0 * net->n[k];
             Sc[k] = st->s[k] + (size_t)r0 * net->n[k];
         }
-        eval_branches(net, &w->cf, Rc, m, w->mf, w->mg, w->mF);
+        eval_branches(net, (const float *const *)w->pup, (const float *const *)w->pdn, &w->cf, Rc, m, w->mf, w->mg, w->mF);
         has_e = energy_rows(net, Sc, Rc, w->mf, m, E + r0) == 0;
         for (int r = r0; r < r0 + m; r++) {
             double res = 0;
@@ -446,16 +476,16 @@ static inline __attribute__((always_inline)) void row_update(
 }
 
 /* update_layer for k >= 1, no noise, no Gibbs: the common case, specialised. */
-static int update_layer_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
+static int update_rows_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k, int r0, int r1) {
     const ffr_net *net = w->net;
-    int n = net->n[k], M = w->nact;
+    int n = net->n[k];
     float eps = (float)o->eps, keep = 1.f - eps;
     const float *bias = w->cf.bias[k];
     const float *c1 = (k == 1 && w->cup) ? w->cup : NULL, *c2 = (k == w->L - 1 && w->cdown) ? w->cdown : NULL;
     float cs1 = w->cf.cu[k], cs2 = w->cf.cd[k];
     int fast = net->rule == FFR_RULE_DENDRITIC && net->rho == FFR_RHO_HARDSIGMOID;
     int bad = 0;
-    for (int r = 0; r < M; r++) {
+    for (int r = r0; r < r1; r++) {
         size_t o_ = (size_t)r * n;
         float *s = st->s[k] + o_, *rt = w->R[k] + o_;
         const float *u = w->T[k] + o_, *p1 = c1 ? c1 + o_ : NULL, *p2 = c2 ? c2 + o_ : NULL;
@@ -471,6 +501,27 @@ static int update_layer_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, in
         if (!isfinite(d2)) bad = 1;
         w->step2[r] += d2; w->rstep2[r] += rd2; w->norm2[r] += nn;
     }
+    return bad;
+}
+
+/* The rows split over the kernel's threads (each row's arithmetic is the same
+ * whichever thread does it, so results do not depend on the thread count). */
+typedef struct { ws_t *w; ffr_state *st; const ffr_relax_opts *o; int k, bad[64]; } upd_t;
+static void update_part(void *arg, int t, int nt) {
+    upd_t *u = arg;
+    int M = u->w->nact;
+    u->bad[t] = update_rows_fast(u->w, u->st, u->o, u->k, (int)((long)M * t / nt), (int)((long)M * (t + 1) / nt));
+}
+static int update_layer_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
+    int nt = ffr_gemm_uses_fast() ? ffr_gemm_threads() : 1;
+    long work = (long)w->nact * w->net->n[k];
+    if (nt > 64) nt = 64;
+    if (work < 65536L * nt) nt = work / 65536 > 1 ? (int)(work / 65536) : 1;
+    if (nt <= 1) return update_rows_fast(w, st, o, k, 0, w->nact);
+    upd_t u = {w, st, o, k, {0}};
+    ffr_parallel(nt, update_part, &u);
+    int bad = 0;
+    for (int t = 0; t < nt; t++) bad |= u.bad[t];
     return bad;
 }
 
@@ -522,11 +573,11 @@ static void products(ws_t *w, int k) {
     float beta = 0.f;
     int n = net->n[k];
     if (k >= 1 && !(k == 1 && w->cup)) {
-        gemm_up(net, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k]);
+        gemm_up(net, (const float *const *)w->pup, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k]);
         beta = 1.f; w->flops += 2.0 * M * n * net->n[k - 1];
     }
     if (k < L && !(k == L - 1 && w->cdown)) {
-        gemm_down(net, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k]);
+        gemm_down(net, (const float *const *)w->pdn, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k]);
         beta = 1.f; w->flops += 2.0 * M * n * net->n[k + 1];
     }
     if (beta == 0.f) memset(w->T[k], 0, (size_t)M * n * sizeof(float));
@@ -624,6 +675,7 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     int ok = tr && w.perm && w.rng && w.step2 && w.rstep2 && w.norm2 && w.scratch && w.meas && w.rowtmp &&
              (!cache_up || w.cup) && (!cache_down || w.cdown);
     for (int i = 0; i < 7; i++) ok = ok && w.blocks[i];
+    ok = ok && ws_pack(&w);
     if (!ok) { ws_free(&w); ffr_trace_free(tr); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", B); }
     coefs_fill(net, &w.cf);
     for (int b = 0; b < B; b++) {
@@ -659,11 +711,11 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
         memcpy(w.S0[k], st->s[k], nk * sizeof(float));
     }
     if (w.cup) { /* clamped input: its bottom-up product once per relaxation */
-        gemm_up(net, 1, B, 1.f, w.R[0], 0.f, w.cup);
+        gemm_up(net, (const float *const *)w.pup, 1, B, 1.f, w.R[0], 0.f, w.cup);
         w.flops += 2.0 * B * net->n[1] * net->n[0];
     }
     if (w.cdown) { /* clamped target: its top-down product once */
-        gemm_down(net, L, B, 1.f, w.R[L], 0.f, w.cdown);
+        gemm_down(net, (const float *const *)w.pdn, L, B, 1.f, w.R[L], 0.f, w.cdown);
         w.flops += 2.0 * B * net->n[L - 1] * net->n[L];
     }
 

@@ -1,0 +1,349 @@
+/* gemm.c - ffrelax's own fp32 matrix product for CPUs with AVX-512F: a packed,
+ * register-blocked kernel in the BLIS manner (flame/blis), chosen at run time
+ * when the CPU has AVX-512F and the build uses BLAS (FFRELAX_GEMM=blas turns
+ * it off). It exists because the relaxation sweep is GEMM-bound and a BLAS
+ * configured for an older core (OPENBLAS_CORETYPE=Haswell, AVX2) leaves half
+ * of an AVX-512 core idle; the naive reference ffr_gemm_ref (blas.c) stays
+ * beside it and the tests compare the two on awkward shapes.
+ *
+ * Convention: row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
+ *
+ * op(B) is packed into panels of FFR_NR = 32 columns: P[jp][k][32] (zero
+ * columns past N), which ffr_gemm_pack does once for a weight matrix that many
+ * products reuse (the relaxation engine packs W_k and V_k once per ffr_relax).
+ * op(A) is packed per block of FFR_MC rows x FFR_KC depth into tiles of 12
+ * rows, A'[t][k][12]. The micro-kernel keeps a 12 x 32 tile of C in 24
+ * registers (fewer rows: up to 4 panels at once, so short batches still have
+ * enough independent FMA chains).
+ *
+ * Summation order, the same for every element whatever M, N, its tile or
+ * the thread count: acc_b = FMA chain over k in increasing order inside depth
+ * block b (blocks of FFR_KC); after block 0, C = alpha*acc_0 + beta*C (C not
+ * read when beta = 0); after each later block, C = C + alpha*acc_b. So a row of
+ * C does not depend on which other rows are in the product (the active set of
+ * the engine shrinks the batch) nor on how the columns are split over threads. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define FFR_MR 12
+#define FFR_MC 96 /* rows per packed A block: 8 tiles */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FFR_NO_AVX512)
+#define FFR_HAVE_KERNEL 1
+#include <immintrin.h>
+#define TGT __attribute__((target("avx512f,fma")))
+#endif
+
+size_t ffr_gemm_pack_floats(int N, int K) {
+    return (size_t)((N + FFR_NR - 1) / FFR_NR) * FFR_NR * (size_t)(K > 0 ? K : 0);
+}
+
+/* P[jp][k][32] from op(B)[k][j] = tB ? B[j*ldb + k] : B[k*ldb + j]. */
+void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
+    int np = (N + FFR_NR - 1) / FFR_NR;
+    for (int jp = 0; jp < np; jp++) {
+        float *dst = P + (size_t)jp * K * FFR_NR;
+        int j0 = jp * FFR_NR, nj = N - j0 < FFR_NR ? N - j0 : FFR_NR;
+        if (!tB) {
+            for (int k = 0; k < K; k++) {
+                memcpy(dst + (size_t)k * FFR_NR, B + (size_t)k * ldb + j0, (size_t)nj * sizeof(float));
+                for (int jj = nj; jj < FFR_NR; jj++) dst[(size_t)k * FFR_NR + jj] = 0.f;
+            }
+        } else {
+            /* a transpose: blocks of 64 k so that the written lines stay in L1 */
+            for (int k0 = 0; k0 < K; k0 += 64) {
+                int k1 = K - k0 < 64 ? K : k0 + 64;
+                for (int jj = 0; jj < FFR_NR; jj++) {
+                    if (jj < nj) {
+                        const float *src = B + (size_t)(j0 + jj) * ldb;
+                        for (int k = k0; k < k1; k++) dst[(size_t)k * FFR_NR + jj] = src[k];
+                    } else
+                        for (int k = k0; k < k1; k++) dst[(size_t)k * FFR_NR + jj] = 0.f;
+                }
+            }
+        }
+    }
+}
+
+/* A'[t][k][12] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); rows past mc are zero. */
+static void pack_a(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
+    for (int t = 0; t * FFR_MR < mc; t++) {
+        float *dst = Ap + (size_t)t * kc * FFR_MR;
+        int r0 = t * FFR_MR, nr = mc - r0 < FFR_MR ? mc - r0 : FFR_MR;
+        if (tA) {
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (size_t)(p0 + k) * lda + i0 + r0;
+                for (int i = 0; i < nr; i++) dst[(size_t)k * FFR_MR + i] = src[i];
+                for (int i = nr; i < FFR_MR; i++) dst[(size_t)k * FFR_MR + i] = 0.f;
+            }
+        } else {
+            for (int i = 0; i < FFR_MR; i++) {
+                if (i < nr) {
+                    const float *src = A + (size_t)(i0 + r0 + i) * lda + p0;
+                    for (int k = 0; k < kc; k++) dst[(size_t)k * FFR_MR + i] = src[k];
+                } else
+                    for (int k = 0; k < kc; k++) dst[(size_t)k * FFR_MR + i] = 0.f;
+            }
+        }
+    }
+}
+
+#ifdef FFR_HAVE_KERNEL
+/* The micro-kernel: rows 0..MR-1 of a packed A tile times NP panels of packed
+ * B, depth kc; writes C[0..MR, 0..ncols) (ncols <= NP*32) per the order above. */
+static inline __attribute__((always_inline)) TGT void kern(const int MR, const int NP, int kc, const float *restrict Ap,
+                                                          const float *restrict Bp, size_t bstride, float *C, int ldc,
+                                                          float alpha, float beta, int first, int ncols) {
+    __m512 acc[FFR_MR][8];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b[8];
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; p++) {
+            b[2 * p] = _mm512_load_ps(Bp + p * bstride + (size_t)k * FFR_NR);
+            b[2 * p + 1] = _mm512_load_ps(Bp + p * bstride + (size_t)k * FFR_NR + 16);
+        }
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 a = _mm512_set1_ps(Ap[(size_t)k * FFR_MR + i]);
+#pragma GCC unroll 8
+            for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++) {
+            int nv = ncols - v * 16;
+            if (nv <= 0) continue;
+            __mmask16 m = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
+            float *c = C + (size_t)i * ldc + v * 16;
+            __m512 x = _mm512_mul_ps(va, acc[i][v]);
+            if (first) {
+                if (beta != 0.f) x = _mm512_add_ps(x, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
+            } else
+                x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), x);
+            _mm512_mask_storeu_ps(c, m, x);
+        }
+}
+
+typedef void (*kern_fn)(int, const float *, const float *, size_t, float *, int, float, float, int, int);
+#define K_DEF(MR, NP) \
+    static TGT void kern_##MR##_##NP(int kc, const float *Ap, const float *Bp, size_t bs, float *C, int ldc, \
+                                     float al, float be, int first, int nc) { kern(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc); }
+K_DEF(1, 1) K_DEF(1, 2) K_DEF(1, 3) K_DEF(1, 4)
+K_DEF(2, 1) K_DEF(2, 2) K_DEF(2, 3) K_DEF(2, 4)
+K_DEF(3, 1) K_DEF(3, 2) K_DEF(3, 3) K_DEF(3, 4)
+K_DEF(4, 1) K_DEF(4, 2) K_DEF(5, 1) K_DEF(5, 2) K_DEF(6, 1) K_DEF(6, 2)
+K_DEF(7, 1) K_DEF(8, 1) K_DEF(9, 1) K_DEF(10, 1) K_DEF(11, 1) K_DEF(12, 1)
+static const kern_fn kern_tab[13][5] = {
+    {0},
+    {0, kern_1_1, kern_1_2, kern_1_3, kern_1_4}, {0, kern_2_1, kern_2_2, kern_2_3, kern_2_4},
+    {0, kern_3_1, kern_3_2, kern_3_3, kern_3_4}, {0, kern_4_1, kern_4_2}, {0, kern_5_1, kern_5_2},
+    {0, kern_6_1, kern_6_2}, {0, kern_7_1}, {0, kern_8_1}, {0, kern_9_1}, {0, kern_10_1},
+    {0, kern_11_1}, {0, kern_12_1}};
+static int np_max(int mr) { return mr <= 3 ? 4 : mr <= 6 ? 2 : 1; }
+#endif
+
+int ffr_gemm_fast_available(void) {
+#ifdef FFR_HAVE_KERNEL
+    static int avail = -1; /* a pure function of the CPU and the environment */
+    if (avail < 0) {
+        const char *e = getenv("FFRELAX_GEMM");
+        __builtin_cpu_init();
+        avail = __builtin_cpu_supports("avx512f") && !(e && !strcmp(e, "blas"));
+    }
+    return avail;
+#else
+    return 0;
+#endif
+}
+
+/* Panels [p0, p1) of C for all M rows. Ap: FFR_MC * FFR_KC floats, 64-byte aligned. */
+static void drive(int M, int p0, int p1, int N, int K, float alpha, int tA, const float *A, int lda,
+                  const float *P, float beta, float *C, int ldc, float *Ap) {
+#ifdef FFR_HAVE_KERNEL
+    size_t bs = (size_t)K * FFR_NR;
+    for (int pc = 0; pc < K; pc += FFR_KC) {
+        int kc = K - pc < FFR_KC ? K - pc : FFR_KC, first = pc == 0;
+        for (int ic = 0; ic < M; ic += FFR_MC) {
+            int mc = M - ic < FFR_MC ? M - ic : FFR_MC, full = mc / FFR_MR, tail = mc % FFR_MR;
+            pack_a(Ap, tA, A, lda, ic, mc, pc, kc);
+            for (int jp = p0; jp < p1; jp++) {
+                const float *Bp = P + jp * bs + (size_t)pc * FFR_NR;
+                int nc = N - jp * FFR_NR < FFR_NR ? N - jp * FFR_NR : FFR_NR;
+                for (int t = 0; t < full; t++)
+                    kern_12_1(kc, Ap + (size_t)t * kc * FFR_MR, Bp, bs, C + (size_t)(ic + t * FFR_MR) * ldc + jp * FFR_NR,
+                              ldc, alpha, beta, first, nc);
+            }
+            if (tail) {
+                int npm = np_max(tail);
+                const float *At = Ap + (size_t)full * kc * FFR_MR;
+                for (int jp = p0; jp < p1; jp += npm) {
+                    int np = p1 - jp < npm ? p1 - jp : npm;
+                    int nc = N - jp * FFR_NR < np * FFR_NR ? N - jp * FFR_NR : np * FFR_NR;
+                    kern_tab[tail][np](kc, At, P + jp * bs + (size_t)pc * FFR_NR, bs,
+                                       C + (size_t)(ic + full * FFR_MR) * ldc + jp * FFR_NR, ldc, alpha, beta, first, nc);
+                }
+            }
+        }
+    }
+#else
+    (void)M; (void)p0; (void)p1; (void)N; (void)K; (void)alpha; (void)tA; (void)A; (void)lda;
+    (void)P; (void)beta; (void)C; (void)ldc; (void)Ap;
+#endif
+}
+
+/* ---- threads: the panels are split in contiguous ranges, one per thread */
+static int g_threads = 0; /* 0: not set, take the BLAS's count (its environment variables) */
+void ffr_gemm_set_threads(int n) { g_threads = n < 1 ? 1 : n > 64 ? 64 : n; }
+int ffr_gemm_threads(void) {
+    if (g_threads == 0) ffr_gemm_set_threads(ffr_blas_threads());
+    return g_threads;
+}
+
+/* ---- a small persistent thread pool: ffr_parallel(nt, fn, ctx) runs
+ * fn(ctx, t, nt) for t = 0..nt-1, t = 0 on the caller, the others on workers
+ * that are created on first use and then wait (a short spin, then a condition
+ * variable) for the next call. The parts are independent by contract, so when
+ * the pool is busy (another thread of the caller's program is using it) or a
+ * worker cannot be created, the caller runs the parts itself, in order, with
+ * the same result. */
+#define POOL_MAX 63
+#define POOL_SPIN 20000
+static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER; /* one parallel call at a time */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* sleeping workers */
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static int pool_n;                  /* workers created (under pool_busy) */
+static atomic_uint pool_gen;        /* incremented once per call */
+static atomic_int pool_left;        /* workers that have not finished this call */
+static void (*pool_fn)(void *, int, int);
+static void *pool_ctx;
+static int pool_nt;
+static unsigned pool_born[POOL_MAX + 1]; /* the generation each worker was created in */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void *pool_worker(void *arg) {
+    int t = (int)(intptr_t)arg;
+    unsigned seen = pool_born[t];
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) {
+            if (++spins < POOL_SPIN) { cpu_relax(); continue; }
+            pthread_mutex_lock(&pool_mu);
+            while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) pthread_cond_wait(&pool_cv, &pool_mu);
+            pthread_mutex_unlock(&pool_mu);
+            break;
+        }
+        seen = g;
+        if (t < pool_nt) pool_fn(pool_ctx, t, pool_nt);
+        atomic_fetch_sub_explicit(&pool_left, 1, memory_order_acq_rel);
+    }
+    return NULL;
+}
+
+void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx) {
+    if (nt > POOL_MAX + 1) nt = POOL_MAX + 1;
+    if (nt <= 1) { fn(ctx, 0, 1); return; }
+    if (pthread_mutex_trylock(&pool_busy)) {
+        for (int t = 0; t < nt; t++) fn(ctx, t, nt);
+        return;
+    }
+    while (pool_n < nt - 1) {
+        pthread_t th;
+        pthread_attr_t at;
+        int t = pool_n + 1, ok = pthread_attr_init(&at) == 0;
+        pool_born[t] = atomic_load(&pool_gen);
+        ok = ok && pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
+             pthread_create(&th, &at, pool_worker, (void *)(intptr_t)t) == 0;
+        pthread_attr_destroy(&at);
+        if (!ok) break;
+        pool_n++;
+    }
+    int nw = pool_n < nt - 1 ? pool_n : nt - 1; /* workers that take a part */
+    pool_fn = fn; pool_ctx = ctx; pool_nt = nt;
+    atomic_store_explicit(&pool_left, pool_n, memory_order_relaxed);
+    pthread_mutex_lock(&pool_mu);
+    atomic_fetch_add_explicit(&pool_gen, 1, memory_order_release);
+    pthread_cond_broadcast(&pool_cv);
+    pthread_mutex_unlock(&pool_mu);
+    fn(ctx, 0, nt);
+    for (int t = nw + 1; t < nt; t++) fn(ctx, t, nt); /* parts no worker could take */
+    int spins = 0;
+    while (atomic_load_explicit(&pool_left, memory_order_acquire) > 0) {
+        if (++spins < POOL_SPIN) cpu_relax();
+        else sched_yield();
+    }
+    pthread_mutex_unlock(&pool_busy);
+}
+
+typedef struct {
+    int M, np, N, K, tA, lda, ldc, by_rows;
+    float alpha, beta;
+    const float *A, *P;
+    float *C;
+} job_t;
+
+/* Thread t of nt: a contiguous range of rows (whole tiles) or of panels. */
+static void job_part(void *arg, int t, int nt) {
+    const job_t *j = arg;
+    float Ap[FFR_MC * FFR_KC] __attribute__((aligned(64))); /* 96 KiB: the packed A block */
+    if (j->by_rows) {
+        int tiles = (j->M + FFR_MR - 1) / FFR_MR;
+        int r0 = tiles * t / nt * FFR_MR, r1 = tiles * (t + 1) / nt * FFR_MR;
+        if (r1 > j->M) r1 = j->M;
+        if (r1 <= r0) return;
+        const float *A = j->tA ? j->A + r0 : j->A + (size_t)r0 * j->lda;
+        drive(r1 - r0, 0, j->np, j->N, j->K, j->alpha, j->tA, A, j->lda, j->P, j->beta, j->C + (size_t)r0 * j->ldc,
+              j->ldc, Ap);
+    } else {
+        int p0 = j->np * t / nt, p1 = j->np * (t + 1) / nt;
+        if (p1 > p0)
+            drive(j->M, p0, p1, j->N, j->K, j->alpha, j->tA, j->A, j->lda, j->P, j->beta, j->C, j->ldc, Ap);
+    }
+}
+
+void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                     float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    int np = (N + FFR_NR - 1) / FFR_NR;
+    int nt = ffr_gemm_threads();
+    double fl = 2.0 * M * N * K;
+    if (fl < 4e6 * nt) nt = (int)(fl / 4e6) > 1 ? (int)(fl / 4e6) : 1; /* ~25 us of work per thread at least */
+    /* rows when every thread gets 4 tiles or more (each packs only its rows of A), else panels */
+    int by_rows = M >= nt * 4 * FFR_MR;
+    if (!by_rows && nt > np) nt = np;
+    job_t j = {M, np, N, K, tA, lda, ldc, by_rows, alpha, beta, A, P, C};
+    ffr_parallel(nt, job_part, &j);
+}
+
+void ffr_gemm_fast(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                   int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    size_t nf = ffr_gemm_pack_floats(N, K);
+    float *P = nf ? aligned_alloc(64, nf * sizeof(float)) : NULL;
+    FFR_ASSERT(!nf || P);
+    if (nf) ffr_gemm_pack(P, tB, N, K, B, ldb);
+    ffr_gemm_packed(tA, M, N, K, alpha, A, lda, P, beta, C, ldc);
+    free(P);
+}
