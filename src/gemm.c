@@ -43,55 +43,95 @@ size_t ffr_gemm_pack_floats(int N, int K) {
     return (size_t)((N + FFR_NR - 1) / FFR_NR) * FFR_NR * (size_t)(K > 0 ? K : 0);
 }
 
+#ifdef FFR_HAVE_KERNEL
+/* Transpose a block: nr (<= 16) rows of 16 floats at src (row stride ld; rows
+ * past nr read as zero) into 16 vectors, vector c (= src column c) stored at
+ * dst + c * ds under mask sm. */
+static inline __attribute__((always_inline)) TGT void tr16(const float *src, size_t ld, int nr, float *dst, size_t ds,
+                                                          __mmask16 sm) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = i < nr ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; i++) {
+            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+    for (int c = 0; c < 16; c++) _mm512_mask_storeu_ps(dst + c * ds, sm, r[c]);
+}
+
+static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
 /* P[jp][k][32] from op(B)[k][j] = tB ? B[j*ldb + k] : B[k*ldb + j]. */
-void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
+TGT void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
     int np = (N + FFR_NR - 1) / FFR_NR;
     for (int jp = 0; jp < np; jp++) {
         float *dst = P + (size_t)jp * K * FFR_NR;
         int j0 = jp * FFR_NR, nj = N - j0 < FFR_NR ? N - j0 : FFR_NR;
         if (!tB) {
+            __mmask16 m0 = lanes(nj), m1 = lanes(nj - 16);
             for (int k = 0; k < K; k++) {
-                memcpy(dst + (size_t)k * FFR_NR, B + (size_t)k * ldb + j0, (size_t)nj * sizeof(float));
-                for (int jj = nj; jj < FFR_NR; jj++) dst[(size_t)k * FFR_NR + jj] = 0.f;
+                const float *src = B + (size_t)k * ldb + j0;
+                _mm512_store_ps(dst + (size_t)k * FFR_NR, _mm512_maskz_loadu_ps(m0, src));
+                _mm512_store_ps(dst + (size_t)k * FFR_NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
             }
         } else {
-            /* a transpose: blocks of 64 k so that the written lines stay in L1 */
-            for (int k0 = 0; k0 < K; k0 += 64) {
-                int k1 = K - k0 < 64 ? K : k0 + 64;
-                for (int jj = 0; jj < FFR_NR; jj++) {
-                    if (jj < nj) {
-                        const float *src = B + (size_t)(j0 + jj) * ldb;
-                        for (int k = k0; k < k1; k++) dst[(size_t)k * FFR_NR + jj] = src[k];
-                    } else
-                        for (int k = k0; k < k1; k++) dst[(size_t)k * FFR_NR + jj] = 0.f;
+            int k = 0;
+            for (; k + 16 <= K; k += 16)
+                for (int h = 0; h < 2; h++) {
+                    int nr = nj - 16 * h;
+                    if (nr > 0) tr16(B + (size_t)(j0 + 16 * h) * ldb + k, ldb, nr < 16 ? nr : 16, dst + (size_t)k * FFR_NR + 16 * h, FFR_NR, 0xFFFF);
+                    else for (int c = 0; c < 16; c++) _mm512_store_ps(dst + (size_t)(k + c) * FFR_NR + 16 * h, _mm512_setzero_ps());
                 }
-            }
+            for (; k < K; k++)
+                for (int jj = 0; jj < FFR_NR; jj++) dst[(size_t)k * FFR_NR + jj] = jj < nj ? B[(size_t)(j0 + jj) * ldb + k] : 0.f;
         }
     }
 }
 
 /* A'[t][k][12] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); rows past mc are zero. */
-static void pack_a(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
+static TGT void pack_a(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
     for (int t = 0; t * FFR_MR < mc; t++) {
         float *dst = Ap + (size_t)t * kc * FFR_MR;
         int r0 = t * FFR_MR, nr = mc - r0 < FFR_MR ? mc - r0 : FFR_MR;
         if (tA) {
-            for (int k = 0; k < kc; k++) {
-                const float *src = A + (size_t)(p0 + k) * lda + i0 + r0;
-                for (int i = 0; i < nr; i++) dst[(size_t)k * FFR_MR + i] = src[i];
-                for (int i = nr; i < FFR_MR; i++) dst[(size_t)k * FFR_MR + i] = 0.f;
-            }
+            __mmask16 m = lanes(nr);
+            for (int k = 0; k < kc; k++) /* a 16-lane store over 12 floats: the next k overwrites the rest */
+                _mm512_mask_storeu_ps(dst + (size_t)k * FFR_MR, 0x0FFF,
+                                      _mm512_maskz_loadu_ps(m, A + (size_t)(p0 + k) * lda + i0 + r0));
         } else {
-            for (int i = 0; i < FFR_MR; i++) {
-                if (i < nr) {
-                    const float *src = A + (size_t)(i0 + r0 + i) * lda + p0;
-                    for (int k = 0; k < kc; k++) dst[(size_t)k * FFR_MR + i] = src[k];
-                } else
-                    for (int k = 0; k < kc; k++) dst[(size_t)k * FFR_MR + i] = 0.f;
-            }
+            const float *src = A + (size_t)(i0 + r0) * lda + p0;
+            int k = 0;
+            for (; k + 16 <= kc; k += 16) tr16(src + k, lda, nr, dst + (size_t)k * FFR_MR, FFR_MR, 0x0FFF);
+            for (; k < kc; k++)
+                for (int i = 0; i < FFR_MR; i++) dst[(size_t)k * FFR_MR + i] = i < nr ? src[(size_t)i * lda + k] : 0.f;
         }
     }
 }
+#else
+void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
+    int np = (N + FFR_NR - 1) / FFR_NR;
+    for (int jp = 0; jp < np; jp++)
+        for (int k = 0; k < K; k++)
+            for (int jj = 0; jj < FFR_NR; jj++) {
+                int j = jp * FFR_NR + jj;
+                P[((size_t)jp * K + k) * FFR_NR + jj] = j >= N ? 0.f : tB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+            }
+}
+#endif
 
 #ifdef FFR_HAVE_KERNEL
 /* The micro-kernel: rows 0..MR-1 of a packed A tile times NP panels of packed
@@ -337,13 +377,31 @@ void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, i
     ffr_parallel(nt, job_part, &j);
 }
 
+/* Packing op(B) over threads: contiguous ranges of panels (each panel's bits
+ * are the same whoever packs it). */
+typedef struct { float *P; int tB, N, K; const float *B; int ldb, np; } pack_job;
+static void pack_part(void *arg, int t, int nt) {
+    pack_job *j = arg;
+    int p0 = j->np * t / nt, p1 = j->np * (t + 1) / nt;
+    if (p1 <= p0) return;
+    int j0 = p0 * FFR_NR, n = (p1 * FFR_NR < j->N ? p1 * FFR_NR : j->N) - j0;
+    const float *B = j->tB ? j->B + (size_t)j0 * j->ldb : j->B + j0;
+    ffr_gemm_pack(j->P + (size_t)p0 * j->K * FFR_NR, j->tB, n, j->K, B, j->ldb);
+}
+
 void ffr_gemm_fast(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                    int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     size_t nf = ffr_gemm_pack_floats(N, K);
     float *P = nf ? aligned_alloc(64, nf * sizeof(float)) : NULL;
     FFR_ASSERT(!nf || P);
-    if (nf) ffr_gemm_pack(P, tB, N, K, B, ldb);
+    if (nf) {
+        int np = (N + FFR_NR - 1) / FFR_NR, nt = ffr_gemm_threads();
+        if ((double)N * K < 262144.0 * nt) nt = (int)((double)N * K / 262144) > 1 ? (int)((double)N * K / 262144) : 1;
+        if (nt > np) nt = np;
+        pack_job pj = {P, tB, N, K, B, ldb, np};
+        ffr_parallel(nt, pack_part, &pj);
+    }
     ffr_gemm_packed(tA, M, N, K, alpha, A, lda, P, beta, C, ldc);
     free(P);
 }

@@ -137,6 +137,15 @@ void ffr_optim_reset(ffr_optim *o) {
 
 void ffr_optim_tick(ffr_optim *o) { o->t++; }
 
+/* The Adam step over the library's threads: contiguous ranges of 16-element blocks. */
+typedef struct { float *P, *M, *V; const float *G; size_t len; float wd, b1, b2, a, e; } adam_job;
+static void adam_part(void *arg, int t, int nt) {
+    adam_job *j = arg;
+    size_t nb = (j->len + 15) / 16, i0 = nb * t / nt * 16, i1 = nb * (t + 1) / nt * 16;
+    if (i1 > j->len) i1 = j->len;
+    if (i1 > i0) adam_kernel()(j->P + i0, j->M + i0, j->V + i0, j->G + i0, i1 - i0, j->wd, j->b1, j->b2, j->a, j->e);
+}
+
 void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
     FFR_ASSERT(off + len <= o->n && off + len >= off);
     float *P = p + off, *M = o->m + off;
@@ -151,7 +160,11 @@ void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t l
     /* bias corrections folded into the step size (Kingma & Ba, Sec. 2) */
     double c1 = 1.0 - pow(o->beta1, (double)o->t), c2 = 1.0 - pow(o->beta2, (double)o->t);
     float a = (float)(o->lr * sqrt(c2) / c1), e = (float)(o->eps * sqrt(c2));
-    adam_kernel()(P, M, o->v + off, G, len, wd, b1, b2, a, e);
+    adam_job j = {P, M, o->v + off, G, len, wd, b1, b2, a, e};
+    int nt = ffr_gemm_threads();
+    if (len < (size_t)65536 * nt) nt = (int)(len / 65536) > 1 ? (int)(len / 65536) : 1;
+    if (nt <= 1) adam_kernel()(P, M, o->v + off, G, len, wd, b1, b2, a, e);
+    else ffr_parallel(nt, adam_part, &j); /* elementwise: the same bits in any split */
 }
 
 void ffr_optim_step_ref(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {

@@ -168,7 +168,9 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
     if ((rc = ffr_net_clone(&gnet, net, err))) return rc;
     /* two BLAS threads: run the minibatch's two halves on two threads with
      * single-threaded BLAS (batch-100 products do not split well inside BLAS) */
-    int blas_threads = ffr_get_threads(), par = blas_threads >= 2;
+    /* (with ffrelax's AVX-512 kernel the products split over threads inside the
+     * kernel instead, packing once, and the result does not depend on the thread count) */
+    int blas_threads = ffr_get_threads(), par = blas_threads >= 2 && !ffr_gemm_uses_fast();
     ffr_net *gnet2 = NULL;
     float *work2 = NULL;
     if (par && ffr_net_clone(&gnet2, net, NULL) == FFR_OK)

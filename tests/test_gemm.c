@@ -1,0 +1,149 @@
+/* test_gemm.c - ffrelax's AVX-512 kernel (src/gemm.c) against the naive
+ * double reference on awkward shapes, and the properties the engine relies
+ * on: packed once == packed per call, bit for bit; a row's result does not
+ * depend on the other rows of the product (the active set) nor on the thread
+ * count; beta = 0 never reads C; concurrent callers get the same bits.
+ * On a CPU without AVX-512F the kernel checks are skipped (and said so). */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ffrelax.h"
+#include "internal.h"
+#include "minitest.h"
+
+static float *randv(ffr_rng *r, size_t n) {
+    float *v = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) v[i] = (float)ffr_rng_normal(r);
+    return v;
+}
+
+static void test_vs_ref(void) {
+    ffr_rng r;
+    ffr_rng_seed(&r, 11);
+    /* tiles of 12 rows x 32 columns, depth blocks of FFR_KC = 256: shapes on, just
+       under and just over every boundary, and prime ones */
+    int shapes[][3] = {{1, 1, 1},    {1, 32, 256},  {2, 33, 257},  {3, 31, 255}, {4, 65, 513}, {5, 97, 7},
+                       {6, 1, 300},  {7, 64, 1},    {11, 129, 97}, {12, 32, 512}, {13, 100, 784}, {23, 17, 1000},
+                       {25, 200, 3}, {97, 61, 263}, {100, 1000, 50}, {1, 1000, 1000}, {211, 37, 600}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int ab = 0; ab < 3; ab++) {
+                    int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                    float alpha = ab == 0 ? 1.f : ab == 1 ? 0.7f : -1.3f, beta = ab == 0 ? 0.f : ab == 1 ? 1.f : 0.3f;
+                    int ldc = N + 3; /* C's rows padded: columns past N must stay untouched */
+                    float *A = randv(&r, (size_t)M * K), *B = randv(&r, (size_t)K * N);
+                    float *C1 = randv(&r, (size_t)M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+                    if (beta == 0.f) /* beta = 0: C is not read (NaN garbage must not leak) */
+                        for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) C1[(size_t)i * ldc + j] = NAN;
+                    memcpy(C2, C1, sizeof(float) * M * ldc);
+                    ffr_gemm_fast(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C1, ldc);
+                    ffr_gemm_ref(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C2, ldc);
+                    double md = 0, mx = 0;
+                    int pad_ok = 1, finite = 1;
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < ldc; j++) {
+                            size_t o = (size_t)i * ldc + j;
+                            if (j >= N) { pad_ok &= memcmp(&C1[o], &C2[o], sizeof(float)) == 0; continue; }
+                            finite &= isfinite(C1[o]);
+                            md = fmax(md, fabs(C1[o] - C2[o]));
+                            mx = fmax(mx, fabs(C2[o]));
+                        }
+                    CHECKF(finite && md <= 2e-6 * (1 + mx) * sqrt(K), "kernel %dx%dx%d ta=%d tb=%d a=%g b=%g: max diff %g",
+                           M, N, K, ta, tb, alpha, beta, md);
+                    CHECKF(pad_ok, "kernel %dx%dx%d: wrote past column N", M, N, K);
+                    CHECK(mx > 0.1 || M * N < 4); /* not comparing zeros */
+                    free(A); free(B); free(C1); free(C2);
+                }
+    /* K = 0: C = beta C */
+    float c[6] = {1, 2, 3, 4, 5, 6}, a[1] = {0}, b[1] = {0};
+    ffr_gemm_fast(0, 0, 2, 3, 0, 1.f, a, 1, b, 3, 0.5f, c, 3);
+    CHECK(c[0] == 0.5f && c[5] == 3.f);
+}
+
+/* A row of C must come out the same whatever rows it is computed with and
+ * however many threads share the product; packing once or per call too. */
+static void test_bits(void) {
+    ffr_rng r;
+    ffr_rng_seed(&r, 12);
+    int N = 301, K = 777, Ms[] = {1, 2, 5, 12, 13, 40, 97, 250};
+    float *Bt = randv(&r, (size_t)N * K); /* (N, K): op(B) = B^T, the up product's layout */
+    float *A = randv(&r, (size_t)250 * K);
+    float *P = aligned_alloc(64, ffr_gemm_pack_floats(N, K) * sizeof(float));
+    ffr_gemm_pack(P, 1, N, K, Bt, K);
+    float *ref = malloc(sizeof(float) * 250 * N), *C = malloc(sizeof(float) * 250 * N);
+    ffr_gemm_set_threads(1);
+    for (int i = 0; i < 250; i++) ffr_gemm_packed(0, 1, N, K, 0.5f, A + (size_t)i * K, K, P, 0.f, ref + (size_t)i * N, N);
+    for (int th = 1; th <= 3; th++) {
+        ffr_gemm_set_threads(th);
+        for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++) {
+            int M = Ms[m];
+            ffr_gemm_packed(0, M, N, K, 0.5f, A, K, P, 0.f, C, N);
+            CHECKF(!memcmp(C, ref, sizeof(float) * M * N), "packed M=%d threads=%d: rows differ from one-row products", M, th);
+            memset(C, 0, sizeof(float) * M * N);
+            ffr_gemm_fast(0, 1, M, N, K, 0.5f, A, K, Bt, K, 0.f, C, N);
+            CHECKF(!memcmp(C, ref, sizeof(float) * M * N), "per-call packing M=%d threads=%d: differs from packed once", M, th);
+        }
+    }
+    /* a large product through both splits (rows, panels) */
+    int M = 250;
+    float *C1 = malloc(sizeof(float) * M * N);
+    ffr_gemm_set_threads(1);
+    ffr_gemm_packed(0, M, N, K, 1.f, A, K, P, 0.f, C1, N);
+    ffr_gemm_set_threads(2);
+    ffr_gemm_packed(0, M, N, K, 1.f, A, K, P, 0.f, C, N);
+    CHECK(!memcmp(C, C1, sizeof(float) * M * N));
+    ffr_gemm_packed(0, 20, N, K, 1.f, A, K, P, 0.f, C, N); /* 20 rows: split over panels */
+    CHECK(!memcmp(C, C1, sizeof(float) * 20 * N));
+    free(C1); free(Bt); free(A); free(P); free(ref); free(C);
+}
+
+/* Two threads of a caller's program using the kernel (and its pool) at once. */
+typedef struct { const float *A, *B; float *C; int M, N, K; } conc_t;
+static void *conc_run(void *arg) {
+    conc_t *c = arg;
+    for (int it = 0; it < 5; it++) ffr_gemm_fast(0, 0, c->M, c->N, c->K, 1.f, c->A, c->K, c->B, c->N, 0.f, c->C, c->N);
+    return NULL;
+}
+static void test_concurrent(void) {
+    ffr_rng r;
+    ffr_rng_seed(&r, 13);
+    int M = 120, N = 200, K = 300;
+    float *A = randv(&r, (size_t)M * K), *B = randv(&r, (size_t)K * N);
+    float *C0 = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+    ffr_gemm_set_threads(2);
+    ffr_gemm_fast(0, 0, M, N, K, 1.f, A, K, B, N, 0.f, C0, N);
+    conc_t a = {A, B, C1, M, N, K}, b = {A, B, C2, M, N, K};
+    pthread_t t1, t2;
+    int ok = pthread_create(&t1, NULL, conc_run, &a) == 0;
+    ok = ok && pthread_create(&t2, NULL, conc_run, &b) == 0;
+    CHECK(ok);
+    if (ok) { pthread_join(t1, NULL); pthread_join(t2, NULL); }
+    CHECK(!memcmp(C0, C1, sizeof(float) * M * N) && !memcmp(C0, C2, sizeof(float) * M * N));
+    free(A); free(B); free(C0); free(C1); free(C2);
+}
+
+/* ffr_parallel runs every part exactly once. */
+static void count_part(void *arg, int t, int nt) { (void)nt; ((int *)arg)[t]++; }
+static void test_parallel(void) {
+    for (int nt = 1; nt <= 5; nt++) {
+        int cnt[8] = {0};
+        for (int it = 0; it < 50; it++) ffr_parallel(nt, count_part, cnt);
+        int ok = 1;
+        for (int t = 0; t < 8; t++) ok &= cnt[t] == (t < nt ? 50 : 0);
+        CHECKF(ok, "ffr_parallel(%d): a part ran the wrong number of times", nt);
+    }
+}
+
+int main(void) {
+    test_parallel();
+    if (ffr_gemm_fast_available()) {
+        test_vs_ref();
+        test_bits();
+        test_concurrent();
+    } else
+        printf("test_gemm: this CPU has no AVX-512F (or FFRELAX_GEMM=blas): kernel checks skipped\n");
+    ffr_set_threads(1);
+    MT_DONE("test_gemm");
+}
