@@ -15,13 +15,16 @@
  * Timing: one ffr_relax run of S sweeps is one repeat; its time per sweep is
  * (t_S - t_1) / (S - 1) from the progress callback's timestamps, so the start,
  * the feedforward pass, the start/end measurements and allocation are not
- * counted. Median, min and max over the repeats. The "sgemm" column times the
- * products of one sweep alone (same calls, shapes, alpha, beta, buffers).
+ * counted. Median, min and max over the repeats. Two ceilings are timed on
+ * exactly the products of one sweep (same shapes, alpha, beta, buffers): the
+ * BLAS's cblas_sgemm alone ("sgemm"), and ffrelax's AVX-512 kernel alone on
+ * the weights packed once ("kern"), which is what the engine runs when the
+ * CPU has AVX-512F.
  *
  * One line per shape: ms per sweep (median/min/max), GFLOP/s on the FLOPs
  * done and on the naive count (every product of the sweep recomputed, the
- * clamped W_1 r_0 included), the sgemm-alone time and rate, the fraction of
- * the sgemm rate the sweep reaches, the BLAS build and thread count.
+ * clamped W_1 r_0 included), each ceiling's time and rate, and the fraction of
+ * its rate the sweep reaches (ceiling time / sweep time), the gemm and threads.
  *
  * usage: bench_sweep [--quick] [--reps N] [--threads 1,2] [--batches 1,32,...]
  *                    [--sizes 500,1000] [--csv FILE]
@@ -34,6 +37,10 @@
 #include <string.h>
 #include <time.h>
 #include "ffrelax.h"
+#include "internal.h" /* the kernel's packed entry, to time it alone */
+#ifdef FFR_USE_BLAS
+#include <cblas.h>
+#endif
 
 static double now(void) {
     struct timespec ts;
@@ -96,6 +103,7 @@ typedef struct {
     const ffr_net *net;
     int B;
     float *S[4], *R[4], *T[4], *cup, *bias[4], cu[4], cd[4];
+    float *pup[4], *pdn[4]; /* W_k^T and W_{k+1} packed for the kernel (when it is in use) */
 } plain_t;
 
 static void plain_init(plain_t *p, const ffr_net *net, const float *x, int B) {
@@ -119,10 +127,21 @@ static void plain_init(plain_t *p, const ffr_net *net, const float *x, int B) {
         for (size_t i = 0; i < (size_t)B * net->n[k]; i++) { p->S[k][i] = st->s[k][i]; p->R[k][i] = hs(st->s[k][i]); }
     ffr_state_free(st);
     ffr_gemm(0, 1, B, net->n[1], net->n[0], 1.f, p->R[0], net->n[0], net->W[1], net->n[0], 0.f, p->cup, net->n[1]);
+    if (ffr_gemm_uses_fast())
+        for (int k = 1; k <= 3; k++) {
+            int lo = net->n[k - 1], n = net->n[k];
+            p->pup[k] = aligned_alloc(64, ffr_gemm_pack_floats(n, lo) * sizeof(float));
+            ffr_gemm_pack(p->pup[k], 1, n, lo, net->W[k], lo);
+            if (k < 3) {
+                int hi = net->n[k + 1];
+                p->pdn[k] = aligned_alloc(64, ffr_gemm_pack_floats(n, hi) * sizeof(float));
+                ffr_gemm_pack(p->pdn[k], 0, n, hi, net->W[k + 1], n);
+            }
+        }
 }
 
 static void plain_free(plain_t *p) {
-    for (int k = 0; k <= 3; k++) { free(p->S[k]); free(p->R[k]); free(p->T[k]); free(p->bias[k]); }
+    for (int k = 0; k <= 3; k++) { free(p->S[k]); free(p->R[k]); free(p->T[k]); free(p->bias[k]); free(p->pup[k]); free(p->pdn[k]); }
     free(p->cup);
 }
 
@@ -136,6 +155,31 @@ static void plain_products(plain_t *p, int k) {
         int hi = net->n[k + 1];
         ffr_gemm(0, 0, B, n, hi, p->cd[k], p->R[k + 1], hi, net->W[k + 1], n, beta, p->T[k], n);
     }
+}
+
+/* The same products through one backend alone: 0 = the BLAS's sgemm (cblas),
+ * 1 = ffrelax's kernel on the weights packed once (what the engine does). */
+static void backend_products(plain_t *p, int k, int which) {
+    const ffr_net *net = p->net;
+    int B = p->B, lo = net->n[k - 1], n = net->n[k];
+    float beta = 0.f;
+    if (which == 1 && p->pup[1]) {
+        if (k >= 2) { ffr_gemm_packed(0, B, n, lo, p->cu[k], p->R[k - 1], lo, p->pup[k], 0.f, p->T[k], n); beta = 1.f; }
+        if (k < 3) ffr_gemm_packed(0, B, n, net->n[k + 1], p->cd[k], p->R[k + 1], net->n[k + 1], p->pdn[k], beta, p->T[k], n);
+        return;
+    }
+#ifdef FFR_USE_BLAS
+    if (k >= 2) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, lo, p->cu[k], p->R[k - 1], lo, net->W[k], lo, 0.f, p->T[k], n);
+        beta = 1.f;
+    }
+    if (k < 3) {
+        int hi = net->n[k + 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, n, hi, p->cd[k], p->R[k + 1], hi, net->W[k + 1], n, beta, p->T[k], n);
+    }
+#else
+    plain_products(p, k);
+#endif
 }
 
 static void plain_update(plain_t *p, int k) {
@@ -253,7 +297,7 @@ static stat3 stats(double *v, int n) {
  * the engine (one ffr_relax of `sweeps` sweeps, timed between the progress
  * callbacks of sweep 1 and sweep S) and the products of one sweep alone (the
  * same ffr_gemm calls on the plain sweep's buffers, S - 1 times). */
-static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int reps, stat3 *eng, stat3 *gem) {
+static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int reps, stat3 *eng, stat3 *gem, stat3 *ker) {
     ffr_relax_opts o;
     relax_opts(&o, sweeps);
     stamps sp;
@@ -264,12 +308,15 @@ static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int
     if (ffr_state_create(&st, net, B, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
     plain_t p;
     plain_init(&p, net, x, B);
-    plain_products(&p, 1); /* warm up */
-    double ve[64], vg[64];
+    backend_products(&p, 1, 0); backend_products(&p, 1, 1); /* warm up */
+    double ve[64], vg[64], vk[64];
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        for (int t = 0; t < sweeps - 1; t++) { plain_products(&p, 1); plain_products(&p, 3); plain_products(&p, 2); }
+        for (int t = 0; t < sweeps - 1; t++) { backend_products(&p, 1, 0); backend_products(&p, 3, 0); backend_products(&p, 2, 0); }
         vg[r] = (now() - t0) / (sweeps - 1);
+        t0 = now();
+        for (int t = 0; t < sweeps - 1; t++) { backend_products(&p, 1, 1); backend_products(&p, 3, 1); backend_products(&p, 2, 1); }
+        vk[r] = (now() - t0) / (sweeps - 1);
         sp.n = 0;
         if (ffr_relax(net, x, B, &o, st, NULL, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
         ve[r] = (sp.t[sweeps - 1] - sp.t[0]) / (sweeps - 1);
@@ -278,13 +325,23 @@ static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int
     ffr_state_free(st);
     *eng = stats(ve, reps);
     *gem = stats(vg, reps);
+    *ker = stats(vk, reps);
 }
 
 /* "OpenBLAS 0.3.21 ... Cooperlake MAX_THREADS=64, 2 threads" -> "OpenBLAS-0.3.21-pthread-Cooperlake" */
 static void blas_short(char *out, size_t sz) {
     const char *info = ffr_blas_info();
     char ver[32] = "", arch[32] = "";
-    if (sscanf(info, "OpenBLAS %31s", ver) == 1) {
+    if (!strncmp(info, "ffrelax AVX-512", 15)) {
+        const char *ob = strstr(info, "OpenBLAS ");
+        if (ob && sscanf(ob, "OpenBLAS %31s", ver) == 1) {
+            const char *m = strstr(ob, " MAX_THREADS");
+            const char *a = m;
+            while (a && a > ob && a[-1] != ' ') a--;
+            if (m) snprintf(arch, sizeof arch, "%.*s", (int)(m - a), a);
+        }
+        snprintf(out, sz, "ffrelax-avx512 (sgemm: OpenBLAS-%s-%s)", ver, arch);
+    } else if (sscanf(info, "OpenBLAS %31s", ver) == 1) {
         const char *m = strstr(info, " MAX_THREADS");
         if (m) {
             const char *a = m;
@@ -359,7 +416,7 @@ int main(int argc, char **argv) {
     if (reps < 5) reps = 5;
     if (reps > 64) reps = 64;
     FILE *cf = csv ? fopen(csv, "w") : NULL;
-    if (cf) fprintf(cf, "shape,B,threads,ms_med,ms_min,ms_max,gflops_done,gflops_naive,sgemm_ms,sgemm_gflops,frac_sgemm,blas\n");
+    if (cf) fprintf(cf, "shape,B,threads,ms_med,ms_min,ms_max,gflops_done,gflops_naive,sgemm_ms,sgemm_gflops,frac_sgemm,kernel_ms,kernel_gflops,frac_kernel,blas\n");
     int fails = 0;
     ffr_set_threads(2);
     for (int si = 0; si < ns; si++) {
@@ -369,8 +426,10 @@ int main(int argc, char **argv) {
     }
     if (fails) { printf("bench_sweep: verification FAILED (%d); no timing\n", fails); return 1; }
     printf("# %s\n", ffr_blas_info());
-    printf("%-18s %6s %3s %9s %9s %9s %8s %8s %9s %8s %6s  %s\n", "shape", "B", "thr", "ms_med", "ms_min", "ms_max",
-           "GF/s", "GF/s_nv", "sgemm_ms", "sgemm_GF", "frac", "blas, threads");
+    printf("# sgemm: the BLAS's cblas_sgemm alone on the sweep's products; kernel: ffrelax's kernel alone on them\n"
+           "# (weights packed once, as in the engine); frac = that time / the sweep's time\n");
+    printf("%-18s %6s %3s %9s %9s %9s %8s %8s %9s %8s %6s %9s %8s %6s  %s\n", "shape", "B", "thr", "ms_med", "ms_min",
+           "ms_max", "GF/s", "GF/s_nv", "sgemm_ms", "sgemm_GF", "frac", "kern_ms", "kern_GF", "frac", "gemm, threads");
     for (int si = 0; si < ns; si++) {
         ffr_net *net = make_net(sizes[si]);
         const int *n = net->n;
@@ -382,19 +441,22 @@ int main(int argc, char **argv) {
             int sweeps = B <= 32 ? 40 : B <= 1000 ? 8 : 4;
             for (int ti = 0; ti < nt; ti++) {
                 ffr_set_threads(threads[ti]);
-                stat3 g, s;
-                time_both(net, x, B, sweeps, reps, &s, &g);
+                stat3 g, s, kk;
+                time_both(net, x, B, sweeps, reps, &s, &g, &kk);
                 char blas[96];
                 blas_short(blas, sizeof blas);
                 char shape[32];
                 snprintf(shape, sizeof shape, "%d-%dx3", n[0], n[1]);
                 double gf = done * B / s.med * 1e-9, gfn = naive * B / s.med * 1e-9, gg = done * B / g.med * 1e-9;
-                printf("%-18s %6d %3d %9.3f %9.3f %9.3f %8.1f %8.1f %9.3f %8.1f %6.3f  %s, %d thr\n", shape, B, threads[ti],
-                       s.med * 1e3, s.min * 1e3, s.max * 1e3, gf, gfn, g.med * 1e3, gg, g.med / s.med, blas, threads[ti]);
+                double gk = done * B / kk.med * 1e-9;
+                printf("%-18s %6d %3d %9.3f %9.3f %9.3f %8.1f %8.1f %9.3f %8.1f %6.3f %9.3f %8.1f %6.3f  %s, %d thr\n", shape, B,
+                       threads[ti], s.med * 1e3, s.min * 1e3, s.max * 1e3, gf, gfn, g.med * 1e3, gg, g.med / s.med,
+                       kk.med * 1e3, gk, kk.med / s.med, blas, threads[ti]);
                 fflush(stdout);
                 if (cf)
-                    fprintf(cf, "%s,%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%.4f,%.2f,%.4f,\"%s\"\n", shape, B, threads[ti],
-                            s.med * 1e3, s.min * 1e3, s.max * 1e3, gf, gfn, g.med * 1e3, gg, g.med / s.med, blas);
+                    fprintf(cf, "%s,%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%.4f,%.2f,%.4f,%.4f,%.2f,%.4f,\"%s\"\n", shape, B, threads[ti],
+                            s.med * 1e3, s.min * 1e3, s.max * 1e3, gf, gfn, g.med * 1e3, gg, g.med / s.med, kk.med * 1e3,
+                            gk, kk.med / s.med, blas);
             }
             free(x);
         }

@@ -6,7 +6,9 @@
 #      network and inputs (Debian's /usr/bin/python3 with python3-torch);
 #   3. the ratios ffrelax / PyTorch per shape;
 #   4. with E2E=1: bench/bench_e2e (SAE-trained 784-1000x3 network on MNIST,
-#      relax 1,000 held-out digits) and PyTorch's 60 sweeps from zero.
+#      relax 1,000 held-out digits) and PyTorch's 60 sweeps from zero;
+#   5. with SAE=1: one SAE training epoch (784-1000, 1000-1000), ffrelax train
+#      against the same training in PyTorch (autograd, torch.optim.Adam).
 # usage: sh scripts/bench.sh [--quick]     (OUT=dir keeps the outputs; default /tmp/ffrelax-bench)
 set -e
 cd "$(dirname "$0")/.."
@@ -53,4 +55,17 @@ if [ "${E2E:-0}" = 1 ]; then
     mkdir -p "$OUT/e2e"
     ./build/bench/bench_e2e relax "$OUT/sae.mdl" data/mnist "$OUT/e2e" 2 | tee "$OUT/e2e.txt"
     $PY scripts/bench_torch.py "$OUT/e2e" --e2e | tee -a "$OUT/e2e.txt"
+fi
+if [ "${SAE:-0}" = 1 ]; then
+    # one epoch of SAE layer training (784-1000, then 1000-1000; 9,000 digits, batch 100, Adam):
+    # ffrelax train against the same training in PyTorch (autograd + torch.optim.Adam)
+    for th in 1 2; do
+        ./build/ffrelax train --method sae --images data/mnist/train-images-idx3-ubyte.gz \
+            --holdout-images data/mnist/t10k-images-idx3-ubyte.gz --sizes 784,1000,1000 --epochs 3 --batch 100 \
+            --lr 1e-3 --optimizer adam --decoder untied --target voltage --seed 1 --threads $th \
+            --out "$OUT/sae-bench.model" 2>&1 | tr '\r' '\n' |
+        awk -v th=$th '/^sae layer .* epoch [23]\/3/ { split($3, l, "/"); for (i = 1; i <= NF; i++) if ($i == "ex/s") r = $(i-1);
+                       t[l[1]] += 9000 / r / 2 } END { printf "ffrelax sae epoch 784-1000 %d thr: %.3f s\nffrelax sae epoch 1000-1000 %d thr: %.3f s\n", th, t[1], th, t[2] }'
+    done | tee "$OUT/sae.txt"
+    $PY scripts/bench_torch.py - --sae data/mnist/train-images-idx3-ubyte.gz | tee -a "$OUT/sae.txt"
 fi

@@ -148,6 +148,51 @@ def e2e(a, W, b, c):
     return 0
 
 
+def sae(a):
+    """One epoch of the greedy stacked auto-encoder's layer training in PyTorch,
+    the same as `ffrelax train --method sae` (untied decoder, voltage target,
+    hard sigmoid, MSE, Adam lr 1e-3, batch 100): h = x W^T + b, y = rho(h) V^T + c,
+    loss = mean((y - t)^2), autograd, torch.optim.Adam. Pairs 784-H and H-H on
+    9,000 examples (the digits for 784-H, their codes for H-H)."""
+    import gzip
+    with gzip.open(a.sae) as f:
+        raw = f.read()
+    x0 = torch.from_numpy(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255.0)[:9000]
+    H = a.sae_hidden
+    g = torch.Generator().manual_seed(1)
+    print(f"# torch {torch.__version__}: SAE layer training, batch 100, Adam 1e-3, {x0.shape[0]} examples, epoch time (median of {a.sae_epochs})")
+    for th in [int(t) for t in a.threads.split(",")]:
+        set_threads(th)
+        x = x0
+        for nv, nh in ((784, H), (H, H)):
+            lim = (6.0 / (nv + nh)) ** 0.5
+            W = ((torch.rand(nh, nv, generator=g) * 2 - 1) * lim).requires_grad_()
+            V = ((torch.rand(nv, nh, generator=g) * 2 - 1) * lim).requires_grad_()
+            b = torch.zeros(nh, requires_grad=True)
+            c = torch.zeros(nv, requires_grad=True)
+            opt = torch.optim.Adam([W, b, V, c], lr=1e-3)
+            X = torch.clamp(x, 0, 1)  # the encoder's input rho(h) (the image itself for layer 1)
+            ts = []
+            for ep in range(a.sae_epochs):
+                perm = torch.randperm(x.shape[0], generator=g)
+                t0 = time.perf_counter()
+                for i in range(0, x.shape[0], 100):
+                    idx = perm[i:i + 100]
+                    xb, tb = X[idx], x[idx]
+                    h = torch.addmm(b, xb, W.t())
+                    y = torch.addmm(c, torch.clamp(h, 0, 1), V.t())
+                    loss = ((y - tb) ** 2).mean()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                ts.append(time.perf_counter() - t0)
+            ts.sort()
+            print(f"pytorch sae epoch {nv}-{nh} {th} thr: {ts[len(ts) // 2]:.3f} s (min {ts[0]:.3f}), loss {loss.item():.5f}", flush=True)
+            with torch.no_grad():
+                x = torch.addmm(b, X, W.t())  # the next pair trains on this pair's codes
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir")
@@ -156,7 +201,12 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--dtypes", default="fp32,bf16")
     ap.add_argument("--e2e", action="store_true", help="DIR from bench_e2e relax: 60 sweeps from zero, distance to s*")
+    ap.add_argument("--sae", metavar="IMAGES_IDX_GZ", help="time PyTorch SAE training epochs instead (DIR is ignored)")
+    ap.add_argument("--sae-hidden", type=int, default=1000)
+    ap.add_argument("--sae-epochs", type=int, default=3)
     a = ap.parse_args()
+    if a.sae:
+        return sae(a)
     W, b, c = load_net(a.dir)
     if a.e2e:
         return e2e(a, W, b, c)
