@@ -27,7 +27,7 @@
  * its rate the sweep reaches (ceiling time / sweep time), the gemm and threads.
  *
  * usage: bench_sweep [--quick] [--reps N] [--threads 1,2] [--batches 1,32,...]
- *                    [--sizes 500,1000] [--csv FILE]
+ *                    [--sizes 500,1000] [--csv FILE] [--precision fp32|bf16]
  *        bench_sweep --export DIR H B   (network 784-H-H-H and B inputs as .npy,
  *                                         for scripts/bench_torch.py)
  */
@@ -84,8 +84,11 @@ static float *make_x(int B, int n0) {
     return x;
 }
 
+static ffr_precision g_prec = FFR_PREC_FP32; /* --precision: the engine's and the kernel ceiling's */
+
 static void relax_opts(ffr_relax_opts *o, int sweeps) {
     ffr_relax_opts_default(o);
+    o->precision = g_prec;
     o->init = FFR_INIT_FF;
     o->schedule = FFR_SCHED_ODD_EVEN;
     o->max_sweeps = sweeps;
@@ -104,6 +107,7 @@ typedef struct {
     int B;
     float *S[4], *R[4], *T[4], *cup, *bias[4], cu[4], cd[4];
     float *pup[4], *pdn[4]; /* W_k^T and W_{k+1} packed for the kernel (when it is in use) */
+    uint32_t *pup16[4], *pdn16[4]; /* the same in bf16 (--precision bf16) */
 } plain_t;
 
 static void plain_init(plain_t *p, const ffr_net *net, const float *x, int B) {
@@ -137,11 +141,20 @@ static void plain_init(plain_t *p, const ffr_net *net, const float *x, int B) {
                 p->pdn[k] = aligned_alloc(64, ffr_gemm_pack_floats(n, hi) * sizeof(float));
                 ffr_gemm_pack(p->pdn[k], 0, n, hi, net->W[k + 1], n);
             }
+            if (g_prec == FFR_PREC_BF16 && ffr_bf16_available()) {
+                p->pup16[k] = aligned_alloc(64, ffr_gemm_pack_bf16_words(n, lo) * 4);
+                ffr_gemm_pack_bf16(p->pup16[k], 1, n, lo, net->W[k], lo);
+                if (k < 3) {
+                    int hi = net->n[k + 1];
+                    p->pdn16[k] = aligned_alloc(64, ffr_gemm_pack_bf16_words(n, hi) * 4);
+                    ffr_gemm_pack_bf16(p->pdn16[k], 0, n, hi, net->W[k + 1], n);
+                }
+            }
         }
 }
 
 static void plain_free(plain_t *p) {
-    for (int k = 0; k <= 3; k++) { free(p->S[k]); free(p->R[k]); free(p->T[k]); free(p->bias[k]); free(p->pup[k]); free(p->pdn[k]); }
+    for (int k = 0; k <= 3; k++) { free(p->S[k]); free(p->R[k]); free(p->T[k]); free(p->bias[k]); free(p->pup[k]); free(p->pdn[k]); free(p->pup16[k]); free(p->pdn16[k]); }
     free(p->cup);
 }
 
@@ -163,6 +176,11 @@ static void backend_products(plain_t *p, int k, int which) {
     const ffr_net *net = p->net;
     int B = p->B, lo = net->n[k - 1], n = net->n[k];
     float beta = 0.f;
+    if (which == 1 && p->pup16[1]) {
+        if (k >= 2) { ffr_gemm_packed_bf16(B, n, lo, p->cu[k], p->R[k - 1], lo, p->pup16[k], 0.f, p->T[k], n); beta = 1.f; }
+        if (k < 3) ffr_gemm_packed_bf16(B, n, net->n[k + 1], p->cd[k], p->R[k + 1], net->n[k + 1], p->pdn16[k], beta, p->T[k], n);
+        return;
+    }
     if (which == 1 && p->pup[1]) {
         if (k >= 2) { ffr_gemm_packed(0, B, n, lo, p->cu[k], p->R[k - 1], lo, p->pup[k], 0.f, p->T[k], n); beta = 1.f; }
         if (k < 3) ffr_gemm_packed(0, B, n, net->n[k + 1], p->cd[k], p->R[k + 1], net->n[k + 1], p->pdn[k], beta, p->T[k], n);
@@ -242,6 +260,24 @@ static int verify(const ffr_net *net) {
         plain_init(&p, net, x, B);
         for (int t = 0; t < sweeps; t++) plain_sweep(&p);
         int same = 1;
+        if (g_prec == FFR_PREC_BF16) { /* bf16: close to the fp32 engine, not equal */
+            ffr_state *s32;
+            ffr_state_create(&s32, net, B, &e);
+            o.precision = FFR_PREC_FP32;
+            if (ffr_relax(net, x, B, &o, s32, NULL, &e)) { fprintf(stderr, "verify: %s\n", e.msg); return 1; }
+            double md = 0;
+            for (int k = 1; k <= 3; k++)
+                for (size_t i = 0; i < (size_t)B * net->n[k]; i++) md = fmax(md, fabs(st->s[k][i] - s32->s[k][i]) / (1 + fabs(s32->s[k][i])));
+            int ok = md < 5e-2 && md > 0;
+            printf("# verify %d-%d x3 B=%-4d bf16 engine vs fp32 engine, %d sweeps: max rel diff %.2e %s\n", net->n[0], net->n[1],
+                   B, sweeps, md, ok ? "PASS" : "FAIL");
+            fails += !ok;
+            ffr_state_free(s32);
+            plain_free(&p);
+            ffr_state_free(st);
+            free(x);
+            continue;
+        }
         for (int k = 1; k <= 3; k++) same &= !memcmp(p.S[k], st->s[k], sizeof(float) * (size_t)B * net->n[k]);
         printf("# verify %d-%d x3 B=%-4d engine vs plain cblas sweep, %d sweeps: %s\n", net->n[0], net->n[1], B,
                sweeps, same ? "bit-identical PASS" : "DIFFERENT FAIL");
@@ -405,11 +441,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) nb = parse_list(argv[++i], batches, 8);
         else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) ns = parse_list(argv[++i], sizes, 4);
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if (ffr_precision_parse(argv[++i], &g_prec)) { fprintf(stderr, "bench_sweep: --precision fp32|bf16\n"); return 2; }
+            if (g_prec == FFR_PREC_BF16 && !ffr_bf16_available()) { fprintf(stderr, "bench_sweep: this CPU has no AVX512_BF16\n"); return 2; }
+        }
         else if (!strcmp(argv[i], "--export") && i + 3 < argc) /* --export DIR H B */
             return export_dir(argv[i + 1], atoi(argv[i + 2]), atoi(argv[i + 3]));
         else {
             fprintf(stderr, "usage: bench_sweep [--quick] [--reps N] [--threads 1,2] [--batches 1,32,256,1000,10000]\n"
-                            "                   [--sizes 500,1000] [--csv FILE]\n");
+                            "                   [--sizes 500,1000] [--csv FILE] [--precision fp32|bf16]\n");
             return 2;
         }
     }
@@ -425,7 +465,7 @@ int main(int argc, char **argv) {
         ffr_net_free(net);
     }
     if (fails) { printf("bench_sweep: verification FAILED (%d); no timing\n", fails); return 1; }
-    printf("# %s\n", ffr_blas_info());
+    printf("# %s; products in %s\n", ffr_blas_info(), ffr_precision_name(g_prec));
     printf("# sgemm: the BLAS's cblas_sgemm alone on the sweep's products; kernel: ffrelax's kernel alone on them\n"
            "# (weights packed once, as in the engine); frac = that time / the sweep's time\n");
     printf("%-18s %6s %3s %9s %9s %9s %8s %8s %9s %8s %6s %9s %8s %6s  %s\n", "shape", "B", "thr", "ms_med", "ms_min",

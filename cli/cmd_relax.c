@@ -89,7 +89,7 @@ int cmd_relax(int argc, char **argv) {
         {"tol-mode", 1, 0, 'E'}, {"tau", 1, 0, 'a'}, {"temperature", 1, 0, 'K'}, {"gibbs", 0, 0, 'g'},
         {"seed", 1, 0, 'S'}, {"mask", 1, 0, 'M'}, {"target", 1, 0, 'y'}, {"start-dir", 1, 0, 'z'},
         {"measure-every", 1, 0, 'r'}, {"trace", 1, 0, 't'}, {"npy-dir", 1, 0, 'o'}, {"threads", 1, 0, 'j'},
-        {"progress", 1, 0, 'P'}, {"alpha-up", 1, 0, 'u'}, {"alpha-down", 1, 0, 'd'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"progress", 1, 0, 'P'}, {"precision", 1, 0, 'R'}, {"alpha-up", 1, 0, 'u'}, {"alpha-down", 1, 0, 'd'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -120,6 +120,7 @@ int cmd_relax(int argc, char **argv) {
         case 'j': if (cli_int(C, "threads", optarg, 0, 1024, &threads)) return 1; break;
         case 'P': if (cli_int(C, "progress", optarg, 0, 1 << 30, &progress_every)) return 1; break;
         case 'q': quiet = 1; break;
+        case 'R': if (ffr_precision_parse(optarg, &o.precision)) return cli_fail(C, "--precision: expected fp32 or bf16, found '%s'", optarg); break;
         case 'u': if (cli_gains(C, "alpha-up", optarg, up, &nup)) return 1; break;
         case 'd': if (cli_gains(C, "alpha-down", optarg, down, &ndown)) return 1; break;
         case 'h':
@@ -148,6 +149,8 @@ int cmd_relax(int argc, char **argv) {
                    "  --npy-dir DIR        write state0..L.npy, step.npy (T+1,N), sweeps.npy, converged.npy,\n"
                    "                       dist.npy, residual.npy, rate.npy, norm.npy (default none)\n"
                    "  --threads N          BLAS threads (default: the environment's, OPENBLAS_NUM_THREADS)\n"
+                   "  --precision P        fp32 | bf16: the matrix products in bfloat16 with fp32 sums, where\n"
+                   "                       the CPU has AVX512_BF16 (else a message and fp32) (default fp32)\n"
                    "  --alpha-up G         override the basal gains: one value or one per layer (default: the model's)\n"
                    "  --alpha-down G       override the apical gains (default: the model's); dendritic only\n"
                    "  --progress K         print a progress line every K sweeps to stderr (default 0: none)\n"
@@ -161,6 +164,8 @@ int cmd_relax(int argc, char **argv) {
     if (!images) return cli_fail(C, "--images is required");
     if (o.init == FFR_INIT_GIVEN && !start_dir) return cli_fail(C, "--init given needs --start-dir DIR");
     ffr_set_threads(threads);
+    if (o.precision == FFR_PREC_BF16 && !ffr_bf16_available())
+        fprintf(stderr, "ffrelax relax: --precision bf16: this CPU (or build) has no AVX512_BF16 products; running in fp32\n");
     ffr_err err;
     ffr_net *net = NULL;
     float *x = NULL, *mask_f = NULL, *target = NULL;
@@ -253,7 +258,8 @@ int cmd_relax(int argc, char **argv) {
         printf("residual   %-12.4g %-12.4g\n", tr->residual_mean[0], tr->residual_mean[T]);
         for (int k = 1; k < net->L; k++)
             printf("disagree%-2d %-12.4g %-12.4g (||f_%d - g_%d||, Eq. 18)\n", k, tr->disagree[k], tr->disagree[(size_t)T * Lp + k], k, k + 1);
-        printf("time       %.3f s, %.2f GFLOP/s (%s)\n", wall, tr->flops / wall * 1e-9, ffr_blas_info());
+        printf("time       %.3f s, %.2f GFLOP/s (%s, %s products)\n", wall, tr->flops / wall * 1e-9, ffr_blas_info(),
+               ffr_precision_name(tr->precision));
         if (tr->status) printf("status     DIVERGED: %s\n", tr->diag);
     }
     if (tr->status) { cli_fail(C, "%s", err.msg); goto done; }

@@ -142,6 +142,14 @@ void ffr_state_free(ffr_state *st);
 typedef enum { FFR_INIT_FF = 0, FFR_INIT_ZERO, FFR_INIT_RANDOM, FFR_INIT_GIVEN } ffr_init;
 typedef enum { FFR_SCHED_ODD_EVEN = 0, FFR_SCHED_SYNC, FFR_SCHED_UP } ffr_schedule;
 typedef enum { FFR_TOL_ABS = 0, FFR_TOL_REL } ffr_tol_mode;
+/* Precision of the relaxation's matrix products (states and sums stay fp32):
+ * bf16 rounds the weights and rates to bfloat16 and accumulates in fp32
+ * (AVX512_BF16; doc/performance.md measures what it costs in accuracy). */
+typedef enum { FFR_PREC_FP32 = 0, FFR_PREC_BF16 } ffr_precision;
+const char *ffr_precision_name(ffr_precision p);
+int ffr_precision_parse(const char *s, ffr_precision *p);
+/* 1 if this CPU (and build) runs bf16 products; else FFR_PREC_BF16 runs in fp32. */
+int ffr_bf16_available(void);
 
 const char *ffr_init_name(ffr_init i);
 const char *ffr_schedule_name(ffr_schedule s);
@@ -167,6 +175,8 @@ typedef struct {
                                  (also sweep 0 and the last); 0: sweep 0 and the last only */
     double diverge_factor;    /* stop with FFR_ERR_DIVERGED when the mean step grows for 20
                                  sweeps to past this times max(its smallest value, 1); 0 = off */
+    ffr_precision precision;  /* default FFR_PREC_FP32; bf16 where the CPU has AVX512_BF16,
+                                 else fp32 (the trace's precision says which ran) */
     ffr_progress_fn progress;
     void *progress_ctx;
 } ffr_relax_opts;
@@ -202,6 +212,7 @@ typedef struct {
     double rate_median;       /* median of rate[] over examples with a fit */
     long total_updates;       /* sum over examples of sweeps (the work actually done) */
     double flops;             /* floating-point operations done by the products (2 per multiply-add) */
+    ffr_precision precision;  /* the precision the products ran in */
     ffr_status status;        /* FFR_OK, or FFR_ERR_DIVERGED with diag */
     char diag[256];
 } ffr_trace;

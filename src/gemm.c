@@ -251,6 +251,180 @@ int ffr_gemm_threads(void) {
     return g_threads;
 }
 
+/* ---- bf16: op(A) and op(B) rounded to bfloat16 (round to nearest even,
+ * denormals to zero, as VCVTNE2PS2BF16 does), products of pairs accumulated in
+ * fp32 by VDPBF16PS (AVX512_BF16). Depth runs in pairs k2 = (2 k2, 2 k2 + 1):
+ * packed op(B) is P[jp][k2][32] 32-bit words, each the bf16 pair of a column
+ * (zero past N and past K); A tiles are A'[t][k2][12] words. Depth blocks of
+ * FFR_KC2 pairs; the order of the sums is, as for fp32, the same for every
+ * element whatever M, its tile or the thread count (within a pair, the order
+ * VDPBF16PS uses). */
+#define FFR_KC2 256
+
+static inline uint32_t bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0) return (u >> 16) & 0x8000u;              /* zero, denormal: signed zero */
+    if ((u & 0x7fffffffu) > 0x7f800000u) return ((u >> 16) | 0x40u) & 0xffffu; /* NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return u >> 16;
+}
+float ffr_bf16_round(float f) {
+    uint32_t u = bf16_bits(f) << 16;
+    float r;
+    memcpy(&r, &u, 4);
+    return r;
+}
+
+size_t ffr_gemm_pack_bf16_words(int N, int K) {
+    return (size_t)((N + FFR_NR - 1) / FFR_NR) * FFR_NR * (size_t)(((K > 0 ? K : 0) + 1) / 2);
+}
+
+void ffr_gemm_pack_bf16(uint32_t *P, int tB, int N, int K, const float *B, int ldb) {
+    int np = (N + FFR_NR - 1) / FFR_NR, K2 = (K + 1) / 2;
+    for (int jp = 0; jp < np; jp++)
+        for (int k2 = 0; k2 < K2; k2++)
+            for (int jj = 0; jj < FFR_NR; jj++) {
+                int j = jp * FFR_NR + jj, k = 2 * k2;
+                float lo = 0.f, hi = 0.f;
+                if (j < N) {
+                    lo = tB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                    if (k + 1 < K) hi = tB ? B[(size_t)j * ldb + k + 1] : B[(size_t)(k + 1) * ldb + j];
+                }
+                P[((size_t)jp * K2 + k2) * FFR_NR + jj] = bf16_bits(lo) | bf16_bits(hi) << 16;
+            }
+}
+
+int ffr_gemm_bf16_available(void) {
+#ifdef FFR_HAVE_KERNEL
+    static int avail = -1;
+    if (avail < 0) {
+        __builtin_cpu_init();
+        avail = ffr_gemm_fast_available() && __builtin_cpu_supports("avx512bf16");
+    }
+    return avail;
+#else
+    return 0;
+#endif
+}
+
+#ifdef FFR_HAVE_KERNEL
+#define TGT16 __attribute__((target("avx512f,avx512bf16,fma")))
+/* A'[t][k2][12] words for rows i0..i0+mc-1 (op(A) = A, row-major), pairs p2..p2+k2n-1. */
+static TGT16 void pack_a_bf16(uint32_t *Ap, const float *A, int lda, int i0, int mc, int K, int p2, int k2n) {
+    float tmp[16 * 16] __attribute__((aligned(64)));
+    for (int t = 0; t * FFR_MR < mc; t++) {
+        uint32_t *dst = Ap + (size_t)t * k2n * FFR_MR;
+        int r0 = t * FFR_MR, nr = mc - r0 < FFR_MR ? mc - r0 : FFR_MR;
+        int q = 0;
+        /* 16 pairs (32 floats) of each row at a time: convert, then transpose the words */
+        for (; q + 16 <= k2n && 2 * (p2 + q) + 32 <= K; q += 16) {
+            for (int i = 0; i < nr; i++) {
+                const float *src = A + (size_t)(i0 + r0 + i) * lda + 2 * (p2 + q);
+                __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16), _mm512_loadu_ps(src));
+                _mm512_store_si512((void *)(tmp + 16 * i), (__m512i)h);
+            }
+            tr16(tmp, 16, nr, (float *)(dst + (size_t)q * FFR_MR), FFR_MR, 0x0FFF);
+        }
+        for (; q < k2n; q++)
+            for (int i = 0; i < FFR_MR; i++) {
+                uint32_t w = 0;
+                if (i < nr) {
+                    const float *src = A + (size_t)(i0 + r0 + i) * lda;
+                    int k = 2 * (p2 + q);
+                    w = bf16_bits(src[k]) | (k + 1 < K ? bf16_bits(src[k + 1]) << 16 : 0);
+                }
+                dst[(size_t)q * FFR_MR + i] = w;
+            }
+    }
+}
+
+static inline __attribute__((always_inline)) TGT16 void kern16(const int MR, const int NP, int k2n, const uint32_t *restrict Ap,
+                                                              const uint32_t *restrict Bp, size_t bstride, float *C, int ldc,
+                                                              float alpha, float beta, int first, int ncols) {
+    __m512 acc[FFR_MR][8];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_setzero_ps();
+    for (int k = 0; k < k2n; k++) {
+        __m512bh b[8];
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; p++) {
+            b[2 * p] = (__m512bh)_mm512_load_si512((const void *)(Bp + p * bstride + (size_t)k * FFR_NR));
+            b[2 * p + 1] = (__m512bh)_mm512_load_si512((const void *)(Bp + p * bstride + (size_t)k * FFR_NR + 16));
+        }
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)k * FFR_MR + i]);
+#pragma GCC unroll 8
+            for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], a, b[v]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++) {
+            int nv = ncols - v * 16;
+            if (nv <= 0) continue;
+            __mmask16 m = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
+            float *c = C + (size_t)i * ldc + v * 16;
+            __m512 x = _mm512_mul_ps(va, acc[i][v]);
+            if (first) {
+                if (beta != 0.f) x = _mm512_add_ps(x, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
+            } else
+                x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), x);
+            _mm512_mask_storeu_ps(c, m, x);
+        }
+}
+typedef void (*kern16_fn)(int, const uint32_t *, const uint32_t *, size_t, float *, int, float, float, int, int);
+#define K16_DEF(MR, NP) \
+    static TGT16 void k16_##MR##_##NP(int kc, const uint32_t *Ap, const uint32_t *Bp, size_t bs, float *C, int ldc, \
+                                      float al, float be, int first, int nc) { kern16(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc); }
+K16_DEF(1, 1) K16_DEF(1, 2) K16_DEF(1, 3) K16_DEF(1, 4)
+K16_DEF(2, 1) K16_DEF(2, 2) K16_DEF(2, 3) K16_DEF(2, 4)
+K16_DEF(3, 1) K16_DEF(3, 2) K16_DEF(3, 3) K16_DEF(3, 4)
+K16_DEF(4, 1) K16_DEF(4, 2) K16_DEF(5, 1) K16_DEF(5, 2) K16_DEF(6, 1) K16_DEF(6, 2)
+K16_DEF(7, 1) K16_DEF(8, 1) K16_DEF(9, 1) K16_DEF(10, 1) K16_DEF(11, 1) K16_DEF(12, 1)
+static const kern16_fn k16_tab[13][5] = {
+    {0},
+    {0, k16_1_1, k16_1_2, k16_1_3, k16_1_4}, {0, k16_2_1, k16_2_2, k16_2_3, k16_2_4},
+    {0, k16_3_1, k16_3_2, k16_3_3, k16_3_4}, {0, k16_4_1, k16_4_2}, {0, k16_5_1, k16_5_2},
+    {0, k16_6_1, k16_6_2}, {0, k16_7_1}, {0, k16_8_1}, {0, k16_9_1}, {0, k16_10_1},
+    {0, k16_11_1}, {0, k16_12_1}};
+
+static void drive16(int M, int p0, int p1, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
+                    float beta, float *C, int ldc, uint32_t *Ap) {
+    int K2 = (K + 1) / 2;
+    size_t bs = (size_t)K2 * FFR_NR;
+    for (int pc = 0; pc < K2; pc += FFR_KC2) {
+        int kc = K2 - pc < FFR_KC2 ? K2 - pc : FFR_KC2, first = pc == 0;
+        for (int ic = 0; ic < M; ic += FFR_MC) {
+            int mc = M - ic < FFR_MC ? M - ic : FFR_MC, full = mc / FFR_MR, tail = mc % FFR_MR;
+            pack_a_bf16(Ap, A, lda, ic, mc, K, pc, kc);
+            for (int jp = p0; jp < p1; jp++) {
+                const uint32_t *Bp = P + jp * bs + (size_t)pc * FFR_NR;
+                int nc = N - jp * FFR_NR < FFR_NR ? N - jp * FFR_NR : FFR_NR;
+                for (int t = 0; t < full; t++)
+                    k16_12_1(kc, Ap + (size_t)t * kc * FFR_MR, Bp, bs, C + (size_t)(ic + t * FFR_MR) * ldc + jp * FFR_NR, ldc,
+                             alpha, beta, first, nc);
+            }
+            if (tail) {
+                int npm = np_max(tail);
+                const uint32_t *At = Ap + (size_t)full * kc * FFR_MR;
+                for (int jp = p0; jp < p1; jp += npm) {
+                    int np = p1 - jp < npm ? p1 - jp : npm;
+                    int nc = N - jp * FFR_NR < np * FFR_NR ? N - jp * FFR_NR : np * FFR_NR;
+                    k16_tab[tail][np](kc, At, P + jp * bs + (size_t)pc * FFR_NR, bs,
+                                      C + (size_t)(ic + full * FFR_MR) * ldc + jp * FFR_NR, ldc, alpha, beta, first, nc);
+                }
+            }
+        }
+    }
+}
+#endif
+
 /* ---- a small persistent thread pool: ffr_parallel(nt, fn, ctx) runs
  * fn(ctx, t, nt) for t = 0..nt-1, t = 0 on the caller, the others on workers
  * that are created on first use and then wait (a short spin, then a condition
@@ -336,8 +510,19 @@ typedef struct {
     int M, np, N, K, tA, lda, ldc, by_rows;
     float alpha, beta;
     const float *A, *P;
+    const uint32_t *P16; /* bf16 products when set */
     float *C;
 } job_t;
+
+static void job_drive(const job_t *j, int M, int p0, int p1, const float *A, float *C, float *Ap) {
+#ifdef FFR_HAVE_KERNEL
+    if (j->P16) {
+        drive16(M, p0, p1, j->N, j->K, j->alpha, A, j->lda, j->P16, j->beta, C, j->ldc, (uint32_t *)Ap);
+        return;
+    }
+#endif
+    drive(M, p0, p1, j->N, j->K, j->alpha, j->tA, A, j->lda, j->P, j->beta, C, j->ldc, Ap);
+}
 
 /* Thread t of nt: a contiguous range of rows (whole tiles) or of panels. */
 static void job_part(void *arg, int t, int nt) {
@@ -349,17 +534,25 @@ static void job_part(void *arg, int t, int nt) {
         if (r1 > j->M) r1 = j->M;
         if (r1 <= r0) return;
         const float *A = j->tA ? j->A + r0 : j->A + (size_t)r0 * j->lda;
-        drive(r1 - r0, 0, j->np, j->N, j->K, j->alpha, j->tA, A, j->lda, j->P, j->beta, j->C + (size_t)r0 * j->ldc,
-              j->ldc, Ap);
+        job_drive(j, r1 - r0, 0, j->np, A, j->C + (size_t)r0 * j->ldc, Ap);
     } else {
         int p0 = j->np * t / nt, p1 = j->np * (t + 1) / nt;
-        if (p1 > p0)
-            drive(j->M, p0, p1, j->N, j->K, j->alpha, j->tA, j->A, j->lda, j->P, j->beta, j->C, j->ldc, Ap);
+        if (p1 > p0) job_drive(j, j->M, p0, p1, j->A, j->C, Ap);
     }
 }
 
+static void packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                       const uint32_t *P16, float beta, float *C, int ldc);
 void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                      float beta, float *C, int ldc) {
+    packed_any(tA, M, N, K, alpha, A, lda, P, NULL, beta, C, ldc);
+}
+void ffr_gemm_packed_bf16(int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
+                          float beta, float *C, int ldc) {
+    packed_any(0, M, N, K, alpha, A, lda, NULL, P, beta, C, ldc);
+}
+static void packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                       const uint32_t *P16, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         for (int i = 0; i < M; i++)
@@ -373,7 +566,7 @@ void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, i
     /* rows when every thread gets 4 tiles or more (each packs only its rows of A), else panels */
     int by_rows = M >= nt * 4 * FFR_MR;
     if (!by_rows && nt > np) nt = np;
-    job_t j = {M, np, N, K, tA, lda, ldc, by_rows, alpha, beta, A, P, C};
+    job_t j = {M, np, N, K, tA, lda, ldc, by_rows, alpha, beta, A, P, P16, C};
     ffr_parallel(nt, job_part, &j);
 }
 

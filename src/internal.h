@@ -53,6 +53,14 @@ void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, i
                      float beta, float *C, int ldc);
 void ffr_gemm_fast(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                    int ldb, float beta, float *C, int ldc);
+/* bf16 products (AVX512_BF16): op(B) packed as bf16 pairs, P[jp][k2][FFR_NR]
+ * 32-bit words; A row-major fp32, rounded to bf16 while packing; fp32 sums. */
+int ffr_gemm_bf16_available(void);
+size_t ffr_gemm_pack_bf16_words(int N, int K);
+void ffr_gemm_pack_bf16(uint32_t *P, int tB, int N, int K, const float *B, int ldb);
+void ffr_gemm_packed_bf16(int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
+                          float beta, float *C, int ldc);
+float ffr_bf16_round(float f); /* round to nearest even bf16 (denormals to zero), back in a float */
 void ffr_gemm_set_threads(int n);
 int ffr_gemm_threads(void);
 /* fn(ctx, t, nt) for t = 0..nt-1 on nt threads (t = 0 on the caller), then join. */

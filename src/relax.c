@@ -76,36 +76,53 @@ static inline float rate_of(ffr_rule rule, ffr_rho rho, float s) {
     return rule == FFR_RULE_BOLTZMANN ? s : ffr_rho_apply(rho, s);
 }
 
+/* The weights packed once per relaxation for the kernel (gemm.c): fp32 (up,
+ * dn) or bf16 (up16, dn16); all NULL: every product goes to ffr_gemm. */
+typedef struct {
+    float *up[FFR_MAX_LAYERS], *dn[FFR_MAX_LAYERS];
+    uint32_t *up16[FFR_MAX_LAYERS], *dn16[FFR_MAX_LAYERS];
+} packs_t;
+
+const char *ffr_precision_name(ffr_precision p) { return p == FFR_PREC_BF16 ? "bf16" : p == FFR_PREC_FP32 ? "fp32" : "?"; }
+int ffr_precision_parse(const char *s, ffr_precision *p) {
+    if (s && !strcmp(s, "fp32")) { *p = FFR_PREC_FP32; return 0; }
+    if (s && !strcmp(s, "bf16")) { *p = FFR_PREC_BF16; return 0; }
+    return -1;
+}
+int ffr_bf16_available(void) { return ffr_gemm_uses_fast() && ffr_gemm_bf16_available(); }
+
 /* V_{k} product: Y[M, n_{k-1}] (+)= alpha * R_k[M, n_k] * V_k^T. Tied: V_k^T = W_k. */
-/* pk: op(V_k) packed for the AVX-512 kernel (ffr_gemm_pack), or NULL: ffr_gemm. Same arithmetic either way. */
-static void gemm_down(const ffr_net *net, const float *const *pk, int k, int M, float alpha, const float *Rk, float beta, float *Y) {
+/* pk: the weights packed for the kernel, or NULL: ffr_gemm (fp32 packs: the same arithmetic either way). */
+static void gemm_down(const ffr_net *net, const packs_t *pk, int k, int M, float alpha, const float *Rk, float beta, float *Y) {
     int lo = net->n[k - 1], hi = net->n[k];
-    if (pk && pk[k]) ffr_gemm_packed(0, M, lo, hi, alpha, Rk, hi, pk[k], beta, Y, lo);
+    if (pk && pk->dn16[k]) ffr_gemm_packed_bf16(M, lo, hi, alpha, Rk, hi, pk->dn16[k], beta, Y, lo);
+    else if (pk && pk->dn[k]) ffr_gemm_packed(0, M, lo, hi, alpha, Rk, hi, pk->dn[k], beta, Y, lo);
     else if (net->tied) ffr_gemm(0, 0, M, lo, hi, alpha, Rk, hi, net->W[k], lo, beta, Y, lo);
     else ffr_gemm(0, 1, M, lo, hi, alpha, Rk, hi, net->V[k], hi, beta, Y, lo);
 }
 /* W_k product: Y[M, n_k] (+)= alpha * R_{k-1}[M, n_{k-1}] * W_k^T. */
-static void gemm_up(const ffr_net *net, const float *const *pk, int k, int M, float alpha, const float *Rkm1, float beta, float *Y) {
+static void gemm_up(const ffr_net *net, const packs_t *pk, int k, int M, float alpha, const float *Rkm1, float beta, float *Y) {
     int lo = net->n[k - 1], hi = net->n[k];
-    if (pk && pk[k]) ffr_gemm_packed(0, M, hi, lo, alpha, Rkm1, lo, pk[k], beta, Y, hi);
+    if (pk && pk->up16[k]) ffr_gemm_packed_bf16(M, hi, lo, alpha, Rkm1, lo, pk->up16[k], beta, Y, hi);
+    else if (pk && pk->up[k]) ffr_gemm_packed(0, M, hi, lo, alpha, Rkm1, lo, pk->up[k], beta, Y, hi);
     else ffr_gemm(0, 1, M, hi, lo, alpha, Rkm1, lo, net->W[k], lo, beta, Y, hi);
 }
 
 /* Evaluate raw branches for rows [0, M): f[k] = b_k + W_k r_{k-1} (k >= 1),
  * g[k] = c_k + V_{k+1} r_{k+1} (k < L), F[k] = combine(cu f + cd g) with the
  * rule's coefficients. R[k] are the rates. Outputs may be NULL per array. */
-static void eval_branches(const ffr_net *net, const float *const *pup, const float *const *pdn, const coefs *cf,
+static void eval_branches(const ffr_net *net, const packs_t *pk, const coefs *cf,
                           float *const *R, int M, float **f, float **g, float **F) {
     int L = net->L;
     for (int k = 0; k <= L; k++) {
         int n = net->n[k];
         if (f && k >= 1) {
-            gemm_up(net, pup, k, M, 1.f, R[k - 1], 0.f, f[k]);
+            gemm_up(net, pk, k, M, 1.f, R[k - 1], 0.f, f[k]);
             for (int r = 0; r < M; r++)
                 for (int j = 0; j < n; j++) f[k][(size_t)r * n + j] += net->b[k][j];
         }
         if (g && k < L) {
-            gemm_down(net, pdn, k + 1, M, 1.f, R[k + 1], 0.f, g[k]);
+            gemm_down(net, pk, k + 1, M, 1.f, R[k + 1], 0.f, g[k]);
             for (int r = 0; r < M; r++)
                 for (int j = 0; j < n; j++) g[k][(size_t)r * n + j] += net->c[k][j];
         }
@@ -143,7 +160,7 @@ void ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g,
     coefs_fill(net, &cf);
     for (int k = 0; k <= net->L; k++)
         for (size_t i = 0; i < (size_t)st->B * net->n[k]; i++) R[k][i] = rate_of(net->rule, net->rho, st->s[k][i]);
-    eval_branches(net, NULL, NULL, &cf, R, st->B, ff, gg, F);
+    eval_branches(net, NULL, &cf, R, st->B, ff, gg, F);
     for (int k = 0; k <= net->L; k++) {
         size_t sz = (size_t)st->B * net->n[k] * sizeof(float);
         if (f && k >= 1 && f[k]) memcpy(f[k], ff[k], sz);
@@ -281,8 +298,8 @@ typedef struct {
     float *mf[FFR_MAX_LAYERS], *mg[FFR_MAX_LAYERS], *mF[FFR_MAX_LAYERS]; /* measuring buffers */
     float *S0[FFR_MAX_LAYERS];  /* start state, caller's order */
     float *cup, *cdown;         /* cached W_1 r_0 (B, n_1) and V_L r_L (B, n_{L-1}) */
-    float *pup[FFR_MAX_LAYERS], *pdn[FFR_MAX_LAYERS]; /* W_k^T and V_k^T packed for the kernel, or NULL */
-    float *packbuf;
+    packs_t pk;                 /* W_k and V_k packed for the kernel (or all NULL) */
+    void *packbuf;
     int free_layer[FFR_MAX_LAYERS];
     const unsigned char *mask; /* layer 0 mask (1 = clamped), NULL: layer 0 all clamped */
     int *perm;                  /* row -> example */
@@ -302,25 +319,38 @@ static void ws_free(ws_t *w) {
 
 /* Pack every weight matrix once for the AVX-512 kernel (when ffr_gemm uses it):
  * W_k as op(B) of the up product (N = n_k, K = n_{k-1}) and V_k (tied: W_k) of
- * the down product (N = n_{k-1}, K = n_k). Returns 0 if out of memory. */
-static int ws_pack(ws_t *w) {
+ * the down product (N = n_{k-1}, K = n_k); bf16 pairs when bf16 != 0. Returns 0
+ * if out of memory. */
+static int ws_pack(ws_t *w, int bf16) {
     const ffr_net *net = w->net;
     if (!ffr_gemm_uses_fast()) return 1;
     size_t tot = 0;
     for (int k = 1; k <= w->L; k++)
-        tot += ffr_gemm_pack_floats(net->n[k], net->n[k - 1]) + ffr_gemm_pack_floats(net->n[k - 1], net->n[k]);
-    w->packbuf = aligned_alloc(64, tot * sizeof(float));
+        tot += bf16 ? ffr_gemm_pack_bf16_words(net->n[k], net->n[k - 1]) + ffr_gemm_pack_bf16_words(net->n[k - 1], net->n[k])
+                    : ffr_gemm_pack_floats(net->n[k], net->n[k - 1]) + ffr_gemm_pack_floats(net->n[k - 1], net->n[k]);
+    w->packbuf = aligned_alloc(64, tot * 4);
     if (!w->packbuf) return 0;
     float *q = w->packbuf;
+    uint32_t *q16 = w->packbuf;
     for (int k = 1; k <= w->L; k++) {
         int lo = net->n[k - 1], hi = net->n[k];
-        w->pup[k] = q;
-        ffr_gemm_pack(q, 1, hi, lo, net->W[k], lo);
-        q += ffr_gemm_pack_floats(hi, lo);
-        w->pdn[k] = q;
-        if (net->tied) ffr_gemm_pack(q, 0, lo, hi, net->W[k], lo);
-        else ffr_gemm_pack(q, 1, lo, hi, net->V[k], hi);
-        q += ffr_gemm_pack_floats(lo, hi);
+        const float *V = net->tied ? net->W[k] : net->V[k];
+        int vt = !net->tied, ldv = net->tied ? lo : hi;
+        if (bf16) {
+            w->pk.up16[k] = q16;
+            ffr_gemm_pack_bf16(q16, 1, hi, lo, net->W[k], lo);
+            q16 += ffr_gemm_pack_bf16_words(hi, lo);
+            w->pk.dn16[k] = q16;
+            ffr_gemm_pack_bf16(q16, vt, lo, hi, V, ldv);
+            q16 += ffr_gemm_pack_bf16_words(lo, hi);
+        } else {
+            w->pk.up[k] = q;
+            ffr_gemm_pack(q, 1, hi, lo, net->W[k], lo);
+            q += ffr_gemm_pack_floats(hi, lo);
+            w->pk.dn[k] = q;
+            ffr_gemm_pack(q, vt, lo, hi, V, ldv);
+            q += ffr_gemm_pack_floats(lo, hi);
+        }
     }
     return 1;
 }
@@ -380,7 +410,7 @@ static void measure(ws_t *w, ffr_state *st, ffr_trace *tr, int t, int final) {
             Rc[k] = w->R[k] + (size_t)r0 * net->n[k];
             Sc[k] = st->s[k] + (size_t)r0 * net->n[k];
         }
-        eval_branches(net, (const float *const *)w->pup, (const float *const *)w->pdn, &w->cf, Rc, m, w->mf, w->mg, w->mF);
+        eval_branches(net, &w->pk, &w->cf, Rc, m, w->mf, w->mg, w->mF);
         has_e = energy_rows(net, Sc, Rc, w->mf, m, E + r0) == 0;
         for (int r = r0; r < r0 + m; r++) {
             double res = 0;
@@ -573,11 +603,11 @@ static void products(ws_t *w, int k) {
     float beta = 0.f;
     int n = net->n[k];
     if (k >= 1 && !(k == 1 && w->cup)) {
-        gemm_up(net, (const float *const *)w->pup, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k]);
+        gemm_up(net, &w->pk, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k]);
         beta = 1.f; w->flops += 2.0 * M * n * net->n[k - 1];
     }
     if (k < L && !(k == L - 1 && w->cdown)) {
-        gemm_down(net, (const float *const *)w->pdn, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k]);
+        gemm_down(net, &w->pk, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k]);
         beta = 1.f; w->flops += 2.0 * M * n * net->n[k + 1];
     }
     if (beta == 0.f) memset(w->T[k], 0, (size_t)M * n * sizeof(float));
@@ -625,6 +655,7 @@ static ffr_status check_opts(const ffr_net *net, const ffr_relax_opts *o, int B,
     if ((unsigned)o->init > FFR_INIT_GIVEN) return ffr_fail(err, FFR_ERR_ARG, "init: unknown start %d", (int)o->init);
     if ((unsigned)o->schedule > FFR_SCHED_UP) return ffr_fail(err, FFR_ERR_ARG, "schedule: unknown schedule %d", (int)o->schedule);
     if (o->measure_every < 0) return ffr_fail(err, FFR_ERR_ARG, "measure_every: expected >= 0, found %d", o->measure_every);
+    if ((unsigned)o->precision > FFR_PREC_BF16) return ffr_fail(err, FFR_ERR_ARG, "precision: unknown precision %d", (int)o->precision);
     return FFR_OK;
 }
 
@@ -675,8 +706,10 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     int ok = tr && w.perm && w.rng && w.step2 && w.rstep2 && w.norm2 && w.scratch && w.meas && w.rowtmp &&
              (!cache_up || w.cup) && (!cache_down || w.cdown);
     for (int i = 0; i < 7; i++) ok = ok && w.blocks[i];
-    ok = ok && ws_pack(&w);
+    int bf16 = o->precision == FFR_PREC_BF16 && ffr_bf16_available();
+    ok = ok && ws_pack(&w, bf16);
     if (!ok) { ws_free(&w); ffr_trace_free(tr); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", B); }
+    tr->precision = bf16 ? FFR_PREC_BF16 : FFR_PREC_FP32;
     coefs_fill(net, &w.cf);
     for (int b = 0; b < B; b++) {
         w.perm[b] = b;
@@ -711,11 +744,11 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
         memcpy(w.S0[k], st->s[k], nk * sizeof(float));
     }
     if (w.cup) { /* clamped input: its bottom-up product once per relaxation */
-        gemm_up(net, (const float *const *)w.pup, 1, B, 1.f, w.R[0], 0.f, w.cup);
+        gemm_up(net, &w.pk, 1, B, 1.f, w.R[0], 0.f, w.cup);
         w.flops += 2.0 * B * net->n[1] * net->n[0];
     }
     if (w.cdown) { /* clamped target: its top-down product once */
-        gemm_down(net, (const float *const *)w.pdn, L, B, 1.f, w.R[L], 0.f, w.cdown);
+        gemm_down(net, &w.pk, L, B, 1.f, w.R[L], 0.f, w.cdown);
         w.flops += 2.0 * B * net->n[L - 1] * net->n[L];
     }
 

@@ -85,6 +85,7 @@ row "2000 threads" "ffrelax relax: --threads: expected an integer in [0, 1024], 
 row "unknown --init" "ffrelax relax: --init: expected ff, zero, random or given, found 'bogus'" $R --init bogus
 row "unknown --schedule" "ffrelax relax: --schedule: expected odd-even, sync or up, found 'jacobi'" $R --schedule jacobi
 row "unknown --tol-mode" "ffrelax relax: --tol-mode: expected abs or rel, found 'x'" $R --tol-mode x
+row "unknown --precision" "ffrelax relax: --precision: expected fp32 or bf16, found 'fp16'" $R --precision fp16
 row "--gibbs on a dendritic model" "ffrelax relax: gibbs sampling: only for the boltzmann rule (this network is dendritic)" $R --gibbs
 row "--init given without --start-dir" "ffrelax relax: --init given needs --start-dir DIR" $R --init given
 row "unknown option" "relax: unrecognized option '--bogus'" $R --bogus

@@ -38,6 +38,7 @@ for s in sync up; do
 done
 "$F" relax --model "$T/m" --images "$T/w/W1.npy" --init given --start-dir "$T/o" --max-sweeps 3 --quiet || fail "relax --init given"
 "$F" relax --model "$T/m" --images "$T/w/W1.npy" --tol 1e-3 --tol-mode rel --max-sweeps 500 --tau 2 --temperature 0 --quiet || fail "relax tol"
+"$F" relax --model "$T/m" --images "$T/w/W1.npy" --tol 1e-3 --tol-mode rel --max-sweeps 500 --precision bf16 --quiet 2>/dev/null || fail "relax bf16"
 "$F" relax --model "$T/m" --images "$T/w/W1.npy" --alpha-up 2 --alpha-down 1,1,0.5,1 --max-sweeps 5 --quiet || fail "relax --alpha-up/--alpha-down"
 "$F" relax --model "$T/m" --images "$T/w/W1.npy" --alpha-up 1,2 --quiet 2> /dev/null && fail "wrong number of gains accepted"
 

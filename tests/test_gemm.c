@@ -6,6 +6,7 @@
  * On a CPU without AVX-512F the kernel checks are skipped (and said so). */
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ffrelax.h"
@@ -124,6 +125,63 @@ static void test_concurrent(void) {
     free(A); free(B); free(C0); free(C1); free(C2);
 }
 
+/* bf16 products: against double sums of the bf16-rounded inputs (only the
+ * fp32 accumulation differs), and a row independent of the others and of the
+ * thread count; the rounding itself is round-to-nearest-even. */
+static void test_bf16(void) {
+    CHECK(ffr_bf16_round(1.0f) == 1.0f);
+    CHECK(ffr_bf16_round(1.0f + 1.0f / 256) == 1.0f);                  /* tie to even */
+    CHECK(ffr_bf16_round(1.0f + 3.0f / 256) == 1.0f + 4.0f / 256);     /* tie to even, up */
+    CHECK(ffr_bf16_round(1.0f + 1.1f / 256) == 1.0f + 2.0f / 256);
+    CHECK(ffr_bf16_round(-2.5e-39f) == 0.f);                            /* denormal to zero */
+    ffr_rng r;
+    ffr_rng_seed(&r, 14);
+    int shapes[][3] = {{1, 1, 1}, {1, 32, 2}, {2, 33, 3}, {5, 65, 31}, {12, 32, 32}, {13, 100, 784},
+                       {23, 17, 513}, {100, 61, 1000}, {211, 37, 33}};
+    for (size_t sI = 0; sI < sizeof shapes / sizeof *shapes; sI++)
+        for (int tb = 0; tb < 2; tb++) {
+            int M = shapes[sI][0], N = shapes[sI][1], K = shapes[sI][2];
+            float *A = randv(&r, (size_t)M * K), *B = randv(&r, (size_t)K * N), *C = randv(&r, (size_t)M * N);
+            float *C0 = malloc(sizeof(float) * M * N);
+            memcpy(C0, C, sizeof(float) * M * N);
+            uint32_t *P = aligned_alloc(64, ffr_gemm_pack_bf16_words(N, K) * 4 + 64);
+            ffr_gemm_pack_bf16(P, tb, N, K, B, tb ? K : N);
+            ffr_gemm_packed_bf16(M, N, K, 0.5f, A, K, P, 1.f, C, N);
+            double md = 0, mx = 0;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double acc = 0;
+                    for (int k = 0; k < K; k++)
+                        acc += (double)ffr_bf16_round(A[(size_t)i * K + k]) *
+                               ffr_bf16_round(tb ? B[(size_t)j * K + k] : B[(size_t)k * N + j]);
+                    double ref = 0.5 * acc + C0[(size_t)i * N + j];
+                    md = fmax(md, fabs(C[(size_t)i * N + j] - ref));
+                    mx = fmax(mx, fabs(ref));
+                }
+            CHECKF(md <= 2e-6 * (1 + mx) * sqrt(K), "bf16 %dx%dx%d tb=%d: max diff %g from the bf16-input reference", M, N, K, tb, md);
+            CHECK(mx > 0.1 || M * N < 4);
+            free(A); free(B); free(C); free(C0); free(P);
+        }
+    int N = 301, K = 777, M = 250;
+    float *Bt = randv(&r, (size_t)N * K), *A = randv(&r, (size_t)M * K);
+    float *ref = malloc(sizeof(float) * M * N), *C = malloc(sizeof(float) * M * N);
+    uint32_t *P = aligned_alloc(64, ffr_gemm_pack_bf16_words(N, K) * 4);
+    ffr_gemm_pack_bf16(P, 1, N, K, Bt, K);
+    ffr_gemm_set_threads(1);
+    for (int i = 0; i < M; i++) ffr_gemm_packed_bf16(1, N, K, 1.f, A + (size_t)i * K, K, P, 0.f, ref + (size_t)i * N, N);
+    int same = 1;
+    for (int th = 1; th <= 3; th++) {
+        ffr_gemm_set_threads(th);
+        int Ms[] = {2, 13, 40, 250};
+        for (int m = 0; m < 4; m++) {
+            ffr_gemm_packed_bf16(Ms[m], N, K, 1.f, A, K, P, 0.f, C, N);
+            same &= !memcmp(C, ref, sizeof(float) * Ms[m] * N);
+        }
+    }
+    CHECKF(same, "bf16: a row's result depends on the other rows or the thread count");
+    free(Bt); free(A); free(ref); free(C); free(P);
+}
+
 /* ffr_parallel runs every part exactly once. */
 static void count_part(void *arg, int t, int nt) { (void)nt; ((int *)arg)[t]++; }
 static void test_parallel(void) {
@@ -142,6 +200,8 @@ int main(void) {
         test_vs_ref();
         test_bits();
         test_concurrent();
+        if (ffr_gemm_bf16_available()) test_bf16();
+        else printf("test_gemm: this CPU has no AVX512_BF16: bf16 checks skipped\n");
     } else
         printf("test_gemm: this CPU has no AVX-512F (or FFRELAX_GEMM=blas): kernel checks skipped\n");
     ffr_set_threads(1);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ffrelax.h"
+#include "internal.h"
 #include "minitest.h"
 
 static double rho_d(ffr_rho r, double s) {
@@ -354,6 +355,8 @@ static void test_active_set(void) {
         for (int k = 0; k <= 3; k++)
             for (int j = 0; j < n[k]; j++) md = fmax(md, fabs(s1->s[k][j] - st->s[k][b * n[k] + j]));
         CHECKF(md < 1e-5, "example %d: state differs by %g", b, md);
+        /* the AVX-512 kernel's sums do not depend on the other rows: the same bits */
+        if (ffr_gemm_uses_fast()) CHECKF(md == 0, "example %d: kernel path, state differs by %g (expected bit-identical)", b, md);
         if (tr->sweeps[b] != tr->sweeps[0]) distinct++;
         tot += tr->sweeps[b];
         ffr_trace_free(t1); ffr_state_free(s1);
@@ -477,7 +480,43 @@ static void test_fast_path_shapes(void) {
     CHECK(cases == 8);
 }
 
+/* --precision bf16: products in bfloat16 with fp32 sums. Close to the fp32
+ * relaxation (not equal), converges, says which precision ran; where the CPU
+ * has no AVX512_BF16 it runs fp32 and says so. */
+static void test_bf16_relax(void) {
+    int n[] = {57, 41, 33, 19};
+    ffr_net *net = make_net(3, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 41, 1.0f);
+    int B = 13;
+    float x[13 * 57];
+    ffr_rng r; ffr_rng_seed(&r, 78);
+    for (int i = 0; i < B * 57; i++) x[i] = (float)ffr_rng_uniform(&r);
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.max_sweeps = 400; o.tol = 1e-3; o.tol_mode = FFR_TOL_REL;
+    ffr_state *s32, *s16; ffr_trace *t32, *t16; ffr_err e;
+    ffr_state_create(&s32, net, B, &e); ffr_state_create(&s16, net, B, &e);
+    CHECK(ffr_relax(net, x, B, &o, s32, &t32, &e) == FFR_OK);
+    o.precision = FFR_PREC_BF16;
+    CHECK(ffr_relax(net, x, B, &o, s16, &t16, &e) == FFR_OK);
+    CHECK(t32->precision == FFR_PREC_FP32);
+    CHECK(t16->precision == (ffr_bf16_available() ? FFR_PREC_BF16 : FFR_PREC_FP32));
+    double md = 0, mx = 0;
+    int conv = 0;
+    for (int b = 0; b < B; b++) conv += t16->converged[b];
+    for (int k = 1; k <= 3; k++)
+        for (int i = 0; i < B * n[k]; i++) { md = fmax(md, fabs(s16->s[k][i] - s32->s[k][i])); mx = fmax(mx, fabs(s32->s[k][i])); }
+    CHECKF(conv == B, "bf16: %d of %d examples converged", conv, B);
+    CHECKF(md < 3e-2 * (1 + mx), "bf16 vs fp32 fixed point: max diff %g", md);
+    if (ffr_bf16_available()) CHECKF(md > 0, "bf16 run identical to fp32: the bf16 path did not run");
+    else CHECK(md == 0);
+    o.precision = (ffr_precision)7;
+    CHECK(ffr_relax(net, x, B, &o, s16, NULL, &e) == FFR_ERR_ARG);
+    ffr_precision p;
+    CHECK(ffr_precision_parse("bf16", &p) == 0 && p == FFR_PREC_BF16 && ffr_precision_parse("fp16", &p) != 0);
+    ffr_trace_free(t32); ffr_trace_free(t16); ffr_state_free(s32); ffr_state_free(s16); ffr_net_free(net);
+}
+
 int main(void) {
+    test_bf16_relax();
     test_gemm();
     test_against_reference();
     test_fast_path_shapes();
