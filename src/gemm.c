@@ -134,6 +134,29 @@ void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
 #endif
 
 #ifdef FFR_HAVE_KERNEL
+/* The write-back of an MR x NP*32 tile of sums, both kernels (fp32, bf16):
+ * C = alpha*acc + beta*C after the first depth block, C += alpha*acc after the
+ * others; columns from ncols on are not touched. */
+static inline __attribute__((always_inline)) TGT void store_tile(const int MR, const int NP, __m512 acc[][8], float *C,
+                                                                int ldc, float alpha, float beta, int first, int ncols) {
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * NP; v++) {
+            int nv = ncols - v * 16;
+            if (nv <= 0) continue;
+            __mmask16 m = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
+            float *c = C + (size_t)i * ldc + v * 16;
+            __m512 x = _mm512_mul_ps(va, acc[i][v]);
+            if (first) {
+                if (beta != 0.f) x = _mm512_add_ps(x, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
+            } else
+                x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), x);
+            _mm512_mask_storeu_ps(c, m, x);
+        }
+}
+
 /* The micro-kernel: rows 0..MR-1 of a packed A tile times NP panels of packed
  * B, depth kc; writes C[0..MR, 0..ncols) (ncols <= NP*32) per the order above. */
 static inline __attribute__((always_inline)) TGT void kern(const int MR, const int NP, int kc, const float *restrict Ap,
@@ -158,22 +181,7 @@ static inline __attribute__((always_inline)) TGT void kern(const int MR, const i
             for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
         }
     }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 8
-        for (int v = 0; v < 2 * NP; v++) {
-            int nv = ncols - v * 16;
-            if (nv <= 0) continue;
-            __mmask16 m = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
-            float *c = C + (size_t)i * ldc + v * 16;
-            __m512 x = _mm512_mul_ps(va, acc[i][v]);
-            if (first) {
-                if (beta != 0.f) x = _mm512_add_ps(x, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
-            } else
-                x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), x);
-            _mm512_mask_storeu_ps(c, m, x);
-        }
+    store_tile(MR, NP, acc, C, ldc, alpha, beta, first, ncols);
 }
 
 typedef void (*kern_fn)(int, const float *, const float *, size_t, float *, int, float, float, int, int);
@@ -361,22 +369,7 @@ static inline __attribute__((always_inline)) TGT16 void kern16(const int MR, con
             for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], a, b[v]);
         }
     }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 8
-        for (int v = 0; v < 2 * NP; v++) {
-            int nv = ncols - v * 16;
-            if (nv <= 0) continue;
-            __mmask16 m = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
-            float *c = C + (size_t)i * ldc + v * 16;
-            __m512 x = _mm512_mul_ps(va, acc[i][v]);
-            if (first) {
-                if (beta != 0.f) x = _mm512_add_ps(x, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
-            } else
-                x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), x);
-            _mm512_mask_storeu_ps(c, m, x);
-        }
+    store_tile(MR, NP, acc, C, ldc, alpha, beta, first, ncols);
 }
 typedef void (*kern16_fn)(int, const uint32_t *, const uint32_t *, size_t, float *, int, float, float, int, int);
 #define K16_DEF(MR, NP) \
