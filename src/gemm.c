@@ -31,6 +31,9 @@
 #include "internal.h"
 
 #define FFR_MR 12
+#ifndef FFR_PF
+#define FFR_PF 16
+#endif
 #define FFR_MC 96 /* rows per packed A block: 8 tiles */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(FFR_NO_AVX512)
@@ -171,6 +174,10 @@ static inline __attribute__((always_inline)) TGT void kern(const int MR, const i
         __m512 b[8];
 #pragma GCC unroll 4
         for (int p = 0; p < NP; p++) {
+            if (MR <= 3) { /* few rows: streaming op(B) from memory is the cost */
+                _mm_prefetch((const char *)(Bp + p * bstride + (size_t)(k + FFR_PF) * FFR_NR), _MM_HINT_T0);
+                _mm_prefetch((const char *)(Bp + p * bstride + (size_t)(k + FFR_PF) * FFR_NR + 16), _MM_HINT_T0);
+            }
             b[2 * p] = _mm512_load_ps(Bp + p * bstride + (size_t)k * FFR_NR);
             b[2 * p + 1] = _mm512_load_ps(Bp + p * bstride + (size_t)k * FFR_NR + 16);
         }
@@ -554,8 +561,12 @@ static void packed_any(int tA, int M, int N, int K, float alpha, const float *A,
     }
     int np = (N + FFR_NR - 1) / FFR_NR;
     int nt = ffr_gemm_threads();
-    double fl = 2.0 * M * N * K;
-    if (fl < 4e6 * nt) nt = (int)(fl / 4e6) > 1 ? (int)(fl / 4e6) : 1; /* ~25 us of work per thread at least */
+    /* work in flop-equivalents: the products, plus the packed op(B) streamed
+     * from memory (with few rows a product is bound by reading P, ~8 flops'
+     * time per float), ~6 us of it per thread at least (a hand-off costs
+     * ~0.5 us) */
+    double fl = 2.0 * M * N * K + 8.0 * N * K;
+    if (fl < 1e6 * nt) nt = (int)(fl / 1e6) > 1 ? (int)(fl / 1e6) : 1;
     /* rows when every thread gets 4 tiles or more (each packs only its rows of A), else panels */
     int by_rows = M >= nt * 4 * FFR_MR;
     if (!by_rows && nt > np) nt = np;

@@ -67,6 +67,8 @@ int ffr_gemm_threads(void);
 void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx);
 int ffr_blas_threads(void);
 int ffr_gemm_uses_fast(void); /* ffr_gemm goes to the kernel (BLAS build, AVX-512F CPU) */ /* the BLAS library's own thread count (1 without BLAS) */
+/* relax.c: the AVX-512 elementwise pass on (1, the default where the CPU has it) or off (0: row_update, for tests). */
+void ffr_relax_simd(int on);
 
 /* Always-on check for internal invariants (never for user input). */
 #define FFR_ASSERT(c) do { if (!(c)) { fprintf(stderr, "%s:%d: internal error: %s\n", \

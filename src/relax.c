@@ -505,6 +505,121 @@ static inline __attribute__((always_inline)) void row_update(
     *d2o = d2; *rd2o = rd2; *nno = nn;
 }
 
+/* The same pass in AVX-512 for the rules whose F and rate are min/max or the
+ * identity (dendritic and hopfield units with hard-sigmoid or linear rho):
+ * every float operation is row_update's, in its order, without contraction
+ * (the intrinsics are separate multiplies and adds), the hard sigmoid is two
+ * ordered compares and blends (so NaN and -0 come out as in the C code), and
+ * the double sums keep row_update's 8 lanes: elements j..j+7 then j+8..j+15
+ * go into lanes 0..7 in that order, the tail into lane 0. Bit-identical to
+ * row_update (tests/test_relax.c checks it). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FFR_NO_AVX512)
+#define FFR_HAVE_VROW 1
+#include <immintrin.h>
+#define VTGT __attribute__((target("avx512f,avx512dq")))
+static inline __attribute__((always_inline)) VTGT __m512 vhs(__m512 x) {
+    __mmask16 lo = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    __mmask16 hi = _mm512_cmp_ps_mask(x, _mm512_set1_ps(1.f), _CMP_GT_OQ);
+    x = _mm512_mask_mov_ps(x, lo, _mm512_setzero_ps());
+    return _mm512_mask_mov_ps(x, hi, _mm512_set1_ps(1.f));
+}
+/* hs: F (combine) and rate are the hard sigmoid (1) or the identity (0). */
+static inline __attribute__((always_inline)) VTGT void vrow_update(
+    float *restrict s, float *restrict rt, const float *restrict u, const float *restrict bias,
+    const float *restrict c1, float cs1, const float *restrict c2, float cs2, int n, float keep,
+    float eps, ffr_rule rule, ffr_rho rho, int fhs, int rhs, int has1, int has2, double *d2o, double *rd2o, double *nno) {
+    __m512d ad = _mm512_setzero_pd(), ar = ad, an = ad;
+    __m512 vk = _mm512_set1_ps(keep), ve = _mm512_set1_ps(eps), v1 = _mm512_set1_ps(cs1), v2 = _mm512_set1_ps(cs2);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 v = _mm512_add_ps(_mm512_loadu_ps(u + j), _mm512_loadu_ps(bias + j));
+        if (has1) v = _mm512_add_ps(v, _mm512_mul_ps(v1, _mm512_loadu_ps(c1 + j)));
+        if (has2) v = _mm512_add_ps(v, _mm512_mul_ps(v2, _mm512_loadu_ps(c2 + j)));
+        if (fhs) v = vhs(v);
+        __m512 so = _mm512_loadu_ps(s + j), ro = _mm512_loadu_ps(rt + j);
+        __m512 sn = _mm512_add_ps(_mm512_mul_ps(vk, so), _mm512_mul_ps(ve, v));
+        __m512 rn = rhs ? vhs(sn) : sn;
+        _mm512_storeu_ps(s + j, sn);
+        _mm512_storeu_ps(rt + j, rn);
+        for (int h = 0; h < 2; h++) {
+            __m256 snh = h ? _mm512_extractf32x8_ps(sn, 1) : _mm512_castps512_ps256(sn);
+            __m256 soh = h ? _mm512_extractf32x8_ps(so, 1) : _mm512_castps512_ps256(so);
+            __m256 rnh = h ? _mm512_extractf32x8_ps(rn, 1) : _mm512_castps512_ps256(rn);
+            __m256 roh = h ? _mm512_extractf32x8_ps(ro, 1) : _mm512_castps512_ps256(ro);
+            __m512d snd = _mm512_cvtps_pd(snh);
+            __m512d d = _mm512_sub_pd(snd, _mm512_cvtps_pd(soh));
+            __m512d rd = _mm512_sub_pd(_mm512_cvtps_pd(rnh), _mm512_cvtps_pd(roh));
+            ad = _mm512_add_pd(ad, _mm512_mul_pd(d, d));
+            ar = _mm512_add_pd(ar, _mm512_mul_pd(rd, rd));
+            an = _mm512_add_pd(an, _mm512_mul_pd(snd, snd));
+        }
+    }
+    double lad[FFR_LANES], lar[FFR_LANES], lan[FFR_LANES];
+    _mm512_storeu_pd(lad, ad); _mm512_storeu_pd(lar, ar); _mm512_storeu_pd(lan, an);
+    for (; j < n; j++) { /* row_update's arithmetic: lanes for a full group of 8, lane 0 after */
+        int l = j < (n & ~7) ? (j & 7) : 0;
+        float v = u[j] + bias[j];
+        if (has1) v += cs1 * c1[j];
+        if (has2) v += cs2 * c2[j];
+        float sn = keep * s[j] + eps * combine(rule, rho, v);
+        float rn = rate_of(rule, rho, sn);
+        double d = (double)sn - s[j], rd = (double)rn - rt[j];
+        lad[l] += d * d; lar[l] += rd * rd; lan[l] += (double)sn * sn;
+        s[j] = sn; rt[j] = rn;
+    }
+    double d2 = 0, rd2 = 0, nn = 0;
+    for (int l = 0; l < FFR_LANES; l++) { d2 += lad[l]; rd2 += lar[l]; nn += lan[l]; }
+    *d2o = d2; *rd2o = rd2; *nno = nn;
+}
+#endif
+
+#ifdef FFR_HAVE_VROW
+/* update_rows_fast's rows [r0, r1) with vrow_update; returns the non-finite flag. */
+static VTGT int vrows(ws_t *w, ffr_state *st, int k, int r0, int r1, int n, float keep, float eps, const float *bias,
+                      const float *c1, float cs1, const float *c2, float cs2) {
+    const ffr_net *net = w->net;
+    int fhs = net->rule == FFR_RULE_HOPFIELD && net->rho == FFR_RHO_HARDSIGMOID, rhs = net->rho == FFR_RHO_HARDSIGMOID;
+    int bad = 0;
+    for (int r = r0; r < r1; r++) {
+        size_t o_ = (size_t)r * n;
+        float *s = st->s[k] + o_, *rt = w->R[k] + o_;
+        const float *u = w->T[k] + o_, *p1 = c1 ? c1 + o_ : NULL, *p2 = c2 ? c2 + o_ : NULL;
+        double d2, rd2, nn;
+#define FFR_VROW(F, R, H1, H2) \
+    vrow_update(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, F, R, H1, H2, &d2, &rd2, &nn)
+        if (fhs) FFR_VROW(1, 1, p1 != NULL, p2 != NULL);
+        else if (rhs) {
+            if (p1 && p2) FFR_VROW(0, 1, 1, 1);
+            else if (p1) FFR_VROW(0, 1, 1, 0);
+            else if (p2) FFR_VROW(0, 1, 0, 1);
+            else FFR_VROW(0, 1, 0, 0);
+        } else FFR_VROW(0, 0, p1 != NULL, p2 != NULL);
+#undef FFR_VROW
+        if (!isfinite(d2)) bad = 1;
+        w->step2[r] += d2; w->rstep2[r] += rd2; w->norm2[r] += nn;
+    }
+    return bad;
+}
+#endif
+
+/* The vector pass: on where the CPU has AVX-512F and DQ (ffr_relax_simd(0)
+ * turns it off, for the tests that compare it with row_update). */
+static int g_simd = -1;
+void ffr_relax_simd(int on) { g_simd = on ? -1 : 0; }
+static int simd_on(void) {
+#ifdef FFR_HAVE_VROW
+    static int avail = -1;
+    if (g_simd == 0) return 0;
+    if (avail < 0) {
+        __builtin_cpu_init();
+        avail = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    }
+    return avail;
+#else
+    return 0;
+#endif
+}
+
 /* update_layer for k >= 1, no noise, no Gibbs: the common case, specialised. */
 static int update_rows_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k, int r0, int r1) {
     const ffr_net *net = w->net;
@@ -515,6 +630,10 @@ static int update_rows_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int
     float cs1 = w->cf.cu[k], cs2 = w->cf.cd[k];
     int fast = net->rule == FFR_RULE_DENDRITIC && net->rho == FFR_RHO_HARDSIGMOID;
     int bad = 0;
+#ifdef FFR_HAVE_VROW
+    if (net->rule != FFR_RULE_BOLTZMANN && net->rho != FFR_RHO_SIGMOID && simd_on())
+        return vrows(w, st, k, r0, r1, n, keep, eps, bias, c1, cs1, c2, cs2);
+#endif
     for (int r = r0; r < r1; r++) {
         size_t o_ = (size_t)r * n;
         float *s = st->s[k] + o_, *rt = w->R[k] + o_;

@@ -480,6 +480,46 @@ static void test_fast_path_shapes(void) {
     CHECK(cases == 8);
 }
 
+/* The AVX-512 elementwise pass (relax.c, vrow_update) against row_update, the
+ * C loop it replaces: same states, rates and per-example steps bit for bit,
+ * on widths that hit its 16-wide loop, a full group of 8 and the tail, for
+ * every rule and rho it serves, clamped input or not (the cached product),
+ * clamped top (the cached top-down product), eps < 1 and a batch. */
+static void test_vector_pass(void) {
+    int n[] = {29, 41, 23, 19}, cases = 0;
+    struct { ffr_rule rule; ffr_rho rho; } kinds[] = {{FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID},
+        {FFR_RULE_DENDRITIC, FFR_RHO_IDENTITY}, {FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID}, {FFR_RULE_HOPFIELD, FFR_RHO_IDENTITY}};
+    for (int kd = 0; kd < 4; kd++)
+        for (int top = 0; top < 2; top++)
+            for (int ei = 0; ei < 2; ei++) {
+                int B = 6, T = 7, L = 3;
+                ffr_net *net = make_net(L, n, kinds[kd].rule, kinds[kd].rho, kd >= 2 || top, 70 + kd, kinds[kd].rho == FFR_RHO_IDENTITY ? 0.6f : 2.f);
+                float *x = malloc(sizeof(float) * B * n[0]), *tg = malloc(sizeof(float) * B * n[L]);
+                ffr_rng r; ffr_rng_seed(&r, 200 + kd);
+                for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+                for (int i = 0; i < B * n[L]; i++) tg[i] = (float)(1.4 * ffr_rng_uniform(&r) - 0.2);
+                ffr_relax_opts o; ffr_relax_opts_default(&o);
+                o.max_sweeps = T; o.top_target = top ? tg : NULL; o.eps = ei ? 0.6 : 1.0; o.diverge_factor = 0;
+                ffr_state *sv, *sc; ffr_trace *tv, *tc; ffr_err e;
+                ffr_state_create(&sv, net, B, &e); ffr_state_create(&sc, net, B, &e);
+                CHECKF(ffr_relax(net, x, B, &o, sv, &tv, &e) == FFR_OK, "relax: %s", e.msg);
+                ffr_relax_simd(0);
+                CHECKF(ffr_relax(net, x, B, &o, sc, &tc, &e) == FFR_OK, "relax: %s", e.msg);
+                ffr_relax_simd(1);
+                int same = 1;
+                for (int k = 0; k <= L; k++) same &= !memcmp(sv->s[k], sc->s[k], sizeof(float) * B * n[k]);
+                same &= !memcmp(tv->step, tc->step, sizeof(float) * (size_t)(T + 1) * B);
+                same &= tv->relstep_median[T] == tc->relstep_median[T];
+                CHECKF(same, "vector pass: rule %d rho %d top %d eps %g: differs from the C loop", (int)kinds[kd].rule,
+                       (int)kinds[kd].rho, top, o.eps);
+                CHECK(tv->step[(size_t)T * B] > 0);
+                cases++;
+                ffr_trace_free(tv); ffr_trace_free(tc); ffr_state_free(sv); ffr_state_free(sc); ffr_net_free(net);
+                free(x); free(tg);
+            }
+    CHECK(cases == 16);
+}
+
 /* --precision bf16: products in bfloat16 with fp32 sums. Close to the fp32
  * relaxation (not equal), converges, says which precision ran; where the CPU
  * has no AVX512_BF16 it runs fp32 and says so. */
@@ -520,6 +560,7 @@ int main(void) {
     test_gemm();
     test_against_reference();
     test_fast_path_shapes();
+    test_vector_pass();
     test_ff_is_fixed_point();
     test_energy_descent();
     test_fixed_point_eq16();
