@@ -228,11 +228,11 @@ int ffr_gemm_fast_available(void) {
 
 /* Panels [p0, p1) of C for all M rows. Ap: FFR_MC * FFR_KC floats, 64-byte aligned. */
 static void drive(int M, int p0, int p1, int N, int K, float alpha, int tA, const float *A, int lda,
-                  const float *P, float beta, float *C, int ldc, float *Ap) {
+                  const float *P, float beta, float *C, int ldc, float *Ap, const ffr_gemm_epi *epi, int row0) {
 #ifdef FFR_HAVE_KERNEL
     size_t bs = (size_t)K * FFR_NR;
     for (int pc = 0; pc < K; pc += FFR_KC) {
-        int kc = K - pc < FFR_KC ? K - pc : FFR_KC, first = pc == 0;
+        int kc = K - pc < FFR_KC ? K - pc : FFR_KC, first = pc == 0, last = pc + kc == K;
         for (int ic = 0; ic < M; ic += FFR_MC) {
             int mc = M - ic < FFR_MC ? M - ic : FFR_MC, full = mc / FFR_MR, tail = mc % FFR_MR;
             pack_a(Ap, tA, A, lda, ic, mc, pc, kc);
@@ -253,11 +253,12 @@ static void drive(int M, int p0, int p1, int N, int K, float alpha, int tA, cons
                                        C + (size_t)(ic + full * FFR_MR) * ldc + jp * FFR_NR, ldc, alpha, beta, first, nc);
                 }
             }
+            if (epi && last) epi->fn(epi->ctx, row0 + ic, row0 + ic + mc); /* rows done: every panel, every depth block */
         }
     }
 #else
     (void)M; (void)p0; (void)p1; (void)N; (void)K; (void)alpha; (void)tA; (void)A; (void)lda;
-    (void)P; (void)beta; (void)C; (void)ldc; (void)Ap;
+    (void)P; (void)beta; (void)C; (void)ldc; (void)Ap; (void)epi; (void)row0;
 #endif
 }
 
@@ -398,11 +399,11 @@ static const kern16_fn k16_tab[13][5] = {
     {0, k16_11_1}, {0, k16_12_1}};
 
 static void drive16(int M, int p0, int p1, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
-                    float beta, float *C, int ldc, uint32_t *Ap) {
+                    float beta, float *C, int ldc, uint32_t *Ap, const ffr_gemm_epi *epi, int row0) {
     int K2 = (K + 1) / 2;
     size_t bs = (size_t)K2 * FFR_NR;
     for (int pc = 0; pc < K2; pc += FFR_KC2) {
-        int kc = K2 - pc < FFR_KC2 ? K2 - pc : FFR_KC2, first = pc == 0;
+        int kc = K2 - pc < FFR_KC2 ? K2 - pc : FFR_KC2, first = pc == 0, last = pc + kc == K2;
         for (int ic = 0; ic < M; ic += FFR_MC) {
             int mc = M - ic < FFR_MC ? M - ic : FFR_MC, full = mc / FFR_MR, tail = mc % FFR_MR;
             pack_a_bf16(Ap, A, lda, ic, mc, K, pc, kc);
@@ -423,6 +424,7 @@ static void drive16(int M, int p0, int p1, int N, int K, float alpha, const floa
                                       C + (size_t)(ic + full * FFR_MR) * ldc + jp * FFR_NR, ldc, alpha, beta, first, nc);
                 }
             }
+            if (epi && last) epi->fn(epi->ctx, row0 + ic, row0 + ic + mc);
         }
     }
 }
@@ -541,16 +543,18 @@ typedef struct {
     const float *A, *P;
     const uint32_t *P16; /* bf16 products when set */
     float *C;
+    const ffr_gemm_epi *epi; /* rows' epilogue, with whole rows per thread only */
 } job_t;
 
-static void job_drive(const job_t *j, int M, int p0, int p1, const float *A, float *C, float *Ap) {
+static void job_drive(const job_t *j, int M, int p0, int p1, const float *A, float *C, float *Ap, int row0) {
+    const ffr_gemm_epi *epi = j->by_rows ? j->epi : NULL;
 #ifdef FFR_HAVE_KERNEL
     if (j->P16) {
-        drive16(M, p0, p1, j->N, j->K, j->alpha, A, j->lda, j->P16, j->beta, C, j->ldc, (uint32_t *)Ap);
+        drive16(M, p0, p1, j->N, j->K, j->alpha, A, j->lda, j->P16, j->beta, C, j->ldc, (uint32_t *)Ap, epi, row0);
         return;
     }
 #endif
-    drive(M, p0, p1, j->N, j->K, j->alpha, j->tA, A, j->lda, j->P, j->beta, C, j->ldc, Ap);
+    drive(M, p0, p1, j->N, j->K, j->alpha, j->tA, A, j->lda, j->P, j->beta, C, j->ldc, Ap, epi, row0);
 }
 
 /* Thread t of nt: a contiguous range of rows (whole tiles) or of panels. */
@@ -563,30 +567,36 @@ static void job_part(void *arg, int t, int nt) {
         if (r1 > j->M) r1 = j->M;
         if (r1 <= r0) return;
         const float *A = j->tA ? j->A + r0 : j->A + (size_t)r0 * j->lda;
-        job_drive(j, r1 - r0, 0, j->np, A, j->C + (size_t)r0 * j->ldc, Ap);
+        job_drive(j, r1 - r0, 0, j->np, A, j->C + (size_t)r0 * j->ldc, Ap, r0);
     } else {
         int p0 = j->np * t / nt, p1 = j->np * (t + 1) / nt;
-        if (p1 > p0) job_drive(j, j->M, p0, p1, j->A, j->C, Ap);
+        if (p1 > p0) job_drive(j, j->M, p0, p1, j->A, j->C, Ap, 0);
     }
 }
 
-static void packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
-                       const uint32_t *P16, float beta, float *C, int ldc);
+static int packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                      const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi);
 void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                      float beta, float *C, int ldc) {
-    packed_any(tA, M, N, K, alpha, A, lda, P, NULL, beta, C, ldc);
+    packed_any(tA, M, N, K, alpha, A, lda, P, NULL, beta, C, ldc, NULL);
 }
 void ffr_gemm_packed_bf16(int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
                           float beta, float *C, int ldc) {
-    packed_any(0, M, N, K, alpha, A, lda, NULL, P, beta, C, ldc);
+    packed_any(0, M, N, K, alpha, A, lda, NULL, P, beta, C, ldc, NULL);
 }
-static void packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
-                       const uint32_t *P16, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
+int ffr_gemm_packed_epi(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                        const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi) {
+    return packed_any(tA, M, N, K, alpha, A, lda, P16 ? NULL : P, P16, beta, C, ldc, epi);
+}
+/* Returns 1 when epi ran on every row (whole rows per thread), else 0 (the
+ * caller runs its epilogue after the product). */
+static int packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                      const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi) {
+    if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(size_t)i * ldc + j];
-        return;
+        return 0;
     }
     int np = (N + FFR_NR - 1) / FFR_NR;
     int nt = ffr_gemm_threads();
@@ -597,10 +607,11 @@ static void packed_any(int tA, int M, int N, int K, float alpha, const float *A,
     double fl = 2.0 * M * N * K + 8.0 * N * K;
     if (fl < 1e6 * nt) nt = (int)(fl / 1e6) > 1 ? (int)(fl / 1e6) : 1;
     /* rows when every thread gets 4 tiles or more (each packs only its rows of A), else panels */
-    int by_rows = M >= nt * 4 * FFR_MR;
+    int by_rows = nt == 1 || M >= nt * 4 * FFR_MR;
     if (!by_rows && nt > np) nt = np;
-    job_t j = {M, np, N, K, tA, lda, ldc, by_rows, alpha, beta, A, P, P16, C};
+    job_t j = {M, np, N, K, tA, lda, ldc, by_rows, alpha, beta, A, P, P16, C, epi};
     ffr_parallel(nt, job_part, &j);
+    return epi && by_rows;
 }
 
 /* Packing op(B) over threads: contiguous ranges of panels (each panel's bits

@@ -60,6 +60,14 @@ size_t ffr_gemm_pack_bf16_words(int N, int K);
 void ffr_gemm_pack_bf16(uint32_t *P, int tB, int N, int K, const float *B, int ldb);
 void ffr_gemm_packed_bf16(int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
                           float beta, float *C, int ldc);
+/* A product with an epilogue: fn(ctx, r0, r1) runs, on the thread that
+ * computed them, as soon as rows [r0, r1) of C are final (every column, every
+ * depth block), when each thread gets whole rows; P16 set: bf16 products.
+ * Returns 1 when the epilogue ran for all M rows, 0 when it did not run at all
+ * (columns split over the threads: the caller runs it after the product). */
+typedef struct { void (*fn)(void *ctx, int r0, int r1); void *ctx; } ffr_gemm_epi;
+int ffr_gemm_packed_epi(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+                        const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi);
 float ffr_bf16_round(float f); /* round to nearest even bf16 (denormals to zero), back in a float */
 void ffr_gemm_set_threads(int n);
 int ffr_gemm_threads(void);
@@ -69,6 +77,8 @@ int ffr_blas_threads(void);
 int ffr_gemm_uses_fast(void); /* ffr_gemm goes to the kernel (BLAS build, AVX-512F CPU) */ /* the BLAS library's own thread count (1 without BLAS) */
 /* relax.c: the AVX-512 elementwise pass on (1, the default where the CPU has it) or off (0: row_update, for tests). */
 void ffr_relax_simd(int on);
+/* relax.c: the update fused into each layer's last product (1, the default) or a separate pass (0, for tests). */
+void ffr_relax_fuse(int on);
 
 /* Always-on check for internal invariants (never for user input). */
 #define FFR_ASSERT(c) do { if (!(c)) { fprintf(stderr, "%s:%d: internal error: %s\n", \

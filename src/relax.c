@@ -15,6 +15,7 @@
  * examples; the final state is put back in the caller's order. Nothing is
  * allocated inside the sweep loop. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -674,10 +675,15 @@ static int update_layer_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, in
     return bad;
 }
 
+/* update_layer goes to update_rows_fast for hidden layers (no noise, no Gibbs). */
+static int fast_update(const ffr_relax_opts *o) { return !o->gibbs && !(o->temperature > 0); }
+static int g_fuse = 1; /* ffr_relax_fuse(0): the separate pass, for the tests that compare the two */
+void ffr_relax_fuse(int on) { g_fuse = on != 0; }
+
 /* Update layer k for rows [0, nact) from the target products in T[k]. Returns
  * 0, or 1 if a non-finite value appeared. */
 static int update_layer(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
-    if (k >= 1 && !o->gibbs && !(o->temperature > 0)) return update_layer_fast(w, st, o, k);
+    if (k >= 1 && fast_update(o)) return update_layer_fast(w, st, o, k);
     const ffr_net *net = w->net;
     int n = net->n[k], M = w->nact;
     float eps = (float)o->eps, keep = 1.f - eps;
@@ -715,21 +721,51 @@ static int update_layer(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) 
     return bad;
 }
 
-/* Target products for layer k into T[k] rows [0, nact): the parts not cached. */
-static void products(ws_t *w, int k) {
+/* The update fused into the layer's last product (gemm.c's epilogue): rows
+ * [r0, r1) of layer k updated by the thread that has just computed them, while
+ * their targets are in its cache. The same update_rows_fast on the same rows,
+ * after the same products: bit-identical to the separate pass. */
+typedef struct { ws_t *w; ffr_state *st; const ffr_relax_opts *o; int k; atomic_int bad; } fused_t;
+static void fused_rows(void *ctx, int r0, int r1) {
+    fused_t *f = ctx;
+    if (update_rows_fast(f->w, f->st, f->o, f->k, r0, r1)) atomic_store_explicit(&f->bad, 1, memory_order_relaxed);
+}
+/* The layer's last product with the kernel and the epilogue; 1 if it ran (the
+ * layer is updated), 0 if not (packs absent or columns split over threads). */
+static int gemm_fused(const ffr_net *net, const packs_t *pk, int down, int k, int M, float alpha, const float *Rx,
+                      float beta, float *Y, fused_t *fu) {
+    ffr_gemm_epi epi = {fused_rows, fu};
+    int lo = net->n[k - 1], hi = net->n[k];
+    if (down) {
+        if (!pk->dn16[k] && !pk->dn[k]) return -1;
+        return ffr_gemm_packed_epi(0, M, lo, hi, alpha, Rx, hi, pk->dn[k], pk->dn16[k], beta, Y, lo, &epi);
+    }
+    if (!pk->up16[k] && !pk->up[k]) return -1;
+    return ffr_gemm_packed_epi(0, M, hi, lo, alpha, Rx, lo, pk->up[k], pk->up16[k], beta, Y, hi, &epi);
+}
+
+/* Target products for layer k into T[k] rows [0, nact): the parts not cached.
+ * fu: the fused update may run with the last product; returns 1 if it did. */
+static int products(ws_t *w, int k, fused_t *fu) {
     const ffr_net *net = w->net;
     int M = w->nact, L = w->L;
     float beta = 0.f;
-    int n = net->n[k];
-    if (k >= 1 && !(k == 1 && w->cup)) {
-        gemm_up(net, &w->pk, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k]);
-        beta = 1.f; w->flops += 2.0 * M * n * net->n[k - 1];
+    int n = net->n[k], done = 0;
+    int up = k >= 1 && !(k == 1 && w->cup), dn = k < L && !(k == L - 1 && w->cdown);
+    if (up) {
+        w->flops += 2.0 * M * n * net->n[k - 1];
+        int r = fu && !dn ? gemm_fused(net, &w->pk, 0, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k], fu) : -1;
+        if (r < 0) gemm_up(net, &w->pk, k, M, w->cf.cu[k], w->R[k - 1], 0.f, w->T[k]);
+        done = r > 0; beta = 1.f;
     }
-    if (k < L && !(k == L - 1 && w->cdown)) {
-        gemm_down(net, &w->pk, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k]);
-        beta = 1.f; w->flops += 2.0 * M * n * net->n[k + 1];
+    if (dn) {
+        w->flops += 2.0 * M * n * net->n[k + 1];
+        int r = fu ? gemm_fused(net, &w->pk, 1, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k], fu) : -1;
+        if (r < 0) gemm_down(net, &w->pk, k + 1, M, w->cf.cd[k], w->R[k + 1], beta, w->T[k]);
+        done = r > 0; beta = 1.f;
     }
     if (beta == 0.f) memset(w->T[k], 0, (size_t)M * n * sizeof(float));
+    return done;
 }
 
 static void fit_rates(ffr_trace *tr) {
@@ -883,12 +919,26 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
         int bad_layer = -1;
         double lstep[FFR_MAX_LAYERS] = {0};
         for (int p = 0; p < nph; p++) {
-            for (int k = 0; k <= L; k++) if (ph[p] & (1u << k)) products(&w, k);
+            /* no two neighbours move together (odd/even, one layer a phase):
+             * each layer's update can follow its own products at once, fused
+             * into the last one where the kernel allows; else (synchronous)
+             * every product of the phase first, from the old states */
+            int fuse = g_fuse && !(ph[p] & (ph[p] << 1)) && fast_update(o);
+            unsigned upd = 0;
+            if (!fuse)
+                for (int k = 0; k <= L; k++) if (ph[p] & (1u << k)) products(&w, k, NULL);
             for (int k = 0; k <= L; k++)
                 if (ph[p] & (1u << k)) {
                     double before = 0, after = 0;
                     for (int r = 0; r < w.nact; r++) before += w.step2[r];
-                    if (update_layer(&w, st, o, k) && bad_layer < 0) bad_layer = k;
+                    if (fuse) {
+                        fused_t fu = {&w, st, o, k, 0};
+                        if (products(&w, k, k >= 1 ? &fu : NULL)) {
+                            upd |= 1u << k;
+                            if (atomic_load(&fu.bad) && bad_layer < 0) bad_layer = k;
+                        }
+                    }
+                    if (!(upd & (1u << k)) && update_layer(&w, st, o, k) && bad_layer < 0) bad_layer = k;
                     for (int r = 0; r < w.nact; r++) after += w.step2[r];
                     lstep[k] = after - before; /* this layer's squared step, summed over active rows */
                 }

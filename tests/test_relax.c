@@ -520,6 +520,47 @@ static void test_vector_pass(void) {
     CHECK(cases == 16);
 }
 
+/* The update fused into each layer's last product (relax.c, gemm.c's
+ * epilogue) against the separate pass: the same states, rates, steps and
+ * active sets bit for bit, with 1 and 2 threads (whole rows per thread from
+ * 96 rows on), every schedule (synchronous: never fused), fp32 and bf16,
+ * clamped top or not, a tolerance that retires examples mid-run. */
+static void test_fused_update(void) {
+    int n[] = {37, 45, 29, 19}, cases = 0, nt0 = ffr_get_threads();
+    for (int th = 1; th <= 2; th++)
+        for (int sc = 0; sc < 3; sc++)
+            for (int prec = 0; prec < 2; prec++)
+                for (int top = 0; top < 2; top++) {
+                    int B = 150, T = 12, L = 3;
+                    ffr_set_threads(th);
+                    ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, top, 80 + sc, 1.5f);
+                    float *x = malloc(sizeof(float) * B * n[0]), *tg = malloc(sizeof(float) * B * n[L]);
+                    ffr_rng r; ffr_rng_seed(&r, 300 + sc);
+                    for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+                    for (int i = 0; i < B * n[L]; i++) tg[i] = (float)(1.4 * ffr_rng_uniform(&r) - 0.2);
+                    ffr_relax_opts o; ffr_relax_opts_default(&o);
+                    o.max_sweeps = T; o.top_target = top ? tg : NULL; o.schedule = (ffr_schedule)sc;
+                    o.precision = prec ? FFR_PREC_BF16 : FFR_PREC_FP32; o.tol = 2e-3; o.diverge_factor = 0;
+                    ffr_state *sf, *ss; ffr_trace *tf, *ts; ffr_err e;
+                    ffr_state_create(&sf, net, B, &e); ffr_state_create(&ss, net, B, &e);
+                    CHECKF(ffr_relax(net, x, B, &o, sf, &tf, &e) == FFR_OK, "relax: %s", e.msg);
+                    ffr_relax_fuse(0);
+                    CHECKF(ffr_relax(net, x, B, &o, ss, &ts, &e) == FFR_OK, "relax: %s", e.msg);
+                    ffr_relax_fuse(1);
+                    int same = tf->T == ts->T;
+                    for (int k = 0; k <= L; k++) same &= !memcmp(sf->s[k], ss->s[k], sizeof(float) * B * n[k]);
+                    if (same) same &= !memcmp(tf->step, ts->step, sizeof(float) * (size_t)(tf->T + 1) * B);
+                    same &= !memcmp(tf->sweeps, ts->sweeps, sizeof(int) * B);
+                    CHECKF(same, "fused update: %d threads, schedule %d, %s, top %d: differs from the separate pass", th, sc,
+                           prec ? "bf16" : "fp32", top);
+                    cases++;
+                    ffr_trace_free(tf); ffr_trace_free(ts); ffr_state_free(sf); ffr_state_free(ss); ffr_net_free(net);
+                    free(x); free(tg);
+                }
+    ffr_set_threads(nt0);
+    CHECK(cases == 24);
+}
+
 /* --precision bf16: products in bfloat16 with fp32 sums. Close to the fp32
  * relaxation (not equal), converges, says which precision ran; where the CPU
  * has no AVX512_BF16 it runs fp32 and says so. */
@@ -561,6 +602,7 @@ int main(void) {
     test_against_reference();
     test_fast_path_shapes();
     test_vector_pass();
+    test_fused_update();
     test_ff_is_fixed_point();
     test_energy_descent();
     test_fixed_point_eq16();
