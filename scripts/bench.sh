@@ -20,6 +20,9 @@ B_LIST="1,32,256,1000,10000"
 [ "$1" = "--quick" ] && B_LIST="1,32,256,1000"
 echo "# $(date -u +%FT%TZ) $(uname -n), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 ./build/bench/bench_sweep --batches "$B_LIST" --csv "$OUT/sweep.csv" | tee "$OUT/sweep.txt"
+# the bf16 products (AVX512_BF16; elsewhere bench_sweep says so and runs fp32)
+./build/bench/bench_sweep --batches "$B_LIST" --sizes 1000 --threads 2 --precision bf16 --csv "$OUT/sweep16.csv" |
+    tee "$OUT/sweep16.txt"
 : > "$OUT/torch.txt"
 for H in 500 1000; do
     mkdir -p "$OUT/net$H"
@@ -27,17 +30,19 @@ for H in 500 1000; do
     $PY scripts/bench_torch.py "$OUT/net$H" --batches "$B_LIST" | tee -a "$OUT/torch.txt"
 done
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# ratios (same run): PyTorch ms / ffrelax ms per sweep; best = fastest PyTorch fp32 over variants and 1-2 threads"
-$PY - "$OUT/sweep.csv" "$OUT/torch.txt" <<'PYEOF'
+echo "# ratios (same run): PyTorch ms / ffrelax ms per sweep; best = fastest PyTorch fp32 over variants and 1-2 threads;"
+echo "# x_bf16 = PyTorch's best bf16 sweep / ffrelax's bf16 sweep (2 threads, 784-1000x3 only)"
+$PY - "$OUT/sweep.csv" "$OUT/torch.txt" "$OUT/sweep16.csv" <<'PYEOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
+r16 = {(r["shape"], int(r["B"])): float(r["ms_med"]) for r in csv.DictReader(open(sys.argv[3]))}
 tor = {}
 for line in open(sys.argv[2]):
     f = line.split()
     if len(f) < 10 or line.startswith("#") or f[0] == "shape":
         continue
     tor.setdefault((f[0], int(f[1])), []).append((int(f[2]), f[3], f[4], float(f[5])))
-print(f"{'shape':12s} {'B':>6s} {'ffr_best_ms':>11s} {'thr':>3s} {'pt_fp32_best':>12s} {'x_fp32':>7s} {'pt_plain':>9s} {'x_plain':>7s} {'pt_bf16':>8s} {'x_bf16':>7s} {'frac_sgemm':>10s}")
+print(f"{'shape':12s} {'B':>6s} {'ffr_best_ms':>11s} {'thr':>3s} {'pt_fp32_best':>12s} {'x_fp32':>7s} {'pt_plain':>9s} {'x_plain':>7s} {'ffr_bf16':>8s} {'pt_bf16':>8s} {'x_bf16':>7s} {'frac_sgemm':>10s}")
 keys = sorted({(r["shape"], int(r["B"])) for r in rows}, key=lambda k: (k[0], k[1]))
 for k in keys:
     best = min((r for r in rows if (r["shape"], int(r["B"])) == k), key=lambda r: float(r["ms_med"]))
@@ -48,13 +53,36 @@ for k in keys:
     bf = [v[3] for v in t if v[1] == "bf16"]
     fm = lambda v: f"{min(v):.3f}" if v else "-"
     rt = lambda v: f"{min(v)/ms:.2f}" if v else "-"
-    print(f"{k[0]:12s} {k[1]:6d} {ms:11.3f} {best['threads']:>3s} {fm(f32):>12s} {rt(f32):>7s} {fm(pl):>9s} {rt(pl):>7s} {fm(bf):>8s} {rt(bf):>7s} {float(best['frac_sgemm']):10.3f}")
+    m16 = r16.get(k)
+    f16 = f"{m16:.3f}" if m16 else "-"
+    x16 = f"{min(bf)/m16:.2f}" if (m16 and bf) else "-"
+    print(f"{k[0]:12s} {k[1]:6d} {ms:11.3f} {best['threads']:>3s} {fm(f32):>12s} {rt(f32):>7s} {fm(pl):>9s} {rt(pl):>7s} {f16:>8s} {fm(bf):>8s} {x16:>7s} {float(best['frac_sgemm']):10.3f}")
 PYEOF
 if [ "${E2E:-0}" = 1 ]; then
-    [ -f "$OUT/sae.mdl" ] || ./build/bench/bench_e2e train data/mnist "$OUT/sae.mdl" 5
+    # E2E_MODEL=file: any 3-layer model (e.g. the Eq. 23 network of doc/training.md);
+    # default: a 5-epoch tied SAE 784-1000x3 trained here once. E2E_REF: s*'s tolerance.
+    M=${E2E_MODEL:-$OUT/sae.mdl}
+    [ -f "$M" ] || ./build/bench/bench_e2e train data/mnist "$M" 5
     mkdir -p "$OUT/e2e"
-    ./build/bench/bench_e2e relax "$OUT/sae.mdl" data/mnist "$OUT/e2e" 2 | tee "$OUT/e2e.txt"
-    $PY scripts/bench_torch.py "$OUT/e2e" --e2e | tee -a "$OUT/e2e.txt"
+    ./build/bench/bench_e2e relax "$M" data/mnist "$OUT/e2e" 2 "${E2E_REF:-1e-6}" | tee "$OUT/e2e.txt"
+    $PY scripts/bench_torch.py "$OUT/e2e" --e2e | tee "$OUT/e2e-torch.txt"
+    cat "$OUT/e2e-torch.txt" >> "$OUT/e2e.txt"
+    echo "# end to end: PyTorch's fastest 60 sweeps from zero / ffrelax from the ff start to each tolerance"
+    $PY - "$OUT/e2e.txt" <<'PYEOF'
+import re, sys
+txt = open(sys.argv[1]).read()
+pt = {}
+for m in re.finditer(r"pytorch zero-start 60 sweeps fp32 (\w+)\s+(\d) thr: ([\d.]+) s .*?median ([\d.e+-]+)", txt):
+    pt[(m.group(1), m.group(2))] = (float(m.group(3)), float(m.group(4)))
+if not pt:
+    sys.exit("no PyTorch lines")
+best = min(pt.items(), key=lambda kv: kv[1][0])
+print(f"pytorch best: {best[1][0]:.3f} s ({best[0][0]}, {best[0][1]} thr), distance median {best[1][1]:.3e}")
+for m in re.finditer(r"e2e tol (\S+): ([\d.]+) s .*?mean ([\d.]+) work .*?distance median ([\d.e+-]+)", txt):
+    t, d = float(m.group(2)), float(m.group(4))
+    print(f"ffrelax tol {m.group(1)}: {t:.3f} s, sweeps/example {m.group(3)}, distance median {d:.3e}: "
+          f"{best[1][0] / t:.1f}x faster, {'at least as close' if d <= best[1][1] else 'farther'} ({d / best[1][1]:.2g}x the distance)")
+PYEOF
 fi
 if [ "${SAE:-0}" = 1 ]; then
     # one epoch of SAE layer training (784-1000, then 1000-1000; 9,000 digits, batch 100, Adam):

@@ -47,56 +47,77 @@ def set_threads(th):
             pass
 
 
+class Net:
+    """The exported network: W[k] (n_k, n_{k-1}), b[k], c[k]; D[k] maps r_k to
+    layer k-1's apical input (r_k @ D[k]): W[k] when tied, V[k]^T when the
+    export has V{k}.npy (n_{k-1}, n_k); the Eq. 16 weights cu[k], cd[k] from
+    gains.npy (alpha_up; alpha_down rows), 1/2 each when absent."""
+
+    def __init__(self, d):
+        ld = lambda n: torch.from_numpy(np.load(os.path.join(d, n)).astype(np.float32))
+        self.W = [None] + [ld(f"W{k}.npy") for k in (1, 2, 3)]
+        self.b = [None] + [ld(f"b{k}.npy") for k in (1, 2, 3)]
+        self.c = []
+        for k in (0, 1, 2):
+            p = os.path.join(d, f"c{k}.npy")
+            self.c.append(ld(f"c{k}.npy") if os.path.exists(p) else torch.zeros(self.W[k + 1].shape[1]))
+        self.tied = not os.path.exists(os.path.join(d, "V1.npy"))
+        self.D = [None] + [self.W[k] if self.tied else ld(f"V{k}.npy").t() for k in (1, 2, 3)]
+        g = np.load(os.path.join(d, "gains.npy")).astype(np.float64) if os.path.exists(os.path.join(d, "gains.npy")) else None
+        self.cu, self.cd = [0.0] * 4, [0.0] * 4
+        for k in (1, 2, 3):
+            au = g[0, k] if g is not None else 1.0
+            ad = (g[1, k] if g is not None else 1.0) if k < 3 else 0.0
+            self.cu[k], self.cd[k] = au / (au + ad), ad / (au + ad)
+
+
 def load_net(d):
-    W = [None] + [torch.from_numpy(np.load(os.path.join(d, f"W{k}.npy")).astype(np.float32)) for k in (1, 2, 3)]
-    b = [None] + [torch.from_numpy(np.load(os.path.join(d, f"b{k}.npy")).astype(np.float32)) for k in (1, 2, 3)]
-    c = []
-    for k in (0, 1, 2):
-        p = os.path.join(d, f"c{k}.npy")
-        c.append(torch.from_numpy(np.load(p).astype(np.float32)) if os.path.exists(p) else torch.zeros(W[k + 1].shape[1]))
-    return W, b, c
+    n = Net(d)
+    return n, n.b, n.c
 
 
 def ff_start(W, b, x):
     """Eq. 17: s_k = f_k(s_{k-1}) = b_k + W_k rho(s_{k-1})."""
     s = [x]
     for k in (1, 2, 3):
-        s.append(torch.clamp(s[-1], 0, 1) @ W[k].t() + b[k])
+        s.append(torch.clamp(s[-1], 0, 1) @ W.W[k].t() + b[k])
     return s
 
 
-def sweep_plain(W, b, c, x, s):
-    """One odd/even sweep, every product recomputed, new tensors each time."""
+def sweep_plain(N, b, c, x, s):
+    """One odd/even sweep (Eq. 16), every product recomputed, new tensors each time."""
+    W, D, cu, cd = N.W, N.D, N.cu, N.cd
     r2 = torch.clamp(s[2], 0, 1)
-    s1 = ((torch.clamp(x, 0, 1) @ W[1].t() + b[1]) + (r2 @ W[2] + c[1])) / 2
+    s1 = cu[1] * (torch.clamp(x, 0, 1) @ W[1].t() + b[1]) + cd[1] * (r2 @ D[2] + c[1])
     s3 = r2 @ W[3].t() + b[3]
     r1, r3 = torch.clamp(s1, 0, 1), torch.clamp(s3, 0, 1)
-    s2 = ((r1 @ W[2].t() + b[2]) + (r3 @ W[3] + c[2])) / 2
+    s2 = cu[2] * (r1 @ W[2].t() + b[2]) + cd[2] * (r3 @ D[3] + c[2])
     return [x, s1, s2, s3]
 
 
 class Careful:
     """Preallocated buffers, the clamped product once, addmm with alpha/beta."""
 
-    def __init__(self, W, b, c, x, s, dtype):
+    def __init__(self, N, b, c, x, s, dtype):
         cv = lambda t: t.to(dtype).contiguous()
-        self.W = [None] + [cv(w) for w in W[1:]]
-        self.W2t = self.W[2].t()
-        self.W3t = self.W[3].t()
-        self.bias2 = cv((b[2] + c[2]) / 2)
+        self.cu, self.cd = N.cu, N.cd
+        self.W2t = cv(N.W[2]).t()
+        self.W3t = cv(N.W[3]).t()
+        self.D2, self.D3 = cv(N.D[2]), cv(N.D[3])
+        self.bias2 = cv(N.cu[2] * b[2] + N.cd[2] * c[2])
         self.b3 = cv(b[3])
-        self.up1 = cv((torch.clamp(x, 0, 1) @ W[1].t() + b[1] + c[1]) / 2)  # once per relaxation
+        self.up1 = cv(N.cu[1] * (torch.clamp(x, 0, 1) @ N.W[1].t() + b[1]) + N.cd[1] * c[1])  # once per relaxation
         self.s = [None] + [cv(t) for t in s[1:]]
         self.r = [None] + [torch.clamp(t, 0, 1) for t in self.s[1:]]
 
     def sweep(self):
-        s, r, W = self.s, self.r, self.W
-        torch.addmm(self.up1, r[2], W[2], beta=1, alpha=0.5, out=s[1])
+        s, r = self.s, self.r
+        torch.addmm(self.up1, r[2], self.D2, beta=1, alpha=self.cd[1], out=s[1])
         torch.addmm(self.b3, r[2], self.W3t, out=s[3])
         torch.clamp(s[1], 0, 1, out=r[1])
         torch.clamp(s[3], 0, 1, out=r[3])
-        torch.addmm(self.bias2, r[1], self.W2t, beta=1, alpha=0.5, out=s[2])
-        s[2].addmm_(r[3], W[3], beta=1, alpha=0.5)
+        torch.addmm(self.bias2, r[1], self.W2t, beta=1, alpha=self.cu[2], out=s[2])
+        s[2].addmm_(r[3], self.D3, beta=1, alpha=self.cd[2])
         torch.clamp(s[2], 0, 1, out=r[2])
 
 
@@ -124,7 +145,7 @@ def e2e(a, W, b, c):
             for _ in range(3):
                 with torch.no_grad():
                     t0 = time.perf_counter()
-                    s0 = [x] + [torch.zeros(B, W[k].shape[0]) for k in (1, 2, 3)]
+                    s0 = [x] + [torch.zeros(B, W.W[k].shape[0]) for k in (1, 2, 3)]
                     if var == "plain":
                         s = s0
                         for _ in range(60):
@@ -211,7 +232,7 @@ def main():
     if a.e2e:
         return e2e(a, W, b, c)
     X = torch.from_numpy(np.load(os.path.join(a.dir, "x.npy")).astype(np.float32))
-    n = [W[1].shape[1]] + [W[k].shape[0] for k in (1, 2, 3)]
+    n = [W.W[1].shape[1]] + [W.W[k].shape[0] for k in (1, 2, 3)]
     shape = f"{n[0]}-{n[1]}x3"
     done = 2.0 * (2 * n[1] * n[2] + 2 * n[2] * n[3])
     naive = done + 2.0 * n[0] * n[1]
