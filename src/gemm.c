@@ -165,9 +165,9 @@ static inline __attribute__((always_inline)) TGT void store_tile(const int MR, c
 
 /* The micro-kernel: rows 0..MR-1 of a packed A tile times NP panels of packed
  * B, depth kc; writes C[0..MR, 0..ncols) (ncols <= NP*32) per the order above. */
-static inline __attribute__((always_inline)) TGT void kern(const int MR, const int NP, int kc, const float *restrict Ap,
+static inline __attribute__((always_inline)) TGT void kernp(const int MR, const int NP, int kc, const float *restrict Ap,
                                                           const float *restrict Bp, size_t bstride, float *C, int ldc,
-                                                          float alpha, float beta, int first, int ncols) {
+                                                          float alpha, float beta, int first, int ncols, const float *pf) {
     __m512 acc[FFR_MR][8];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
@@ -175,6 +175,10 @@ static inline __attribute__((always_inline)) TGT void kern(const int MR, const i
         for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b[8];
+        if (pf) { /* the next panel's block, one row of it (2 lines) per step */
+            _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR + 16), _MM_HINT_T0);
+        }
 #pragma GCC unroll 4
         for (int p = 0; p < NP; p++) {
             if (MR <= 3) { /* few rows: streaming op(B) from memory is the cost */
@@ -194,7 +198,13 @@ static inline __attribute__((always_inline)) TGT void kern(const int MR, const i
     store_tile(MR, NP, acc, C, ldc, alpha, beta, first, ncols);
 }
 
+#define kern(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc) kernp(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc, NULL)
 typedef void (*kern_fn)(int, const float *, const float *, size_t, float *, int, float, float, int, int);
+/* the full tile that also fetches the next panel's block of op(B) */
+static TGT void kern_12_1_pf(int kc, const float *Ap, const float *Bp, size_t bs, float *C, int ldc, float al, float be,
+                             int first, int nc, const float *pf) {
+    kernp(12, 1, kc, Ap, Bp, bs, C, ldc, al, be, first, nc, pf);
+}
 #define K_DEF(MR, NP) \
     static TGT void kern_##MR##_##NP(int kc, const float *Ap, const float *Bp, size_t bs, float *C, int ldc, \
                                      float al, float be, int first, int nc) { kern(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc); }
@@ -239,9 +249,14 @@ static void drive(int M, int p0, int p1, int N, int K, float alpha, int tA, cons
             for (int jp = p0; jp < p1; jp++) {
                 const float *Bp = P + jp * bs + (size_t)pc * FFR_NR;
                 int nc = N - jp * FFR_NR < FFR_NR ? N - jp * FFR_NR : FFR_NR;
-                for (int t = 0; t < full; t++)
-                    kern_12_1(kc, Ap + (size_t)t * kc * FFR_MR, Bp, bs, C + (size_t)(ic + t * FFR_MR) * ldc + jp * FFR_NR,
-                              ldc, alpha, beta, first, nc);
+                for (int t = 0; t < full; t++) {
+                    const float *At = Ap + (size_t)t * kc * FFR_MR;
+                    float *Ct = C + (size_t)(ic + t * FFR_MR) * ldc + jp * FFR_NR;
+                    if (t == full - 1 && jp + 1 < p1)
+                        kern_12_1_pf(kc, At, Bp, bs, Ct, ldc, alpha, beta, first, nc, Bp + bs);
+                    else
+                        kern_12_1(kc, At, Bp, bs, Ct, ldc, alpha, beta, first, nc);
+                }
             }
             if (tail) {
                 int npm = np_max(tail);
@@ -358,9 +373,9 @@ static TGT16 void pack_a_bf16(uint32_t *Ap, const float *A, int lda, int i0, int
     }
 }
 
-static inline __attribute__((always_inline)) TGT16 void kern16(const int MR, const int NP, int k2n, const uint32_t *restrict Ap,
+static inline __attribute__((always_inline)) TGT16 void kern16p(const int MR, const int NP, int k2n, const uint32_t *restrict Ap,
                                                               const uint32_t *restrict Bp, size_t bstride, float *C, int ldc,
-                                                              float alpha, float beta, int first, int ncols) {
+                                                              float alpha, float beta, int first, int ncols, const uint32_t *pf) {
     __m512 acc[FFR_MR][8];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
@@ -368,6 +383,10 @@ static inline __attribute__((always_inline)) TGT16 void kern16(const int MR, con
         for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_setzero_ps();
     for (int k = 0; k < k2n; k++) {
         __m512bh b[8];
+        if (pf) { /* the next panel's block, one row of it (2 lines) per step */
+            _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR + 16), _MM_HINT_T0);
+        }
 #pragma GCC unroll 4
         for (int p = 0; p < NP; p++) {
             b[2 * p] = (__m512bh)_mm512_load_si512((const void *)(Bp + p * bstride + (size_t)k * FFR_NR));
@@ -382,7 +401,13 @@ static inline __attribute__((always_inline)) TGT16 void kern16(const int MR, con
     }
     store_tile(MR, NP, acc, C, ldc, alpha, beta, first, ncols);
 }
+#define kern16(MR, NP, k2n, Ap, Bp, bs, C, ldc, al, be, first, nc) kern16p(MR, NP, k2n, Ap, Bp, bs, C, ldc, al, be, first, nc, NULL)
 typedef void (*kern16_fn)(int, const uint32_t *, const uint32_t *, size_t, float *, int, float, float, int, int);
+/* the full tile that also fetches the next panel's block of op(B) */
+static TGT16 void k16_12_1_pf(int kc, const uint32_t *Ap, const uint32_t *Bp, size_t bs, float *C, int ldc, float al,
+                              float be, int first, int nc, const uint32_t *pf) {
+    kern16p(12, 1, kc, Ap, Bp, bs, C, ldc, al, be, first, nc, pf);
+}
 #define K16_DEF(MR, NP) \
     static TGT16 void k16_##MR##_##NP(int kc, const uint32_t *Ap, const uint32_t *Bp, size_t bs, float *C, int ldc, \
                                       float al, float be, int first, int nc) { kern16(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc); }
@@ -410,9 +435,14 @@ static void drive16(int M, int p0, int p1, int N, int K, float alpha, const floa
             for (int jp = p0; jp < p1; jp++) {
                 const uint32_t *Bp = P + jp * bs + (size_t)pc * FFR_NR;
                 int nc = N - jp * FFR_NR < FFR_NR ? N - jp * FFR_NR : FFR_NR;
-                for (int t = 0; t < full; t++)
-                    k16_12_1(kc, Ap + (size_t)t * kc * FFR_MR, Bp, bs, C + (size_t)(ic + t * FFR_MR) * ldc + jp * FFR_NR, ldc,
-                             alpha, beta, first, nc);
+                for (int t = 0; t < full; t++) {
+                    const uint32_t *At = Ap + (size_t)t * kc * FFR_MR;
+                    float *Ct = C + (size_t)(ic + t * FFR_MR) * ldc + jp * FFR_NR;
+                    if (t == full - 1 && jp + 1 < p1)
+                        k16_12_1_pf(kc, At, Bp, bs, Ct, ldc, alpha, beta, first, nc, Bp + bs);
+                    else
+                        k16_12_1(kc, At, Bp, bs, Ct, ldc, alpha, beta, first, nc);
+                }
             }
             if (tail) {
                 int npm = np_max(tail);
