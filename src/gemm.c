@@ -293,7 +293,7 @@ int ffr_gemm_threads(void) {
  * FFR_KC2 pairs; the order of the sums is, as for fp32, the same for every
  * element whatever M, its tile or the thread count (within a pair, the order
  * VDPBF16PS uses). */
-#define FFR_KC2 256
+#define FFR_KC2 512
 
 static inline uint32_t bf16_bits(float f) {
     uint32_t u;
@@ -590,7 +590,8 @@ static void job_drive(const job_t *j, int M, int p0, int p1, const float *A, flo
 /* Thread t of nt: a contiguous range of rows (whole tiles) or of panels. */
 static void job_part(void *arg, int t, int nt) {
     const job_t *j = arg;
-    float Ap[FFR_MC * FFR_KC] __attribute__((aligned(64))); /* 96 KiB: the packed A block */
+    /* the packed A block, 192 KiB of the calling thread's stack (bf16 blocks of 512 pairs; fp32 uses half) */
+    float Ap[FFR_MC * (FFR_KC > FFR_KC2 ? FFR_KC : FFR_KC2)] __attribute__((aligned(64)));
     if (j->by_rows) {
         int tiles = (j->M + FFR_MR - 1) / FFR_MR;
         int r0 = tiles * t / nt * FFR_MR, r1 = tiles * (t + 1) / nt * FFR_MR;

@@ -137,7 +137,7 @@ static void test_bf16(void) {
     ffr_rng r;
     ffr_rng_seed(&r, 14);
     int shapes[][3] = {{1, 1, 1}, {1, 32, 2}, {2, 33, 3}, {5, 65, 31}, {12, 32, 32}, {13, 100, 784},
-                       {23, 17, 513}, {100, 61, 1000}, {211, 37, 33}};
+                       {23, 17, 513}, {100, 61, 1000}, {211, 37, 33}, {7, 40, 2100}, {130, 45, 1100}};
     for (size_t sI = 0; sI < sizeof shapes / sizeof *shapes; sI++)
         for (int tb = 0; tb < 2; tb++) {
             int M = shapes[sI][0], N = shapes[sI][1], K = shapes[sI][2];
@@ -162,7 +162,7 @@ static void test_bf16(void) {
             CHECK(mx > 0.1 || M * N < 4);
             free(A); free(B); free(C); free(C0); free(P);
         }
-    int N = 301, K = 777, M = 250;
+    int N = 301, K = 1555, M = 250; /* more than one depth block of 512 pairs */
     float *Bt = randv(&r, (size_t)N * K), *A = randv(&r, (size_t)M * K);
     float *ref = malloc(sizeof(float) * M * N), *C = malloc(sizeof(float) * M * N);
     uint32_t *P = aligned_alloc(64, ffr_gemm_pack_bf16_words(N, K) * 4);
