@@ -45,7 +45,7 @@ static inline float ffr_rho_apply(ffr_rho r, float s) {
  * that fixes the summation order. ffr_gemm_fast_available: the CPU has AVX-512F,
  * the build uses BLAS, and FFRELAX_GEMM is not "blas". */
 #define FFR_NR 32
-#define FFR_KC 256
+#define FFR_KC 512
 int ffr_gemm_fast_available(void);
 size_t ffr_gemm_pack_floats(int N, int K);
 void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb);

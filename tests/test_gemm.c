@@ -22,11 +22,11 @@ static float *randv(ffr_rng *r, size_t n) {
 static void test_vs_ref(void) {
     ffr_rng r;
     ffr_rng_seed(&r, 11);
-    /* tiles of 12 rows x 32 columns, depth blocks of FFR_KC = 256: shapes on, just
+    /* tiles of 12 rows x 32 columns, depth blocks of FFR_KC = 512: shapes on, just
        under and just over every boundary, and prime ones */
-    int shapes[][3] = {{1, 1, 1},    {1, 32, 256},  {2, 33, 257},  {3, 31, 255}, {4, 65, 513}, {5, 97, 7},
-                       {6, 1, 300},  {7, 64, 1},    {11, 129, 97}, {12, 32, 512}, {13, 100, 784}, {23, 17, 1000},
-                       {25, 200, 3}, {97, 61, 263}, {100, 1000, 50}, {1, 1000, 1000}, {211, 37, 600}};
+    int shapes[][3] = {{1, 1, 1},    {1, 32, 256},  {2, 33, 257},  {3, 31, 511}, {4, 65, 513}, {5, 97, 7},
+                       {6, 1, 1025},  {7, 64, 1},    {11, 129, 97}, {12, 32, 512}, {13, 100, 784}, {23, 17, 1000},
+                       {25, 200, 3}, {97, 61, 1536}, {100, 1000, 50}, {1, 1000, 1000}, {211, 37, 600}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++)
