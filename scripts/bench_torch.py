@@ -166,6 +166,20 @@ def e2e(a, W, b, c):
             if best is None or ts[1] < best[0]:
                 best = (ts[1], var, th)
     print(f"pytorch best: {best[0]:.4f} s ({best[1]}, {best[2]} thr)")
+    # the distance along the way (the best setting, one more run): what PyTorch reaches in
+    # the time ffrelax takes, at best[0] / 60 s per sweep
+    set_threads(best[2])
+    with torch.no_grad():
+        cf = Careful(W, b, c, x, [x] + [torch.zeros(B, W.W[k].shape[0]) for k in (1, 2, 3)], torch.float32)
+        marks = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 60)
+        for t in range(1, 61):
+            cf.sweep()
+            if t in marks:
+                num = sum(((cf.s[i + 1] - sstar[i]) ** 2).sum(1) for i in range(3))
+                den = sum((sstar[i] ** 2).sum(1) for i in range(3))
+                d = torch.sqrt(num / den).double()
+                print(f"pytorch zero-start after {t} sweeps ({t * best[0] / 60:.4f} s at its best rate): "
+                      f"distance median {d.median().item():.3e}")
     return 0
 
 
