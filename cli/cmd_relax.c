@@ -89,7 +89,7 @@ int cmd_relax(int argc, char **argv) {
         {"tol-mode", 1, 0, 'E'}, {"tau", 1, 0, 'a'}, {"temperature", 1, 0, 'K'}, {"gibbs", 0, 0, 'g'},
         {"seed", 1, 0, 'S'}, {"mask", 1, 0, 'M'}, {"target", 1, 0, 'y'}, {"start-dir", 1, 0, 'z'},
         {"measure-every", 1, 0, 'r'}, {"trace", 1, 0, 't'}, {"npy-dir", 1, 0, 'o'}, {"threads", 1, 0, 'j'},
-        {"progress", 1, 0, 'P'}, {"precision", 1, 0, 'R'}, {"alpha-up", 1, 0, 'u'}, {"alpha-down", 1, 0, 'd'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"progress", 1, 0, 'P'}, {"precision", 1, 0, 'R'}, {"alpha-up", 1, 0, 'u'}, {"alpha-down", 1, 0, 'd'}, {"anderson", 1, 0, 'A'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -121,6 +121,7 @@ int cmd_relax(int argc, char **argv) {
         case 'P': if (cli_int(C, "progress", optarg, 0, 1 << 30, &progress_every)) return 1; break;
         case 'q': quiet = 1; break;
         case 'R': if (ffr_precision_parse(optarg, &o.precision)) return cli_fail(C, "--precision: expected fp32 or bf16, found '%s'", optarg); break;
+        case 'A': if (cli_int(C, "anderson", optarg, 0, 8, &o.anderson)) return 1; break;
         case 'u': if (cli_gains(C, "alpha-up", optarg, up, &nup)) return 1; break;
         case 'd': if (cli_gains(C, "alpha-down", optarg, down, &ndown)) return 1; break;
         case 'h':
@@ -151,6 +152,8 @@ int cmd_relax(int argc, char **argv) {
                    "  --threads N          BLAS threads (default: the environment's, OPENBLAS_NUM_THREADS)\n"
                    "  --precision P        fp32 | bf16: the matrix products in bfloat16 with fp32 sums, where\n"
                    "                       the CPU has AVX512_BF16 (else a message and fp32) (default fp32)\n"
+                   "  --anderson M         Anderson acceleration of the sweep map with M = 1..8 differences per\n"
+                   "                       example (beyond the paper; no noise or Gibbs) (default 0: off)\n"
                    "  --alpha-up G         override the basal gains: one value or one per layer (default: the model's)\n"
                    "  --alpha-down G       override the apical gains (default: the model's); dendritic only\n"
                    "  --progress K         print a progress line every K sweeps to stderr (default 0: none)\n"

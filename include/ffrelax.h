@@ -177,6 +177,10 @@ typedef struct {
                                  sweeps to past this times max(its smallest value, 1); 0 = off */
     ffr_precision precision;  /* default FFR_PREC_FP32; bf16 where the CPU has AVX512_BF16,
                                  else fp32 (the trace's precision says which ran) */
+    int anderson;             /* 0 (default): the sweeps of Eq. 9 alone; m = 1..8: Anderson
+                                 acceleration of the sweep map with m differences per example
+                                 (beyond the paper; doc/math.md). Deterministic maps only
+                                 (no noise, no Gibbs); the step is the sweep's own update */
     ffr_progress_fn progress;
     void *progress_ctx;
 } ffr_relax_opts;

@@ -144,7 +144,7 @@ static void eval_branches(const ffr_net *net, const packs_t *pk, const coefs *cf
 static float *alloc_layers(const ffr_net *net, int B, float **v) {
     size_t tot = 0;
     for (int k = 0; k <= net->L; k++) tot += (size_t)B * net->n[k];
-    float *p = ffr_calloc(tot, sizeof(float));
+    float *p = ffr_big_alloc(tot, sizeof(float), 1);
     if (!p) return NULL;
     float *q = p;
     for (int k = 0; k <= net->L; k++) { v[k] = q; q += (size_t)B * net->n[k]; }
@@ -310,12 +310,21 @@ typedef struct {
     coefs cf;
     double flops;
     void *blocks[8];
+    /* Anderson acceleration (opts.anderson = m > 0): per example (indexed by perm[row], so
+     * the active-set swaps leave it in place), the last m + 1 pairs of the sweep map's
+     * residual f_j = G(x_j) - x_j and output g_j over the free layers, slot-major
+     * ((slot * B + example) * nf); the slot after the newest holds the next iterate x. */
+    int aa_m, aa_nf, aa_head, aa_off[FFR_MAX_LAYERS];
+    float *aaF, *aaG, *aatmp;   /* aatmp: one row per thread */
+    double *aaFF, *aa_res;      /* (B, m+1, m+1) dots f_i . f_j; (B) previous ||f||^2 */
+    int *aa_cnt;                /* (B) valid pairs */
 } ws_t;
 
 static void ws_free(ws_t *w) {
     for (int i = 0; i < 8; i++) free(w->blocks[i]);
     free(w->cup); free(w->cdown); free(w->perm); free(w->rng); free(w->step2); free(w->rstep2);
     free(w->norm2); free(w->scratch); free(w->meas); free(w->rowtmp); free(w->packbuf);
+    free(w->aaF); free(w->aaG); free(w->aatmp); free(w->aaFF); free(w->aa_res); free(w->aa_cnt);
 }
 
 /* Pack every weight matrix once for the AVX-512 kernel (when ffr_gemm uses it):
@@ -329,7 +338,7 @@ static int ws_pack(ws_t *w, int bf16) {
     for (int k = 1; k <= w->L; k++)
         tot += bf16 ? ffr_gemm_pack_bf16_words(net->n[k], net->n[k - 1]) + ffr_gemm_pack_bf16_words(net->n[k - 1], net->n[k])
                     : ffr_gemm_pack_floats(net->n[k], net->n[k - 1]) + ffr_gemm_pack_floats(net->n[k - 1], net->n[k]);
-    w->packbuf = aligned_alloc(64, tot * 4);
+    w->packbuf = ffr_big_alloc(tot, 4, 0);
     if (!w->packbuf) return 0;
     float *q = w->packbuf;
     uint32_t *q16 = w->packbuf;
@@ -792,6 +801,205 @@ static void fit_rates(ffr_trace *tr) {
     free(rs);
 }
 
+/* ---- Anderson acceleration of the sweep map G (doc/math.md, "Anderson
+ * acceleration"): type II with m differences, per example. After sweep t the
+ * state is g_t = G(x_t) and f_t = g_t - x_t (its norm is the step the trace
+ * records); gamma minimises ||f_t - sum_a gamma_a (f_{a+1} - f_a)|| over the
+ * stored pairs, and x_{t+1} = g_t - sum_a gamma_a (g_{a+1} - g_a). A row whose
+ * residual grew, or whose small system is singular, restarts from g_t alone. */
+static int aa_alloc(ws_t *w, int m, int nt) {
+    const ffr_net *net = w->net;
+    int nf = 0;
+    for (int k = 0; k <= w->L; k++) {
+        w->aa_off[k] = w->free_layer[k] ? nf : -1;
+        if (w->free_layer[k]) nf += net->n[k];
+    }
+    size_t h = (size_t)m + 1;
+    w->aa_m = m; w->aa_nf = nf; w->aa_head = 0;
+    w->aaF = ffr_big_alloc(h * w->B * nf, sizeof(float), 0);
+    w->aaG = ffr_big_alloc(h * w->B * nf, sizeof(float), 0);
+    w->aatmp = malloc((size_t)nt * nf * sizeof(float));
+    w->aaFF = calloc((size_t)w->B * h * h, sizeof(double));
+    w->aa_res = calloc(w->B, sizeof(double));
+    w->aa_cnt = calloc(w->B, sizeof(int));
+    return w->aaF && w->aaG && w->aatmp && w->aaFF && w->aa_res && w->aa_cnt;
+}
+
+static void aa_gather(const ws_t *w, const ffr_state *st, int r, float *dst) {
+    for (int k = 0; k <= w->L; k++)
+        if (w->aa_off[k] >= 0) memcpy(dst + w->aa_off[k], st->s[k] + (size_t)r * w->net->n[k], w->net->n[k] * sizeof(float));
+}
+
+/* Dot products in double (8 lanes, then added in order) and the mixing sum
+ * x = sum_a c_a g_a in double: C loops, and AVX-512 twins with the same lanes
+ * (the products and sums are exact in double either way up to the lanes' order,
+ * which both keep; FMA vs multiply-add can differ in the last bit of a double). */
+static double aa_dot_c(const float *a, const float *b, int n) {
+    double s[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) s[l] += (double)a[i + l] * b[i + l];
+    for (; i < n; i++) s[0] += (double)a[i] * b[i];
+    double t = 0;
+    for (int l = 0; l < 8; l++) t += s[l];
+    return t;
+}
+static void aa_comb_c(float *x, const float *const *g, const double *c, int cnt, int n) {
+    for (int i = 0; i < n; i++) {
+        double v = 0;
+        for (int a = 0; a < cnt; a++) v += c[a] * g[a][i];
+        x[i] = (float)v;
+    }
+}
+#ifdef FFR_HAVE_VROW
+static VTGT double aa_dot_v(const float *a, const float *b, int n) {
+    __m512d s = _mm512_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        s = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i)), _mm512_cvtps_pd(_mm256_loadu_ps(b + i)), s);
+    double l[8];
+    _mm512_storeu_pd(l, s);
+    for (; i < n; i++) l[0] += (double)a[i] * b[i];
+    double t = 0;
+    for (int q = 0; q < 8; q++) t += l[q];
+    return t;
+}
+static VTGT void aa_comb_v(float *x, const float *const *g, const double *c, int cnt, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512d v = _mm512_setzero_pd();
+        for (int a = 0; a < cnt; a++) v = _mm512_fmadd_pd(_mm512_set1_pd(c[a]), _mm512_cvtps_pd(_mm256_loadu_ps(g[a] + i)), v);
+        _mm256_storeu_ps(x + i, _mm512_cvtpd_ps(v));
+    }
+    for (; i < n; i++) {
+        double v = 0;
+        for (int a = 0; a < cnt; a++) v += c[a] * g[a][i];
+        x[i] = (float)v;
+    }
+}
+#endif
+static double aa_dot(const float *a, const float *b, int n) {
+#ifdef FFR_HAVE_VROW
+    if (simd_on()) return aa_dot_v(a, b, n);
+#endif
+    return aa_dot_c(a, b, n);
+}
+static void aa_comb(float *x, const float *const *g, const double *c, int cnt, int n) {
+#ifdef FFR_HAVE_VROW
+    if (simd_on()) { aa_comb_v(x, g, c, cnt, n); return; }
+#endif
+    aa_comb_c(x, g, c, cnt, n);
+}
+
+/* Solve A g = b (n <= 8) by Gaussian elimination with partial pivoting; 0 if singular. */
+static int aa_solve(double *A, double *b, int n) {
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int r = c + 1; r < n; r++) if (fabs(A[r * n + c]) > fabs(A[p * n + c])) p = r;
+        if (!(fabs(A[p * n + c]) > 0)) return 0;
+        if (p != c) {
+            for (int j = 0; j < n; j++) { double t = A[c * n + j]; A[c * n + j] = A[p * n + j]; A[p * n + j] = t; }
+            double t = b[c]; b[c] = b[p]; b[p] = t;
+        }
+        for (int r = c + 1; r < n; r++) {
+            double f = A[r * n + c] / A[c * n + c];
+            for (int j = c; j < n; j++) A[r * n + j] -= f * A[c * n + j];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int c = n - 1; c >= 0; c--) {
+        double v = b[c];
+        for (int j = c + 1; j < n; j++) v -= A[c * n + j] * b[j];
+        b[c] = v / A[c * n + c];
+        if (!isfinite(b[c])) return 0;
+    }
+    return 1;
+}
+
+/* Row r after a sweep: record (f_t, g_t), mix, write x_{t+1} into the state, the
+ * rates and the next slot. tmp: nf floats. */
+static void aa_mix_row(ws_t *w, ffr_state *st, int r, float *tmp) {
+    const ffr_net *net = w->net;
+    int m = w->aa_m, h = m + 1, nf = w->aa_nf, hs = w->aa_head, B = w->B, e = w->perm[r];
+    float *F = w->aaF, *G = w->aaG;
+#define AA_ROW(A, q) ((A) + ((size_t)(q) * B + e) * nf)
+    float *fh = AA_ROW(F, hs), *gh = AA_ROW(G, hs);
+    aa_gather(w, st, r, gh);
+    for (int i = 0; i < nf; i++) fh[i] = gh[i] - fh[i]; /* the slot held x_t */
+    double *FF = w->aaFF + (size_t)e * h * h;
+    int cnt = w->aa_cnt[e] + 1; /* with the new pair */
+    for (int a = 1; a < cnt; a++) {
+        int q = (hs - a + h) % h;
+        FF[hs * h + q] = FF[q * h + hs] = aa_dot(fh, AA_ROW(F, q), nf);
+    }
+    double f2 = FF[hs * h + hs] = aa_dot(fh, fh, nf);
+    if (cnt >= 2 && !(f2 <= w->aa_res[e])) cnt = 1; /* the residual grew: restart */
+    w->aa_res[e] = f2;
+    double coef[9] = {0};
+    int ok = 0;
+    if (cnt >= 2) {
+        int sl[9], n = cnt - 1;
+        for (int a = 0; a < cnt; a++) sl[a] = (hs - (cnt - 1) + a + h) % h; /* oldest .. newest */
+        double A[64], b[8], tr = 0;
+#define FFq(i, j) FF[(i) * h + (j)]
+        for (int a = 0; a < n; a++) {
+            for (int c = 0; c < n; c++)
+                A[a * n + c] = FFq(sl[a + 1], sl[c + 1]) - FFq(sl[a + 1], sl[c]) - FFq(sl[a], sl[c + 1]) + FFq(sl[a], sl[c]);
+            b[a] = FFq(sl[a + 1], hs) - FFq(sl[a], hs);
+            tr += A[a * n + a];
+        }
+#undef FFq
+        for (int a = 0; a < n; a++) A[a * n + a] += 1e-10 * tr + 1e-300;
+        ok = tr > 0 && aa_solve(A, b, n);
+        for (int a = 0; ok && a < n; a++) ok = fabs(b[a]) < 1e4;
+        if (ok) {
+            coef[cnt - 1] = 1;
+            for (int a = 0; a < n; a++) { coef[a + 1] -= b[a]; coef[a] += b[a]; }
+            const float *gs[9];
+            for (int a = 0; a < cnt; a++) gs[a] = AA_ROW(G, sl[a]);
+            aa_comb(tmp, gs, coef, cnt, nf);
+        }
+    }
+    if (!ok) { cnt = 1; memcpy(tmp, gh, nf * sizeof(float)); }
+    if (cnt == h) cnt = m; /* the next slot (the oldest pair) now holds x_{t+1} */
+    w->aa_cnt[e] = cnt;
+    memcpy(AA_ROW(F, (hs + 1) % h), tmp, nf * sizeof(float));
+#undef AA_ROW
+    for (int k = 0; k <= w->L; k++) {
+        if (w->aa_off[k] < 0) continue;
+        int n = net->n[k];
+        float *sk = st->s[k] + (size_t)r * n, *rk = w->R[k] + (size_t)r * n;
+        const float *src = tmp + w->aa_off[k];
+        for (int j = 0; j < n; j++) {
+            if (k == 0 && !unit_free(w, 0, j)) continue;
+            sk[j] = src[j];
+            rk[j] = rate_of(net->rule, net->rho, src[j]);
+        }
+    }
+}
+
+typedef struct { ws_t *w; ffr_state *st; } aa_job;
+static void aa_part(void *arg, int t, int nt) {
+    aa_job *j = arg;
+    int M = j->w->nact;
+    for (int r = (int)((long)M * t / nt); r < (int)((long)M * (t + 1) / nt); r++)
+        aa_mix_row(j->w, j->st, r, j->w->aatmp + (size_t)t * j->w->aa_nf);
+}
+static int aa_threads(void) {
+    int nt = ffr_gemm_uses_fast() ? ffr_gemm_threads() : 1;
+    return nt < 1 ? 1 : nt > 64 ? 64 : nt;
+}
+/* After sweep t, on the active rows (converged ones already swapped out). */
+static void aa_step(ws_t *w, ffr_state *st) {
+    int nt = aa_threads();
+    long work = (long)w->nact * w->aa_nf * (w->aa_m + 2);
+    if (work < 200000L * nt) nt = work / 200000 > 1 ? (int)(work / 200000) : 1;
+    aa_job j = {w, st};
+    if (nt <= 1) aa_part(&j, 0, 1);
+    else ffr_parallel(nt, aa_part, &j);
+    w->aa_head = (w->aa_head + 1) % (w->aa_m + 1);
+}
+
 static ffr_status check_opts(const ffr_net *net, const ffr_relax_opts *o, int B, ffr_err *err) {
     if (B < 1) return ffr_fail(err, FFR_ERR_ARG, "batch: expected >= 1 examples, found %d", B);
     if (o->max_sweeps < 0 || o->max_sweeps > 100000000)
@@ -811,6 +1019,10 @@ static ffr_status check_opts(const ffr_net *net, const ffr_relax_opts *o, int B,
     if ((unsigned)o->schedule > FFR_SCHED_UP) return ffr_fail(err, FFR_ERR_ARG, "schedule: unknown schedule %d", (int)o->schedule);
     if (o->measure_every < 0) return ffr_fail(err, FFR_ERR_ARG, "measure_every: expected >= 0, found %d", o->measure_every);
     if ((unsigned)o->precision > FFR_PREC_BF16) return ffr_fail(err, FFR_ERR_ARG, "precision: unknown precision %d", (int)o->precision);
+    if (o->anderson < 0 || o->anderson > 8)
+        return ffr_fail(err, FFR_ERR_ARG, "anderson: expected 0 (off) to 8 differences, found %d", o->anderson);
+    if (o->anderson && (o->gibbs || o->temperature > 0))
+        return ffr_fail(err, FFR_ERR_ARG, "anderson acceleration needs a deterministic map: no noise (temperature 0), no Gibbs sampling");
     return FFR_OK;
 }
 
@@ -856,13 +1068,14 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     w.meas = calloc(B, sizeof(double)); w.rowtmp = malloc((size_t)maxn * sizeof(float));
     int cache_up = !w.free_layer[0] && w.free_layer[1];
     int cache_down = w.free_layer[L] == 0 && L >= 1 && w.free_layer[L - 1];
-    if (cache_up) w.cup = ffr_calloc((size_t)B * net->n[1], sizeof(float));
-    if (cache_down) w.cdown = ffr_calloc((size_t)B * net->n[L - 1], sizeof(float));
+    if (cache_up) w.cup = ffr_big_alloc((size_t)B * net->n[1], sizeof(float), 1);
+    if (cache_down) w.cdown = ffr_big_alloc((size_t)B * net->n[L - 1], sizeof(float), 1);
     int ok = tr && w.perm && w.rng && w.step2 && w.rstep2 && w.norm2 && w.scratch && w.meas && w.rowtmp &&
              (!cache_up || w.cup) && (!cache_down || w.cdown);
     for (int i = 0; i < 7; i++) ok = ok && w.blocks[i];
     int bf16 = o->precision == FFR_PREC_BF16 && ffr_bf16_available();
     ok = ok && ws_pack(&w, bf16);
+    if (ok && o->anderson > 0) ok = aa_alloc(&w, o->anderson, aa_threads());
     if (!ok) { ws_free(&w); ffr_trace_free(tr); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", B); }
     tr->precision = bf16 ? FFR_PREC_BF16 : FFR_PREC_FP32;
     coefs_fill(net, &w.cf);
@@ -907,6 +1120,8 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
         w.flops += 2.0 * B * net->n[L - 1] * net->n[L];
     }
 
+    if (w.aa_m) /* x_1, the start, in the first slot */
+        for (int r = 0; r < B; r++) aa_gather(&w, st, r, w.aaF + (size_t)r * w.aa_nf);
     unsigned ph[FFR_MAX_LAYERS + 2];
     int nph = phases_of(&w, o->schedule, ph);
     if (T > 0) measure(&w, st, tr, 0, 0);
@@ -980,6 +1195,7 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
             } else r++;
         }
         tr->frac_converged[t] = (double)(B - w.nact) / B;
+        if (w.aa_m && w.nact > 0 && t < T) aa_step(&w, st); /* x_{t+1} of the rows still active */
         if (o->measure_every > 0 && t % o->measure_every == 0 && t != T && w.nact > 0) measure(&w, st, tr, t, 0);
         /* growing step: divergence that the bounds of rho do not catch */
         double sm = tr->step_mean[t];

@@ -86,6 +86,8 @@ row "unknown --init" "ffrelax relax: --init: expected ff, zero, random or given,
 row "unknown --schedule" "ffrelax relax: --schedule: expected odd-even, sync or up, found 'jacobi'" $R --schedule jacobi
 row "unknown --tol-mode" "ffrelax relax: --tol-mode: expected abs or rel, found 'x'" $R --tol-mode x
 row "unknown --precision" "ffrelax relax: --precision: expected fp32 or bf16, found 'fp16'" $R --precision fp16
+row "--anderson out of range" "ffrelax relax: --anderson: expected an integer in [0, 8], found '9'" $R --anderson 9
+row "--anderson with noise" "ffrelax relax: anderson acceleration needs a deterministic map: no noise (temperature 0), no Gibbs sampling" $R --anderson 3 --temperature 0.1
 row "--gibbs on a dendritic model" "ffrelax relax: gibbs sampling: only for the boltzmann rule (this network is dendritic)" $R --gibbs
 row "--init given without --start-dir" "ffrelax relax: --init given needs --start-dir DIR" $R --init given
 row "unknown option" "relax: unrecognized option '--bogus'" $R --bogus

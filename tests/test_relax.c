@@ -561,6 +561,68 @@ static void test_fused_update(void) {
     CHECK(cases == 24);
 }
 
+/* Anderson acceleration: the same fixed point as the plain sweeps, in fewer
+ * sweeps, the same bits with 1 and 2 threads, clear errors for bad use. */
+static void test_anderson(void) {
+    int n[] = {23, 40, 31, 17}, L = 3, B = 60, nt0 = ffr_get_threads();
+    for (int tied = 0; tied < 2; tied++)
+        for (int ei = 0; ei < 2; ei++) {
+            ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, tied, 500 + tied, 1.3f);
+            net->alpha_down[1] = net->alpha_down[2] = 1.5f; /* strong feedback: a slow map */
+            float *x = malloc(sizeof(float) * B * n[0]);
+            ffr_rng r; ffr_rng_seed(&r, 600 + tied);
+            for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+            ffr_relax_opts o; ffr_relax_opts_default(&o);
+            o.tol_mode = FFR_TOL_REL; o.eps = ei ? 0.7 : 1.0; o.diverge_factor = 0;
+            ffr_state *ref, *pl, *aa, *aa2; ffr_trace *tp, *ta, *ta2; ffr_err e;
+            ffr_state_create(&ref, net, B, &e); ffr_state_create(&pl, net, B, &e);
+            ffr_state_create(&aa, net, B, &e); ffr_state_create(&aa2, net, B, &e);
+            o.tol = 1e-7; o.max_sweeps = 20000;
+            CHECKF(ffr_relax(net, x, B, &o, ref, NULL, &e) == FFR_OK, "relax: %s", e.msg);
+            o.tol = 1e-5; o.max_sweeps = 5000;
+            CHECKF(ffr_relax(net, x, B, &o, pl, &tp, &e) == FFR_OK, "relax: %s", e.msg);
+            o.anderson = 5;
+            ffr_set_threads(1);
+            CHECKF(ffr_relax(net, x, B, &o, aa, &ta, &e) == FFR_OK, "relax anderson: %s", e.msg);
+            ffr_set_threads(2);
+            CHECKF(ffr_relax(net, x, B, &o, aa2, &ta2, &e) == FFR_OK, "relax anderson: %s", e.msg);
+            ffr_set_threads(nt0);
+            double sp = 0, sa = 0, dp = 0, da = 0;
+            int conv = 0, same = 1;
+            for (int b = 0; b < B; b++) {
+                sp += tp->sweeps[b]; sa += ta->sweeps[b]; conv += ta->converged[b];
+                double ep = 0, ea = 0, nn = 0;
+                for (int k = 1; k <= L; k++)
+                    for (int j = 0; j < n[k]; j++) {
+                        size_t i = (size_t)b * n[k] + j;
+                        double v = ref->s[k][i];
+                        ep += (pl->s[k][i] - v) * (pl->s[k][i] - v); ea += (aa->s[k][i] - v) * (aa->s[k][i] - v); nn += v * v;
+                    }
+                dp = fmax(dp, sqrt(ep / nn)); da = fmax(da, sqrt(ea / nn));
+            }
+            for (int k = 0; k <= L; k++) same &= !memcmp(aa->s[k], aa2->s[k], sizeof(float) * B * n[k]);
+            same &= !memcmp(ta->sweeps, ta2->sweeps, sizeof(int) * B);
+            CHECKF(conv == B, "anderson tied %d eps %g: %d of %d converged", tied, o.eps, conv, B);
+            CHECKF(da < 1e-3 && dp < 1e-3, "anderson tied %d eps %g: distance to the fixed point %g (plain %g)", tied, o.eps, da, dp);
+            CHECKF(sa < 0.8 * sp, "anderson tied %d eps %g: %.1f sweeps per example, plain %.1f", tied, o.eps, sa / B, sp / B);
+            CHECKF(same, "anderson tied %d eps %g: 1 and 2 threads differ", tied, o.eps);
+            ffr_trace_free(tp); ffr_trace_free(ta); ffr_trace_free(ta2);
+            ffr_state_free(ref); ffr_state_free(pl); ffr_state_free(aa); ffr_state_free(aa2);
+            ffr_net_free(net); free(x);
+        }
+    /* bad use */
+    ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 9, 1.f);
+    float x[23] = {0};
+    ffr_state *st; ffr_err e;
+    ffr_state_create(&st, net, 1, &e);
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.anderson = 9;
+    CHECK(ffr_relax(net, x, 1, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "anderson"));
+    o.anderson = 3; o.temperature = 0.1;
+    CHECK(ffr_relax(net, x, 1, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "deterministic"));
+    ffr_state_free(st); ffr_net_free(net);
+}
+
 /* --precision bf16: products in bfloat16 with fp32 sums. Close to the fp32
  * relaxation (not equal), converges, says which precision ran; where the CPU
  * has no AVX512_BF16 it runs fp32 and says so. */
@@ -603,6 +665,7 @@ int main(void) {
     test_fast_path_shapes();
     test_vector_pass();
     test_fused_update();
+    test_anderson();
     test_ff_is_fixed_point();
     test_energy_descent();
     test_fixed_point_eq16();
