@@ -114,7 +114,7 @@ int cmd_relax(int argc, char **argv) {
         case 'M': mask_path = optarg; break;
         case 'y': target_path = optarg; break;
         case 'z': start_dir = optarg; break;
-        case 'r': if (cli_int(C, "measure-every", optarg, 0, 1 << 30, &o.measure_every)) return 1; break;
+        case 'r': if (cli_int(C, "measure-every", optarg, -1, 1 << 30, &o.measure_every)) return 1; break;
         case 't': trace = optarg; break;
         case 'o': npy_dir = optarg; break;
         case 'j': if (cli_int(C, "threads", optarg, 0, 1024, &threads)) return 1; break;
@@ -145,7 +145,8 @@ int cmd_relax(int argc, char **argv) {
                    "  --seed S             seed of random start, noise and sampling (default 1)\n"
                    "  --mask FILE.npy      n0 values, nonzero = clamped visible unit (default: all clamped)\n"
                    "  --target FILE.npy    (N, nL) values: clamp the top layer to them (default: free)\n"
-                   "  --measure-every K    energy, residual, disagreement every K sweeps; 0 = start and end only (default 1)\n"
+                   "  --measure-every K    energy, residual, disagreement every K sweeps; 0 = start and end only,\n"
+                   "                       -1 = never (default 1)\n"
                    "  --trace OUT.csv      per-sweep trace: sweep,step_mean,step_median,step_max,... (default none)\n"
                    "  --npy-dir DIR        write state0..L.npy, step.npy (T+1,N), sweeps.npy, converged.npy,\n"
                    "                       dist.npy, residual.npy, rate.npy, norm.npy (default none)\n"

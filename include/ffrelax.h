@@ -172,7 +172,8 @@ typedef struct {
     const unsigned char *visible_mask; /* n_0 entries, 1 = clamped; NULL = all clamped */
     const float *top_target;  /* (B, n_L): clamp the top layer to it; NULL = free */
     int measure_every;        /* energy, residual, branch disagreement every k sweeps
-                                 (also sweep 0 and the last); 0: sweep 0 and the last only */
+                                 (also sweep 0 and the last); 0: sweep 0 and the last only;
+                                 -1: never (they read NaN; steps are still recorded) */
     double diverge_factor;    /* stop with FFR_ERR_DIVERGED when the mean step grows for 20
                                  sweeps to past this times max(its smallest value, 1); 0 = off */
     ffr_precision precision;  /* default FFR_PREC_FP32; bf16 where the CPU has AVX512_BF16,

@@ -80,11 +80,11 @@ best = min(pt.items(), key=lambda kv: kv[1][0])
 print(f"pytorch best: {best[1][0]:.3f} s ({best[0][0]}, {best[0][1]} thr), distance median {best[1][1]:.3e}")
 along = [(int(m.group(1)), float(m.group(2)), float(m.group(3)))
          for m in re.finditer(r"pytorch zero-start after (\d+) sweeps \(([\d.]+) s at its best rate\): distance median ([\d.e+-]+)", txt)]
-for m in re.finditer(r"e2e tol (\S+): ([\d.]+) s .*?mean ([\d.]+) work .*?distance median ([\d.e+-]+)", txt):
-    t, d = float(m.group(2)), float(m.group(4))
+for m in re.finditer(r"e2e( anderson \d+)? tol (\S+): ([\d.]+) s .*?mean ([\d.]+) work .*?distance median ([\d.e+-]+)", txt):
+    t, d = float(m.group(3)), float(m.group(5))
     same = [a for a in along if a[1] <= t]
     eq = f"; PyTorch in that time ({same[-1][0]} sweeps): distance {same[-1][2]:.3e}" if same else ""
-    print(f"ffrelax tol {m.group(1)}: {t:.3f} s, sweeps/example {m.group(3)}, distance median {d:.3e}: "
+    print(f"ffrelax{m.group(1) or ''} tol {m.group(2)}: {t:.3f} s, sweeps/example {m.group(4)}, distance median {d:.3e}: "
           f"{best[1][0] / t:.1f}x faster, {'at least as close' if d <= best[1][1] else 'farther'} ({d / best[1][1]:.2g}x the distance){eq}")
 PYEOF
 fi

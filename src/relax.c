@@ -1017,7 +1017,8 @@ static ffr_status check_opts(const ffr_net *net, const ffr_relax_opts *o, int B,
         return ffr_fail(err, FFR_ERR_ARG, "gibbs sampling draws each layer from Eq. 8: use eps = 1 and temperature 0");
     if ((unsigned)o->init > FFR_INIT_GIVEN) return ffr_fail(err, FFR_ERR_ARG, "init: unknown start %d", (int)o->init);
     if ((unsigned)o->schedule > FFR_SCHED_UP) return ffr_fail(err, FFR_ERR_ARG, "schedule: unknown schedule %d", (int)o->schedule);
-    if (o->measure_every < 0) return ffr_fail(err, FFR_ERR_ARG, "measure_every: expected >= 0, found %d", o->measure_every);
+    if (o->measure_every < -1)
+        return ffr_fail(err, FFR_ERR_ARG, "measure_every: expected -1 (never), 0 (start and end) or more, found %d", o->measure_every);
     if ((unsigned)o->precision > FFR_PREC_BF16) return ffr_fail(err, FFR_ERR_ARG, "precision: unknown precision %d", (int)o->precision);
     if (o->anderson < 0 || o->anderson > 8)
         return ffr_fail(err, FFR_ERR_ARG, "anderson: expected 0 (off) to 8 differences, found %d", o->anderson);
@@ -1124,7 +1125,7 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
         for (int r = 0; r < B; r++) aa_gather(&w, st, r, w.aaF + (size_t)r * w.aa_nf);
     unsigned ph[FFR_MAX_LAYERS + 2];
     int nph = phases_of(&w, o->schedule, ph);
-    if (T > 0) measure(&w, st, tr, 0, 0);
+    if (T > 0 && o->measure_every >= 0) measure(&w, st, tr, 0, 0);
     tr->n_active[0] = B;
     rc = FFR_OK;
     double minstep = INFINITY; int grow = 0; double prev = INFINITY;
@@ -1218,7 +1219,8 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
         if (o->progress && o->progress(o->progress_ctx, t, w.nact, tr->step_mean[t])) { t++; break; }
     }
     tr->T = t - 1;
-    measure(&w, st, tr, tr->T, 1);
+    if (o->measure_every >= 0) measure(&w, st, tr, tr->T, 1);
+    else for (int b = 0; b < B; b++) tr->residual[b] = NAN;
     long tot = 0;
     for (int b = 0; b < B; b++) tot += tr->sweeps[b];
     tr->total_updates = tot;

@@ -80,7 +80,7 @@ row "max sweeps overflows int" "ffrelax relax: --max-sweeps: expected an integer
 row "zero count (batch)" "ffrelax relax: --count: expected an integer in [1, 1073741824], found '0'" $R --count 0
 row "offset past the data" "ffrelax relax: --offset 13: the data has only 13 examples" $R --offset 13
 row "negative temperature" "ffrelax relax: --temperature: expected a number in [0, 1e+12], found '-0.1'" $R --temperature -0.1
-row "negative measure-every" "ffrelax relax: --measure-every: expected an integer in [0, 1073741824], found '-1'" $R --measure-every -1
+row "measure-every below -1" "ffrelax relax: --measure-every: expected an integer in [-1, 1073741824], found '-2'" $R --measure-every -2
 row "2000 threads" "ffrelax relax: --threads: expected an integer in [0, 1024], found '2000'" $R --threads 2000
 row "unknown --init" "ffrelax relax: --init: expected ff, zero, random or given, found 'bogus'" $R --init bogus
 row "unknown --schedule" "ffrelax relax: --schedule: expected odd-even, sync or up, found 'jacobi'" $R --schedule jacobi

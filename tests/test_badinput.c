@@ -601,7 +601,11 @@ static void relax_rows(void) {
         "temperature: expected a finite value >= 0, found -1");
     row("relax", "unknown init 9", RELAX(init, (ffr_init)9), &e, FFR_ERR_ARG, "init: unknown start 9");
     row("relax", "unknown schedule 9", RELAX(schedule, (ffr_schedule)9), &e, FFR_ERR_ARG, "schedule: unknown schedule 9");
-    row("relax", "measure_every = -1", RELAX(measure_every, -1), &e, FFR_ERR_ARG, "measure_every: expected >= 0, found -1");
+    row("relax", "measure_every = -2", RELAX(measure_every, -2), &e, FFR_ERR_ARG, "measure_every: expected -1 (never), 0 (start and end) or more, found -2");
+    row("relax", "anderson = 9", RELAX(anderson, 9), &e, FFR_ERR_ARG, "anderson: expected 0 (off) to 8 differences, found 9");
+    row("relax", "anderson with noise", (ffr_relax_opts_default(&o), o.anderson = 3, o.temperature = 0.5,
+                                         s = ffr_relax(net, x, 2, &o, st, &tr, &e), ffr_trace_free(tr), tr = NULL, s),
+        &e, FFR_ERR_ARG, "anderson acceleration needs a deterministic map: no noise (temperature 0), no Gibbs sampling");
     row("relax", "gibbs on a dendritic network", RELAX(gibbs, 1), &e, FFR_ERR_ARG,
         "gibbs sampling: only for the boltzmann rule (this network is dendritic)");
     ffr_relax_opts_default(&o);
