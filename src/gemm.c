@@ -12,7 +12,7 @@
  * columns past N), which ffr_gemm_pack does once for a weight matrix that many
  * products reuse (the relaxation engine packs W_k and V_k once per ffr_relax).
  * op(A) is packed per block of FFR_MC rows x FFR_KC depth into tiles of 12
- * rows, A'[t][k][12]. The micro-kernel keeps a 12 x 32 tile of C in 24
+ * rows, A'[t][k][12] (the last tile of a block [k][nr]). The micro-kernel keeps a 12 x 32 tile of C in 24
  * registers (fewer rows: up to 4 panels at once, so short batches still have
  * enough independent FMA chains).
  *
@@ -111,22 +111,21 @@ TGT void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) 
     }
 }
 
-/* A'[t][k][12] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); rows past mc are zero. */
+/* A'[t][k][12] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); the last tile, of nr < 12 rows, is [k][nr]. */
 static TGT void pack_a(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
     for (int t = 0; t * FFR_MR < mc; t++) {
-        float *dst = Ap + (size_t)t * kc * FFR_MR;
+        float *dst = Ap + (size_t)t * kc * FFR_MR; /* tile t: [k][nr], nr = 12 but for the last */
         int r0 = t * FFR_MR, nr = mc - r0 < FFR_MR ? mc - r0 : FFR_MR;
+        __mmask16 m = lanes(nr);
         if (tA) {
-            __mmask16 m = lanes(nr);
-            for (int k = 0; k < kc; k++) /* a 16-lane store over 12 floats: the next k overwrites the rest */
-                _mm512_mask_storeu_ps(dst + (size_t)k * FFR_MR, 0x0FFF,
-                                      _mm512_maskz_loadu_ps(m, A + (size_t)(p0 + k) * lda + i0 + r0));
+            for (int k = 0; k < kc; k++)
+                _mm512_mask_storeu_ps(dst + (size_t)k * nr, m, _mm512_maskz_loadu_ps(m, A + (size_t)(p0 + k) * lda + i0 + r0));
         } else {
             const float *src = A + (size_t)(i0 + r0) * lda + p0;
             int k = 0;
-            for (; k + 16 <= kc; k += 16) tr16(src + k, lda, nr, dst + (size_t)k * FFR_MR, FFR_MR, 0x0FFF);
+            for (; k + 16 <= kc; k += 16) tr16(src + k, lda, nr, dst + (size_t)k * nr, nr, m);
             for (; k < kc; k++)
-                for (int i = 0; i < FFR_MR; i++) dst[(size_t)k * FFR_MR + i] = i < nr ? src[(size_t)i * lda + k] : 0.f;
+                for (int i = 0; i < nr; i++) dst[(size_t)k * nr + i] = src[(size_t)i * lda + k];
         }
     }
 }
@@ -193,7 +192,7 @@ static inline __attribute__((always_inline)) TGT void kernp(const int MR, const 
         }
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
-            __m512 a = _mm512_set1_ps(Ap[(size_t)k * FFR_MR + i]);
+            __m512 a = _mm512_set1_ps(Ap[(size_t)k * MR + i]);
 #pragma GCC unroll 8
             for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
         }
@@ -347,7 +346,7 @@ int ffr_gemm_bf16_available(void) {
 
 #ifdef FFR_HAVE_KERNEL
 #define TGT16 __attribute__((target("avx512f,avx512bf16,fma")))
-/* A'[t][k2][12] words for rows i0..i0+mc-1 (op(A) = A, row-major), pairs p2..p2+k2n-1. */
+/* A'[t][k2][12] words (the last tile [k2][nr]) for rows i0..i0+mc-1 (op(A) = A, row-major), pairs p2..p2+k2n-1. */
 static TGT16 void pack_a_bf16(uint32_t *Ap, const float *A, int lda, int i0, int mc, int K, int p2, int k2n) {
     float tmp[16 * 16] __attribute__((aligned(64)));
     for (int t = 0; t * FFR_MR < mc; t++) {
@@ -361,17 +360,13 @@ static TGT16 void pack_a_bf16(uint32_t *Ap, const float *A, int lda, int i0, int
                 __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16), _mm512_loadu_ps(src));
                 _mm512_store_si512((void *)(tmp + 16 * i), (__m512i)h);
             }
-            tr16(tmp, 16, nr, (float *)(dst + (size_t)q * FFR_MR), FFR_MR, 0x0FFF);
+            tr16(tmp, 16, nr, (float *)(dst + (size_t)q * nr), nr, lanes(nr));
         }
         for (; q < k2n; q++)
-            for (int i = 0; i < FFR_MR; i++) {
-                uint32_t w = 0;
-                if (i < nr) {
-                    const float *src = A + (size_t)(i0 + r0 + i) * lda;
-                    int k = 2 * (p2 + q);
-                    w = bf16_bits(src[k]) | (k + 1 < K ? bf16_bits(src[k + 1]) << 16 : 0);
-                }
-                dst[(size_t)q * FFR_MR + i] = w;
+            for (int i = 0; i < nr; i++) {
+                const float *src = A + (size_t)(i0 + r0 + i) * lda;
+                int k = 2 * (p2 + q);
+                dst[(size_t)q * nr + i] = bf16_bits(src[k]) | (k + 1 < K ? bf16_bits(src[k + 1]) << 16 : 0);
             }
     }
 }
@@ -397,7 +392,7 @@ static inline __attribute__((always_inline)) TGT16 void kern16p(const int MR, co
         }
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
-            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)k * FFR_MR + i]);
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)k * MR + i]);
 #pragma GCC unroll 8
             for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], a, b[v]);
         }
