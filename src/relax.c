@@ -483,6 +483,21 @@ static int phases_of(const ws_t *w, ffr_schedule sc, unsigned *ph) {
  * differ from a left-to-right double sum in the last bits of the step.
  * Inlined with constant rule, rho and cache flags, one branch-free loop each. */
 #define FFR_LANES 8
+/* One unit of the pass: v = T + bias (+ cached products), Eq. 9, the rate, and
+ * the squared step, rate step and norm added into one lane. */
+static inline __attribute__((always_inline)) void unit_pass(
+    float *restrict s, float *restrict rt, const float *restrict u, const float *restrict bias,
+    const float *restrict c1, float cs1, const float *restrict c2, float cs2, int j, float keep, float eps,
+    ffr_rule rule, ffr_rho rho, int has1, int has2, double *ad, double *ar, double *an) {
+    float v = u[j] + bias[j];
+    if (has1) v += cs1 * c1[j];
+    if (has2) v += cs2 * c2[j];
+    float sn = keep * s[j] + eps * combine(rule, rho, v);
+    float rn = rate_of(rule, rho, sn);
+    double d = (double)sn - s[j], rd = (double)rn - rt[j];
+    *ad += d * d; *ar += rd * rd; *an += (double)sn * sn;
+    s[j] = sn; rt[j] = rn;
+}
 static inline __attribute__((always_inline)) void row_update(
     float *restrict s, float *restrict rt, const float *restrict u, const float *restrict bias,
     const float *restrict c1, float cs1, const float *restrict c2, float cs2, int n, float keep,
@@ -490,26 +505,9 @@ static inline __attribute__((always_inline)) void row_update(
     double ad[FFR_LANES] = {0}, ar[FFR_LANES] = {0}, an[FFR_LANES] = {0};
     int j = 0;
     for (; j + FFR_LANES <= n; j += FFR_LANES)
-        for (int l = 0; l < FFR_LANES; l++) {
-            float v = u[j + l] + bias[j + l];
-            if (has1) v += cs1 * c1[j + l];
-            if (has2) v += cs2 * c2[j + l];
-            float sn = keep * s[j + l] + eps * combine(rule, rho, v);
-            float rn = rate_of(rule, rho, sn);
-            double d = (double)sn - s[j + l], rd = (double)rn - rt[j + l];
-            ad[l] += d * d; ar[l] += rd * rd; an[l] += (double)sn * sn;
-            s[j + l] = sn; rt[j + l] = rn;
-        }
-    for (; j < n; j++) {
-        float v = u[j] + bias[j];
-        if (has1) v += cs1 * c1[j];
-        if (has2) v += cs2 * c2[j];
-        float sn = keep * s[j] + eps * combine(rule, rho, v);
-        float rn = rate_of(rule, rho, sn);
-        double d = (double)sn - s[j], rd = (double)rn - rt[j];
-        ad[0] += d * d; ar[0] += rd * rd; an[0] += (double)sn * sn;
-        s[j] = sn; rt[j] = rn;
-    }
+        for (int l = 0; l < FFR_LANES; l++)
+            unit_pass(s, rt, u, bias, c1, cs1, c2, cs2, j + l, keep, eps, rule, rho, has1, has2, ad + l, ar + l, an + l);
+    for (; j < n; j++) unit_pass(s, rt, u, bias, c1, cs1, c2, cs2, j, keep, eps, rule, rho, has1, has2, ad, ar, an);
     double d2 = 0, rd2 = 0, nn = 0;
     for (int l = 0; l < FFR_LANES; l++) { d2 += ad[l]; rd2 += ar[l]; nn += an[l]; }
     *d2o = d2; *rd2o = rd2; *nno = nn;
@@ -568,14 +566,7 @@ static inline __attribute__((always_inline)) VTGT void vrow_update(
     _mm512_storeu_pd(lad, ad); _mm512_storeu_pd(lar, ar); _mm512_storeu_pd(lan, an);
     for (; j < n; j++) { /* row_update's arithmetic: lanes for a full group of 8, lane 0 after */
         int l = j < (n & ~7) ? (j & 7) : 0;
-        float v = u[j] + bias[j];
-        if (has1) v += cs1 * c1[j];
-        if (has2) v += cs2 * c2[j];
-        float sn = keep * s[j] + eps * combine(rule, rho, v);
-        float rn = rate_of(rule, rho, sn);
-        double d = (double)sn - s[j], rd = (double)rn - rt[j];
-        lad[l] += d * d; lar[l] += rd * rd; lan[l] += (double)sn * sn;
-        s[j] = sn; rt[j] = rn;
+        unit_pass(s, rt, u, bias, c1, cs1, c2, cs2, j, keep, eps, rule, rho, has1, has2, lad + l, lar + l, lan + l);
     }
     double d2 = 0, rd2 = 0, nn = 0;
     for (int l = 0; l < FFR_LANES; l++) { d2 += lad[l]; rd2 += lar[l]; nn += lan[l]; }
