@@ -221,7 +221,7 @@ static const kern_fn kern_tab[13][5] = {
     {0, kern_3_1, kern_3_2, kern_3_3, kern_3_4}, {0, kern_4_1, kern_4_2}, {0, kern_5_1, kern_5_2},
     {0, kern_6_1, kern_6_2}, {0, kern_7_1}, {0, kern_8_1}, {0, kern_9_1}, {0, kern_10_1},
     {0, kern_11_1}, {0, kern_12_1}};
-static int np_max(int mr) { return mr <= 3 ? 4 : mr <= 6 ? 2 : 1; }
+static int np_max(int mr) { return mr <= 6 ? 2 : 1; }
 #endif
 
 int ffr_gemm_fast_available(void) {
