@@ -12,9 +12,10 @@
  * columns past N), which ffr_gemm_pack does once for a weight matrix that many
  * products reuse (the relaxation engine packs W_k and V_k once per ffr_relax).
  * op(A) is packed per block of FFR_MC rows x FFR_KC depth into tiles of 12
- * rows, A'[t][k][12] (the last tile of a block [k][nr]). The micro-kernel keeps a 12 x 32 tile of C in 24
- * registers (fewer rows: up to 4 panels at once, so short batches still have
- * enough independent FMA chains).
+ * rows, A'[t][k][12] (the last tile of a block [k][nr]). The micro-kernel
+ * keeps a 12 x 32 tile of C in 24 registers (6 rows or fewer: 2 panels at
+ * once, so short batches still have enough independent FMA chains while each
+ * thread reads the packed weights as two streams).
  *
  * Summation order, the same for every element whatever M, N, its tile or
  * the thread count: acc_b = FMA chain over k in increasing order inside depth
