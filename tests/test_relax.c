@@ -610,6 +610,40 @@ static void test_anderson(void) {
             ffr_state_free(ref); ffr_state_free(pl); ffr_state_free(aa); ffr_state_free(aa2);
             ffr_net_free(net); free(x);
         }
+    { /* free visible units (fill-in) and a clamped top: the history covers layers 0..L-1,
+       * clamped units never move, the fixed point is the plain one */
+        ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 700, 1.2f);
+        unsigned char mask[23];
+        for (int j = 0; j < n[0]; j++) mask[j] = (unsigned char)(j % 3 != 0); /* every third pixel free */
+        float *x = malloc(sizeof(float) * B * n[0]), *tg = malloc(sizeof(float) * B * n[L]);
+        ffr_rng r; ffr_rng_seed(&r, 701);
+        for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+        for (int i = 0; i < B * n[L]; i++) tg[i] = (float)ffr_rng_uniform(&r);
+        ffr_relax_opts o; ffr_relax_opts_default(&o);
+        o.tol_mode = FFR_TOL_REL; o.diverge_factor = 0; o.visible_mask = mask; o.top_target = tg;
+        ffr_state *ref, *aa; ffr_trace *ta; ffr_err e;
+        ffr_state_create(&ref, net, B, &e); ffr_state_create(&aa, net, B, &e);
+        o.tol = 1e-7; o.max_sweeps = 20000;
+        CHECKF(ffr_relax(net, x, B, &o, ref, NULL, &e) == FFR_OK, "relax: %s", e.msg);
+        o.tol = 1e-5; o.max_sweeps = 5000; o.anderson = 3;
+        CHECKF(ffr_relax(net, x, B, &o, aa, &ta, &e) == FFR_OK, "relax anderson: %s", e.msg);
+        double dmax = 0;
+        int clamped_ok = 1, conv = 0;
+        for (int b = 0; b < B; b++) {
+            conv += ta->converged[b];
+            for (int j = 0; j < n[0]; j++) {
+                size_t i = (size_t)b * n[0] + j;
+                if (mask[j]) clamped_ok &= aa->s[0][i] == x[i];
+                dmax = fmax(dmax, fabs(aa->s[0][i] - ref->s[0][i]));
+            }
+            for (int j = 0; j < n[L]; j++) clamped_ok &= aa->s[L][(size_t)b * n[L] + j] == tg[(size_t)b * n[L] + j];
+            for (int k = 1; k < L; k++)
+                for (int j = 0; j < n[k]; j++) dmax = fmax(dmax, fabs(aa->s[k][(size_t)b * n[k] + j] - ref->s[k][(size_t)b * n[k] + j]));
+        }
+        CHECKF(clamped_ok, "anderson with a mask and a clamped top: a clamped unit moved");
+        CHECKF(conv == B && dmax < 1e-3, "anderson with a mask: %d of %d converged, max diff %g from the fixed point", conv, B, dmax);
+        ffr_trace_free(ta); ffr_state_free(ref); ffr_state_free(aa); ffr_net_free(net); free(x); free(tg);
+    }
     /* bad use */
     ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 9, 1.f);
     float x[23] = {0};
