@@ -141,15 +141,19 @@ static void eval_branches(const ffr_net *net, const packs_t *pk, const coefs *cf
     }
 }
 
-static float *alloc_layers(const ffr_net *net, int B, float **v) {
+/* (B, n_k) per layer in one block; zero = 0 leaves it unset (and, for large
+ * blocks, not resident until written: the relaxation's buffers are written
+ * before they are read, and a clamped layer's target rows never are). */
+static float *alloc_layers_z(const ffr_net *net, int B, float **v, int zero) {
     size_t tot = 0;
     for (int k = 0; k <= net->L; k++) tot += (size_t)B * net->n[k];
-    float *p = ffr_big_alloc(tot, sizeof(float), 1);
+    float *p = ffr_big_alloc(tot, sizeof(float), zero);
     if (!p) return NULL;
     float *q = p;
     for (int k = 0; k <= net->L; k++) { v[k] = q; q += (size_t)B * net->n[k]; }
     return p;
 }
+static float *alloc_layers(const ffr_net *net, int B, float **v) { return alloc_layers_z(net, B, v, 1); }
 
 void ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g, float **F) {
     float *R[FFR_MAX_LAYERS], *ff[FFR_MAX_LAYERS], *gg[FFR_MAX_LAYERS];
@@ -1045,13 +1049,13 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     ffr_trace *tr = trace_alloc(B, L, T);
     int maxn = 0;
     for (int k = 0; k <= L; k++) maxn = net->n[k] > maxn ? net->n[k] : maxn;
-    w.blocks[0] = alloc_layers(net, B, w.R);
-    w.blocks[1] = alloc_layers(net, B, w.T);
+    w.blocks[0] = alloc_layers_z(net, B, w.R, 0); /* every layer's rates set at the start */
+    w.blocks[1] = alloc_layers_z(net, B, w.T, 0); /* written by products() before each update */
     int mrows = B < FFR_MEASURE_ROWS ? B : FFR_MEASURE_ROWS;
     w.blocks[2] = alloc_layers(net, mrows, w.mf);
     w.blocks[3] = alloc_layers(net, mrows, w.mg);
     w.blocks[4] = alloc_layers(net, mrows, w.mF);
-    w.blocks[5] = alloc_layers(net, B, w.S0);
+    w.blocks[5] = alloc_layers_z(net, B, w.S0, 0); /* copied from the start */
     w.blocks[6] = alloc_layers(net, 1, w.cf.bias);
     w.perm = malloc((size_t)B * sizeof(int));
     w.rng = malloc((size_t)B * sizeof(ffr_rng));
