@@ -28,9 +28,6 @@
 #endif
 #include <pthread.h>
 #include <sched.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,9 +35,8 @@
 #include "internal.h"
 
 #define FFR_MR 12
-#ifndef FFR_PF
-#define FFR_PF 16
-#endif
+#define FFR_NPMAX 2 /* column panels at once, tiles of <= 6 rows (np_max) */
+#define FFR_PF 16 /* rows of op(B) ahead that tiles of <= 3 rows prefetch */
 #define FFR_MC 96 /* rows per packed A block: 8 tiles */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(FFR_NO_AVX512)
@@ -146,12 +142,12 @@ void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
 /* The write-back of an MR x NP*32 tile of sums, both kernels (fp32, bf16):
  * C = alpha*acc + beta*C after the first depth block, C += alpha*acc after the
  * others; columns from ncols on are not touched. */
-static inline __attribute__((always_inline)) TGT void store_tile(const int MR, const int NP, __m512 acc[][8], float *C,
+static inline __attribute__((always_inline)) TGT void store_tile(const int MR, const int NP, __m512 acc[][2 * FFR_NPMAX], float *C,
                                                                 int ldc, float alpha, float beta, int first, int ncols) {
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
-#pragma GCC unroll 8
+#pragma GCC unroll 4
         for (int v = 0; v < 2 * NP; v++) {
             int nv = ncols - v * 16;
             if (nv <= 0) continue;
@@ -171,13 +167,13 @@ static inline __attribute__((always_inline)) TGT void store_tile(const int MR, c
 static inline __attribute__((always_inline)) TGT void kernp(const int MR, const int NP, int kc, const float *restrict Ap,
                                                           const float *restrict Bp, size_t bstride, float *C, int ldc,
                                                           float alpha, float beta, int first, int ncols, const float *pf) {
-    __m512 acc[FFR_MR][8];
+    __m512 acc[FFR_MR][2 * FFR_NPMAX];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
-#pragma GCC unroll 8
+#pragma GCC unroll 4
         for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
-        __m512 b[8];
+        __m512 b[2 * FFR_NPMAX];
         if (pf) { /* the next panel's block, one row of it (2 lines) per step */
             _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR), _MM_HINT_T0);
             _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR + 16), _MM_HINT_T0);
@@ -194,7 +190,7 @@ static inline __attribute__((always_inline)) TGT void kernp(const int MR, const 
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
             __m512 a = _mm512_set1_ps(Ap[(size_t)k * MR + i]);
-#pragma GCC unroll 8
+#pragma GCC unroll 4
             for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
         }
     }
@@ -211,18 +207,17 @@ static TGT void kern_12_1_pf(int kc, const float *Ap, const float *Bp, size_t bs
 #define K_DEF(MR, NP) \
     static TGT void kern_##MR##_##NP(int kc, const float *Ap, const float *Bp, size_t bs, float *C, int ldc, \
                                      float al, float be, int first, int nc) { kern(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc); }
-K_DEF(1, 1) K_DEF(1, 2) K_DEF(1, 3) K_DEF(1, 4)
-K_DEF(2, 1) K_DEF(2, 2) K_DEF(2, 3) K_DEF(2, 4)
-K_DEF(3, 1) K_DEF(3, 2) K_DEF(3, 3) K_DEF(3, 4)
+K_DEF(1, 1) K_DEF(1, 2) K_DEF(2, 1) K_DEF(2, 2) K_DEF(3, 1) K_DEF(3, 2)
 K_DEF(4, 1) K_DEF(4, 2) K_DEF(5, 1) K_DEF(5, 2) K_DEF(6, 1) K_DEF(6, 2)
 K_DEF(7, 1) K_DEF(8, 1) K_DEF(9, 1) K_DEF(10, 1) K_DEF(11, 1) K_DEF(12, 1)
-static const kern_fn kern_tab[13][5] = {
+/* kern_tab[rows][panels], panels <= np_max(rows) */
+static const kern_fn kern_tab[13][FFR_NPMAX + 1] = {
     {0},
-    {0, kern_1_1, kern_1_2, kern_1_3, kern_1_4}, {0, kern_2_1, kern_2_2, kern_2_3, kern_2_4},
-    {0, kern_3_1, kern_3_2, kern_3_3, kern_3_4}, {0, kern_4_1, kern_4_2}, {0, kern_5_1, kern_5_2},
+    {0, kern_1_1, kern_1_2}, {0, kern_2_1, kern_2_2},
+    {0, kern_3_1, kern_3_2}, {0, kern_4_1, kern_4_2}, {0, kern_5_1, kern_5_2},
     {0, kern_6_1, kern_6_2}, {0, kern_7_1}, {0, kern_8_1}, {0, kern_9_1}, {0, kern_10_1},
     {0, kern_11_1}, {0, kern_12_1}};
-static int np_max(int mr) { return mr <= 6 ? 2 : 1; }
+static int np_max(int mr) { return mr <= 6 ? FFR_NPMAX : 1; }
 #endif
 
 int ffr_gemm_fast_available(void) {
@@ -375,13 +370,13 @@ static TGT16 void pack_a_bf16(uint32_t *Ap, const float *A, int lda, int i0, int
 static inline __attribute__((always_inline)) TGT16 void kern16p(const int MR, const int NP, int k2n, const uint32_t *restrict Ap,
                                                               const uint32_t *restrict Bp, size_t bstride, float *C, int ldc,
                                                               float alpha, float beta, int first, int ncols, const uint32_t *pf) {
-    __m512 acc[FFR_MR][8];
+    __m512 acc[FFR_MR][2 * FFR_NPMAX];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++)
-#pragma GCC unroll 8
+#pragma GCC unroll 4
         for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_setzero_ps();
     for (int k = 0; k < k2n; k++) {
-        __m512bh b[8];
+        __m512bh b[2 * FFR_NPMAX];
         if (pf) { /* the next panel's block, one row of it (2 lines) per step */
             _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR), _MM_HINT_T0);
             _mm_prefetch((const char *)(pf + (size_t)k * FFR_NR + 16), _MM_HINT_T0);
@@ -394,7 +389,7 @@ static inline __attribute__((always_inline)) TGT16 void kern16p(const int MR, co
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
             __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[(size_t)k * MR + i]);
-#pragma GCC unroll 8
+#pragma GCC unroll 4
             for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], a, b[v]);
         }
     }
@@ -410,15 +405,13 @@ static TGT16 void k16_12_1_pf(int kc, const uint32_t *Ap, const uint32_t *Bp, si
 #define K16_DEF(MR, NP) \
     static TGT16 void k16_##MR##_##NP(int kc, const uint32_t *Ap, const uint32_t *Bp, size_t bs, float *C, int ldc, \
                                       float al, float be, int first, int nc) { kern16(MR, NP, kc, Ap, Bp, bs, C, ldc, al, be, first, nc); }
-K16_DEF(1, 1) K16_DEF(1, 2) K16_DEF(1, 3) K16_DEF(1, 4)
-K16_DEF(2, 1) K16_DEF(2, 2) K16_DEF(2, 3) K16_DEF(2, 4)
-K16_DEF(3, 1) K16_DEF(3, 2) K16_DEF(3, 3) K16_DEF(3, 4)
+K16_DEF(1, 1) K16_DEF(1, 2) K16_DEF(2, 1) K16_DEF(2, 2) K16_DEF(3, 1) K16_DEF(3, 2)
 K16_DEF(4, 1) K16_DEF(4, 2) K16_DEF(5, 1) K16_DEF(5, 2) K16_DEF(6, 1) K16_DEF(6, 2)
 K16_DEF(7, 1) K16_DEF(8, 1) K16_DEF(9, 1) K16_DEF(10, 1) K16_DEF(11, 1) K16_DEF(12, 1)
-static const kern16_fn k16_tab[13][5] = {
+static const kern16_fn k16_tab[13][FFR_NPMAX + 1] = {
     {0},
-    {0, k16_1_1, k16_1_2, k16_1_3, k16_1_4}, {0, k16_2_1, k16_2_2, k16_2_3, k16_2_4},
-    {0, k16_3_1, k16_3_2, k16_3_3, k16_3_4}, {0, k16_4_1, k16_4_2}, {0, k16_5_1, k16_5_2},
+    {0, k16_1_1, k16_1_2}, {0, k16_2_1, k16_2_2},
+    {0, k16_3_1, k16_3_2}, {0, k16_4_1, k16_4_2}, {0, k16_5_1, k16_5_2},
     {0, k16_6_1, k16_6_2}, {0, k16_7_1}, {0, k16_8_1}, {0, k16_9_1}, {0, k16_10_1},
     {0, k16_11_1}, {0, k16_12_1}};
 
@@ -671,24 +664,4 @@ void ffr_gemm_fast(int tA, int tB, int M, int N, int K, float alpha, const float
     }
     ffr_gemm_packed(tA, M, N, K, alpha, A, lda, P, beta, C, ldc);
     free(P);
-}
-
-/* Large buffers (the relaxation's states, rates, targets, packed weights):
- * 64-byte aligned always; from 4 MiB on, 2 MiB-aligned and, on Linux, marked for transparent huge pages, so that
- * touching 100 MB costs ~50 page faults instead of ~25,000 (under a VM's
- * paravirtual MMU a fault costs microseconds: ~0.1 s per relaxation of 1,000
- * digits was spent there). Zeroed when zero != 0. Free with free(). */
-void *ffr_big_alloc(size_t count, size_t size, int zero) {
-    size_t n;
-    if (size && count > SIZE_MAX / size) return NULL;
-    n = count * size;
-    void *p = NULL;
-    size_t al = n < ((size_t)4 << 20) ? 64 : (size_t)2 << 20, rn = (n + al - 1) / al * al; /* 64: the kernel's loads */
-    if (rn == 0) rn = al;
-    if (posix_memalign(&p, al, rn)) return NULL;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (al > 64) (void)madvise(p, rn, MADV_HUGEPAGE);
-#endif
-    if (zero) memset(p, 0, n);
-    return p;
 }

@@ -15,7 +15,7 @@ ffr_status ffr_fail(ffr_err *err, ffr_status code, const char *fmt, ...)
 int ffr_mul_ok(size_t a, size_t b, size_t *out);
 /* calloc of count*size with overflow check; NULL on failure. */
 void *ffr_calloc(size_t count, size_t size);
-/* gemm.c: a large buffer, 2 MiB-aligned with transparent huge pages where the OS has them; free(). */
+/* A large buffer, 64-byte aligned, from 4 MiB 2 MiB-aligned on transparent huge pages where the OS has them; free(). */
 void *ffr_big_alloc(size_t count, size_t size, int zero);
 
 /* Atomic writes: ffr_atomic_open creates "path.tmp.PID" and returns it;

@@ -666,10 +666,14 @@ static void update_part(void *arg, int t, int nt) {
     int M = u->w->nact;
     u->bad[t] = update_rows_fast(u->w, u->st, u->o, u->k, (int)((long)M * t / nt), (int)((long)M * (t + 1) / nt));
 }
-static int update_layer_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
+/* Threads for the elementwise and Anderson passes: the kernel's (1 without it), at most 64. */
+static int pass_threads(void) {
     int nt = ffr_gemm_uses_fast() ? ffr_gemm_threads() : 1;
+    return nt < 1 ? 1 : nt > 64 ? 64 : nt;
+}
+static int update_layer_fast(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
+    int nt = pass_threads();
     long work = (long)w->nact * w->net->n[k];
-    if (nt > 64) nt = 64;
     if (work < 65536L * nt) nt = work / 65536 > 1 ? (int)(work / 65536) : 1;
     if (nt <= 1) return update_rows_fast(w, st, o, k, 0, w->nact);
     upd_t u = {w, st, o, k, {0}};
@@ -980,13 +984,9 @@ static void aa_part(void *arg, int t, int nt) {
     for (int r = (int)((long)M * t / nt); r < (int)((long)M * (t + 1) / nt); r++)
         aa_mix_row(j->w, j->st, r, j->w->aatmp + (size_t)t * j->w->aa_nf);
 }
-static int aa_threads(void) {
-    int nt = ffr_gemm_uses_fast() ? ffr_gemm_threads() : 1;
-    return nt < 1 ? 1 : nt > 64 ? 64 : nt;
-}
 /* After sweep t, on the active rows (converged ones already swapped out). */
 static void aa_step(ws_t *w, ffr_state *st) {
-    int nt = aa_threads();
+    int nt = pass_threads();
     long work = (long)w->nact * w->aa_nf * (w->aa_m + 2);
     if (work < 200000L * nt) nt = work / 200000 > 1 ? (int)(work / 200000) : 1;
     aa_job j = {w, st};
@@ -1071,7 +1071,7 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     for (int i = 0; i < 7; i++) ok = ok && w.blocks[i];
     int bf16 = o->precision == FFR_PREC_BF16 && ffr_bf16_available();
     ok = ok && ws_pack(&w, bf16);
-    if (ok && o->anderson > 0) ok = aa_alloc(&w, o->anderson, aa_threads());
+    if (ok && o->anderson > 0) ok = aa_alloc(&w, o->anderson, pass_threads());
     if (!ok) { ws_free(&w); ffr_trace_free(tr); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", B); }
     tr->precision = bf16 ? FFR_PREC_BF16 : FFR_PREC_FP32;
     coefs_fill(net, &w.cf);
@@ -1135,21 +1135,16 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
              * into the last one where the kernel allows; else (synchronous)
              * every product of the phase first, from the old states */
             int fuse = g_fuse && !(ph[p] & (ph[p] << 1)) && fast_update(o);
-            unsigned upd = 0;
             if (!fuse)
                 for (int k = 0; k <= L; k++) if (ph[p] & (1u << k)) products(&w, k, NULL);
             for (int k = 0; k <= L; k++)
                 if (ph[p] & (1u << k)) {
                     double before = 0, after = 0;
                     for (int r = 0; r < w.nact; r++) before += w.step2[r];
-                    if (fuse) {
-                        fused_t fu = {&w, st, o, k, 0};
-                        if (products(&w, k, k >= 1 ? &fu : NULL)) {
-                            upd |= 1u << k;
-                            if (atomic_load(&fu.bad) && bad_layer < 0) bad_layer = k;
-                        }
-                    }
-                    if (!(upd & (1u << k)) && update_layer(&w, st, o, k) && bad_layer < 0) bad_layer = k;
+                    fused_t fu = {&w, st, o, k, 0};
+                    int done = fuse && products(&w, k, k >= 1 ? &fu : NULL); /* 1: updated in the product */
+                    int bad = done ? atomic_load(&fu.bad) : update_layer(&w, st, o, k);
+                    if (bad && bad_layer < 0) bad_layer = k;
                     for (int r = 0; r < w.nact; r++) after += w.step2[r];
                     lstep[k] = after - before; /* this layer's squared step, summed over active rows */
                 }
