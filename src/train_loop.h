@@ -28,7 +28,7 @@
  *   if resuming: load checkpoint -> params, rng, opt, stage s0, epoch e0;
  *                range-check it; extra_load(s0, ...)
  *   for stage = 1..nstages:
- *     fresh = (stage > s0) || e0 == 0 for stage s0
+ *     skipped = stage < s0; fresh = !skipped && (stage > s0 || e0 == 0)
  *     stage_begin(stage, fresh, skipped = stage < s0)  [if set]
  *     if skipped: continue
  *     if fresh: ffr_optim_reset(opt)
@@ -64,13 +64,17 @@ typedef struct ffr_trainer {
     const float *x;          /* (n, dim) the training data: hashed into the fingerprint */
     size_t n;                /* examples per epoch */
     int dim;
-    uint64_t fp;             /* the trainer's own options (ffr_train_fnv from FFR_TRAIN_FNV0) */
+    uint64_t fp;             /* the trainer's own options (ffr_train_fnv from FFR_TRAIN_FNV0);
+                                the loop adds n, batch, seed, optimizer and its
+                                hyper-parameters and the data's hash itself */
+    const char *fp_what;     /* what fp covers, for the resume message: "--cd-k, --persistent" */
     int has_sweeps;          /* 1: batch reports relaxation sweeps (progress mean_sweeps) */
     void *self;              /* the trainer's state, passed back to every callback */
 
     /* Optional. Called for every stage in order before its epochs (also for
      * the stages a resumed run skips, skipped = 1, so that a greedy trainer
-     * can compute the next stage's inputs). fresh: the stage starts at epoch 0. */
+     * can compute the next stage's inputs). fresh: the stage starts at epoch 0
+     * (the optimizer is reset; 0 for the resumed stage and skipped ones). */
     ffr_status (*stage_begin)(void *self, int stage, int fresh, int skipped, ffr_err *err);
     /* Required. The gradient of the minibatch of B examples idx[0..B-1] (indices
      * into x) into grad (same layout as net; only the stage's segments are read),
@@ -93,6 +97,13 @@ typedef struct ffr_trainer {
 } ffr_trainer;
 
 #define FFR_TRAIN_FNV0 0xcbf29ce484222325ULL
+
+/* The option checks every trainer shares (data size, epochs, batch, lr,
+ * weight decay, optimizer and its hyper-parameters, threads, holdout size,
+ * the network): a trainer calls it after its own checks and before it
+ * allocates; ffr_train_run calls it again. */
+ffr_status ffr_train_check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                                  ffr_err *err);
 
 /* Run the training loop above on net (in place). Returns FFR_OK (also when
  * the progress callback stopped the run: *stopped = 1 when stopped is not
