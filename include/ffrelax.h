@@ -184,6 +184,17 @@ typedef struct {
                                  (no noise, no Gibbs); the step is the sweep's own update */
     ffr_progress_fn progress;
     void *progress_ctx;
+    /* Equilibrium-propagation nudging (beyond the paper; doc/math.md, "Nudging"):
+     * beta != 0 pulls the free top layer L toward nudge_target with the force
+     * beta (y - r_L), the negative gradient of beta C, C = 1/2 ||y - r_L||^2
+     * (r_L the top layer's rate): hopfield r_L <- rho(f_L + beta (y - r_L)),
+     * boltzmann (mean field) sigm(f_L + beta (y - r_L)), dendritic an extra
+     * branch of gain beta: s_L <- (a_up f_L + beta y) / (a_up + beta). The
+     * energy reported is E + beta C (dendritic: the extra branch's term).
+     * Finite, negative allowed (centered EP); not with top_target, not with
+     * Gibbs sampling; dendritic needs a_up(L) + beta > 0. 0 (default): none. */
+    double beta;
+    const float *nudge_target; /* (B, n_L) row-major target y of the top layer when beta != 0 */
 } ffr_relax_opts;
 
 void ffr_relax_opts_default(ffr_relax_opts *o);
