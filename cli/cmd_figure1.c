@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "figure1.h"
-#include "../src/internal.h"
+#include "plot.h"
 
 static const char *C = "figure1";
 
@@ -122,21 +122,21 @@ static void summarize(result *r) {
 }
 
 static ffr_status write_trace_csv(const char *path, const ffr_trace *tr, ffr_err *err) {
-    ffr_afile a;
-    ffr_status s = ffr_atomic_open(&a, path, err);
+    ffr_out *o;
+    ffr_status s = ffr_out_open(&o, path, err);
     if (s) return s;
-    fprintf(a.f, "sweep,step_mean,step_median,step_p10,step_p90,step_max,n_active,energy,residual\n");
+    ffr_out_printf(o, NULL, "sweep,step_mean,step_median,step_p10,step_p90,step_max,n_active,energy,residual\n");
     double *v = malloc(sizeof(double) * tr->B);
     for (int t = 1; t <= tr->T; t++) {
         for (int b = 0; b < tr->B; b++) v[b] = step_bt(tr, b, t);
         qsort(v, tr->B, sizeof *v, cmp_d);
         double mean = 0;
         for (int b = 0; b < tr->B; b++) mean += v[b] / tr->B;
-        fprintf(a.f, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.9g,%.9g\n", t, mean, v[tr->B / 2], v[tr->B / 10],
+        ffr_out_printf(o, NULL, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.9g,%.9g\n", t, mean, v[tr->B / 2], v[tr->B / 10],
                 v[(tr->B * 9) / 10], v[tr->B - 1], tr->n_active[t], tr->energy_mean[t], tr->residual_mean[t]);
     }
     free(v);
-    return ffr_atomic_commit(&a, err);
+    return ffr_out_commit(o, err);
 }
 
 /* mean, p10, p90 step per sweep, for plots (log axes skip zeros). */
@@ -331,10 +331,10 @@ int cmd_figure1(int argc, char **argv) {
         if (ffr_npy_write(path, r->tr->step, 'f', 2, sh, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     }
     for (int pass = 0; pass < 2; pass++) {
-        ffr_afile a;
+        ffr_out *o;
         snprintf(path, sizeof path, "%s/%s", out, pass ? "scaled.csv" : "summary.csv");
-        if (ffr_atomic_open(&a, path, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-        fprintf(a.f, "H,weights,init,step1,step5,step20,step100,sweeps_1e-3_median,sweeps_1e-6_median,rate,"
+        if (ffr_out_open(&o, path, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+        ffr_out_printf(o, NULL, "H,weights,init,step1,step5,step20,step100,sweeps_1e-3_median,sweeps_1e-6_median,rate,"
                      "dist_to_fixed_point,sweeps_1e-3_mean,sweeps_1e-6_mean,frac_below_1e-6,recon_rel_1,recon_rel_2,"
                      "recon_rel_3,disagree_1,disagree_2,residual_end,seconds\n");
         for (int i = 0; i < nres; i++) {
@@ -344,13 +344,13 @@ int cmd_figure1(int argc, char **argv) {
             const ffr_trace *tr = r->tr;
             double resid = 0;
             for (int b = 0; b < tr->B; b++) resid += tr->residual[b] / tr->B;
-            fprintf(a.f, "%d,%s,%s,%.6g,%.6g,%.6g,%.6g,%g,%g,%.5f,%.6g,%.4g,%.4g,%.4g,%.5f,%.5f,%.5f,%.5g,%.5g,%.4g,%.2f\n",
+            ffr_out_printf(o, NULL, "%d,%s,%s,%.6g,%.6g,%.6g,%.6g,%g,%g,%.5f,%.6g,%.4g,%.4g,%.4g,%.5f,%.5f,%.5f,%.5g,%.5g,%.4g,%.2f\n",
                     r->H, r->weights, ffr_init_name(r->init), r->step_at[0], r->step_at[1], r->step_at[2], r->step_at[3],
                     r->sw3_med, r->sw6_med, tr->rate_median, r->dist_mean, r->sw3_mean, r->sw6_mean, r->conv6,
                     r->m.recon_rel[1], r->m.recon_rel[2], r->m.recon_rel[3], r->m.disagree[1], r->m.disagree[2], resid,
                     r->seconds);
         }
-        if (ffr_atomic_commit(&a, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+        if (ffr_out_commit(o, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     }
 
     /* ---- figure 1: mean step after each sweep, ff start; linear and log */
