@@ -92,7 +92,8 @@ ffr_status fig_stochastic(const char *out, const ffr_net *net, const float *x, i
     double *d = calloc((size_t)2 * sweeps, sizeof(double)), *xs = malloc(sizeof(double) * sweeps);
     ffr_status s = ffr_state_create(&fix, net, B, err);
     if (!s) s = ffr_state_create(&st, net, B, err);
-    if (s || !mean || !d || !xs) goto done;
+    if (!s && (!mean || !d || !xs)) s = ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
+    if (s) goto done;
     ffr_relax_opts o;
     ffr_relax_opts_default(&o);
     o.max_sweeps = 2000; o.tol = 1e-6;
