@@ -205,7 +205,7 @@ static void update_part(void *arg, int t, int nt) {
     u->bad[t] = update_rows_fast(u->w, u->st, u->o, u->k, (int)((long)M * t / nt), (int)((long)M * (t + 1) / nt));
 }
 static int update_layer_fast(ffr_ws *w, ffr_state *st, const ffr_relax_opts *o, int k) {
-    int nt = w->nt; /* the relaxer's threads (the kernel's split of the products uses the same) */
+    int nt = ffr_gemm_uses_fast() ? w->nt : 1; /* the relaxer's threads where the kernel runs (else the BLAS has its own) */
     long work = (long)w->nact * w->net->n[k];
     if (work < 65536L * nt) nt = work / 65536 > 1 ? (int)(work / 65536) : 1;
     if (nt <= 1) return update_rows_fast(w, st, o, k, 0, w->nact);

@@ -87,6 +87,12 @@ static void test_bits(void) {
             CHECKF(!memcmp(C, ref, sizeof(float) * M * N), "per-call packing M=%d threads=%d: differs from packed once", M, th);
         }
     }
+    /* an explicit thread count per call (a relaxer's own), the default left at 1 */
+    ffr_threads_set_default(1);
+    for (int th = 2; th <= 3; th++) {
+        ffr_gemm_packed(th, 0, 250, N, K, 0.5f, A, K, P, 0.f, C, N);
+        CHECKF(!memcmp(C, ref, sizeof(float) * 250 * N), "packed with %d threads given: differs", th);
+    }
     /* a large product through both splits (rows, panels) */
     int M = 250;
     float *C1 = malloc(sizeof(float) * M * N);
