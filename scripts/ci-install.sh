@@ -82,10 +82,14 @@ fi
 
 # 5. the Python package, installed offline, on the installed library
 if "$PYTHON" -c "import numpy" 2>/dev/null && "$PYTHON" -m pip --version >/dev/null 2>&1; then
-    "$PYTHON" -m pip install -q --no-build-isolation --no-index --no-deps --target "$tmp/py" ./python \
+    cp -R python "$tmp/pysrc"  # pip builds in the source folder: keep the tree clean
+    rm -rf "$tmp/pysrc/build" "$tmp/pysrc"/*.egg-info
+    "$PYTHON" -m pip install -q --no-build-isolation --no-index --no-deps --target "$tmp/py" "$tmp/pysrc" \
         > "$tmp/pip.log" 2>&1 || { cat "$tmp/pip.log"; die "pip install ./python"; }
-    v=$(cd "$tmp" && PYTHONPATH="$tmp/py" FFRELAX_LIB="$prefix/lib/$soname" "$PYTHON" -c \
+    # found through the loader's path (ctypes.util.find_library), as after `make install` + ldconfig
+    v=$(cd "$tmp" && PYTHONPATH="$tmp/py" LD_LIBRARY_PATH="$prefix/lib" "$PYTHON" -c \
         "import ffrelax; print(ffrelax.__version__, ffrelax.lib_path())") || die "import ffrelax"
+    case "$v" in *"$prefix/lib/"*|*" $soname") ;; *) die "import ffrelax loaded another library: $v" ;; esac
     say "pip install ./python and import: ok ($v)"
 else
     say "SKIP the Python package: $PYTHON has no numpy or pip"
