@@ -3,11 +3,13 @@ a batch of inputs through ffr_relax, the results as numpy arrays.
 
 The states are numpy arrays handed to the library as the ffr_state's layers
 (no copy in or out); the per-sweep and per-example measurements are copied
-out of the ffr_trace, which is then freed. Every array of a result owns its
-memory (torch.from_numpy works on it without a copy).
+out of the ffr_trace when first read, and the trace is freed with the result.
+Every array of a result owns its memory (torch.from_numpy works on it without
+a copy).
 """
 import ctypes
 import math
+import weakref
 
 import numpy as np
 
@@ -17,6 +19,19 @@ from ._net import Net, as_f32, f32p
 
 INITS = "ff, zero, random or given"
 SCHEDULES = "odd-even, sync or up"
+
+
+def _copy(ptr, shape, dtype):
+    """A numpy array that owns a copy of the C array at ptr (its C type is dtype's)."""
+    a = np.empty(shape, dtype)
+    if a.nbytes:
+        ctypes.memmove(a.__array_interface__["data"][0], ptr, a.nbytes)
+    return a
+
+
+_PER_SWEEP = {"step_mean": "step_mean", "step_median": "step_median", "step_max": "step_max",
+              "rstep_mean": "rstep_mean", "relstep_median": "relstep_median", "frac_converged": "frac_converged",
+              "energy": "energy_mean", "residual_mean": "residual_mean"}
 
 
 class RelaxResult:
@@ -30,43 +45,53 @@ class RelaxResult:
     mpe_up (T+1, L+1), mpe_down (T+1, L+1) (columns as in the C ffr_trace),
     step (T+1, B) per example.
     Per example (B): sweeps, converged (bool), dist, norm, residual, rate.
-    Scalars: T, rate_median, total_updates, flops, precision ("fp32"|"bf16").
+    Scalars: T, rate_median, total_updates, flops, precision ("fp32"|"bf16"), diag.
+    The arrays are copied out of the library's trace when first read (each
+    owns its memory); the trace is freed with the result.
     """
+
+    _ARRAYS = ("step_mean", "step_median", "step_max", "rstep_mean", "relstep_median", "frac_converged", "energy",
+               "residual_mean", "n_active", "measured", "disagree", "mpe_up", "mpe_down", "step", "sweeps",
+               "converged", "dist", "norm", "residual", "rate")
+
+    def __init__(self, tr, states):
+        t = tr.contents
+        self.states, self.T, self._B, self._Lp = states, t.T, t.B, t.L + 1
+        self.rate_median, self.total_updates, self.flops = t.rate_median, t.total_updates, t.flops
+        self.precision = lib.ffr_precision_name(t.precision).decode()
+        self.diag = t.diag.decode("utf-8", "replace")
+        self._tr = tr
+        weakref.finalize(self, lib.ffr_trace_free, tr)
+
+    def __getattr__(self, name):
+        if name not in RelaxResult._ARRAYS or "_tr" not in self.__dict__:
+            raise AttributeError(name)
+        t, T1, B, Lp = self._tr.contents, self.T + 1, self._B, self._Lp
+        if name in _PER_SWEEP:
+            v = _copy(getattr(t, _PER_SWEEP[name]), (T1,), np.float64)
+        elif name in ("n_active", "measured"):
+            v = _copy(getattr(t, name), (T1,), np.intc)
+            v = v.astype(bool) if name == "measured" else v
+        elif name in ("disagree", "mpe_up", "mpe_down"):
+            v = _copy(getattr(t, name), (T1, Lp), np.float64)
+        elif name == "step":
+            v = _copy(t.step, (T1, B), np.float32)
+        elif name == "sweeps":
+            v = _copy(t.sweeps, (B,), np.intc)
+        elif name == "converged":
+            v = _copy(t.converged, (B,), np.uint8).astype(bool)
+        else:
+            v = _copy(getattr(t, name), (B,), np.float32)
+        setattr(self, name, v)
+        return v
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(RelaxResult._ARRAYS))
 
     def __repr__(self):
         B = self.states[0].shape[0]
         return (f"RelaxResult(B={B}, T={self.T}, converged={int(self.converged.sum())}/{B}, "
                 f"step_mean[T]={self.step_mean[-1]:.4g})")
-
-
-def _copy(ptr, shape, dtype):
-    if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype)
-    return np.array(np.ctypeslib.as_array(ptr, shape=shape), dtype=dtype)  # a copy that owns its memory
-
-
-def _result(tr, states):
-    t = tr.contents
-    T, B, Lp = t.T, t.B, t.L + 1
-    r = RelaxResult()
-    r.states, r.T = states, T
-    for name in ("step_mean", "step_median", "step_max", "rstep_mean", "relstep_median", "frac_converged"):
-        setattr(r, name, _copy(getattr(t, name), (T + 1,), np.float64))
-    r.energy = _copy(t.energy_mean, (T + 1,), np.float64)
-    r.residual_mean = _copy(t.residual_mean, (T + 1,), np.float64)
-    r.n_active = _copy(t.n_active, (T + 1,), np.int32)
-    r.measured = _copy(t.measured, (T + 1,), np.int32).astype(bool)
-    for name in ("disagree", "mpe_up", "mpe_down"):
-        setattr(r, name, _copy(getattr(t, name), (T + 1, Lp), np.float64))
-    r.step = _copy(t.step, (T + 1, B), np.float32)
-    r.sweeps = _copy(t.sweeps, (B,), np.int32)
-    r.converged = _copy(t.converged, (B,), np.uint8).astype(bool)
-    for name in ("dist", "norm", "residual", "rate"):
-        setattr(r, name, _copy(getattr(t, name), (B,), np.float32))
-    r.rate_median, r.total_updates, r.flops = t.rate_median, t.total_updates, t.flops
-    r.precision = lib.ffr_precision_name(t.precision).decode()
-    r.diag = t.diag.decode("utf-8", "replace")
-    return r
 
 
 class _Options:
@@ -166,19 +191,15 @@ def _run(net, x, opts, start):
     err = _lib.ffr_err()
     status = lib.ffr_relax(net._p, f32p(x), B, ctypes.byref(opts.o), ctypes.byref(st), ctypes.byref(tr),
                            ctypes.byref(err))
-    try:
-        if opts.progress_error is not None:
-            raise opts.progress_error
-        res = _result(tr, states) if tr else None
-        if status == _lib.ERR_DIVERGED:
-            e = _lib.DivergedError(err.msg.decode("utf-8", "replace"), status)
-            e.result = res
-            raise e
-        _lib.check(status, err)
-        return res
-    finally:
-        if tr:
-            lib.ffr_trace_free(tr)
+    res = RelaxResult(tr, states) if tr else None  # owns (and frees) the trace from here on
+    if opts.progress_error is not None:
+        raise opts.progress_error
+    if status == _lib.ERR_DIVERGED:
+        e = _lib.DivergedError(err.msg.decode("utf-8", "replace"), status)
+        e.result = res
+        raise e
+    _lib.check(status, err)
+    return res
 
 
 def relax(net, x, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_mode="abs", tau=1.0,
