@@ -13,6 +13,7 @@ build/libffrelax.so (`make shared`), or the installed one (`make install`).
 """
 from ._lib import (ArgError, DivergedError, Error, FileError, FormatError, NoMemoryError,  # noqa: F401
                    UnsupportedError, lib as _clib, lib_path as _lib_path)
+from ._data import load_mnist  # noqa: F401
 from ._net import Net  # noqa: F401
 from ._relax import Relaxer, RelaxResult, relax  # noqa: F401
 from ._train import train_dendritic, train_rbm, train_sae  # noqa: F401
@@ -46,5 +47,5 @@ def get_threads():
 
 
 __all__ = ["Net", "relax", "Relaxer", "RelaxResult", "train_sae", "train_rbm", "train_dendritic", "Error",
-           "ArgError", "FormatError", "FileError", "NoMemoryError", "DivergedError", "UnsupportedError", "version",
+           "ArgError", "load_mnist", "FormatError", "FileError", "NoMemoryError", "DivergedError", "UnsupportedError", "version",
            "lib_path", "blas_info", "set_threads", "get_threads"]

@@ -174,6 +174,8 @@ _SIGNATURES = {
     "ffr_relax": (_status, [P(ffr_net), c_float_p, ctypes.c_int, P(ffr_relax_opts), P(ffr_state),
                             P(P(ffr_trace)), P(ffr_err)]),
     "ffr_trace_free": (None, [P(ffr_trace)]),
+    "ffr_mnist_load": (_status, [ctypes.c_char_p, ctypes.c_int, P(c_float_p), P(c_uchar_p), P(ctypes.c_size_t),
+                                 P(ffr_err)]),
     "ffr_train_opts_default": (None, [P(ffr_train_opts), c_enum]),
     "ffr_train_sae": (_status, [P(ffr_net), c_float_p, ctypes.c_size_t, P(ffr_train_opts), c_int_p, P(ffr_err)]),
     "ffr_train_rbm": (_status, [P(ffr_net), c_float_p, ctypes.c_size_t, P(ffr_train_opts), c_int_p, P(ffr_err)]),

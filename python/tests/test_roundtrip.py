@@ -70,3 +70,15 @@ def test_given_start_continues(data):
     rest = ffrelax.relax(net, data, max_sweeps=10, init="given", start=half.states)
     for a, b in zip(full.states, rest.states):
         np.testing.assert_array_equal(a, b)
+
+
+def test_load_mnist(tmp_path):
+    with pytest.raises(ffrelax.FileError, match="nodata"):
+        ffrelax.load_mnist(tmp_path / "nodata")
+    from conftest import ROOT
+    d = ROOT / "data" / "mnist"
+    if not (d / "t10k-images-idx3-ubyte.gz").exists() and not (d / "t10k-images-idx3-ubyte").exists():
+        pytest.skip("no MNIST in data/mnist (sh scripts/get-data.sh)")
+    x, y = ffrelax.load_mnist(d, train=False)
+    assert x.shape == (len(y), 784) and x.dtype == np.float32 and x.flags.owndata
+    assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.9 and y.max() <= 9 and len(set(y)) == 10
