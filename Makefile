@@ -27,8 +27,9 @@ ifeq ($(BLAS),1)
   BLAS_CFLAGS := -DFFR_USE_BLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread
   BLAS_LIBS := -lopenblas
 endif
-CFLAGS += $(CFLAGS_BASE) $(CFLAGS_OPT) $(BLAS_CFLAGS) $(CAIRO_CFLAGS)
-LDLIBS := $(BLAS_LIBS) $(CAIRO_LIBS) -lz -lm -lpthread
+CFLAGS += $(CFLAGS_BASE) $(CFLAGS_OPT) $(BLAS_CFLAGS)
+# the library needs BLAS (optional), zlib (gzip IDX) and libm; cairo is the CLI's (plots)
+LDLIBS := $(BLAS_LIBS) -lz -lm -lpthread
 
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -36,10 +37,13 @@ CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# the end-to-end scripts only the full tier (make test) runs; the rest of
+# tests/cli_*.sh is quick and runs in make check too
+SLOW_CLI := cli_figure1 cli_resume
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan bench clean help
+.PHONY: all check test check-asan test-asan bench clean help
 all: $(BUILD)/ffrelax ffrelax
 
 $(BUILD)/%.o: %.c
@@ -48,10 +52,14 @@ $(BUILD)/%.o: %.c
 	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libffrelax.a: $(LIB_OBJ)
+	@rm -f $@
 	ar rcs $@ $^
 
+# the CLI (and the plot test) compile and link with cairo
+$(CLI_OBJ) $(BUILD)/tests/test_plot.o: CFLAGS += $(CAIRO_CFLAGS)
+
 $(BUILD)/ffrelax: $(CLI_OBJ) $(BUILD)/libffrelax.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libffrelax.a $(LDLIBS)
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libffrelax.a $(CAIRO_LIBS) $(LDLIBS)
 
 ffrelax: $(BUILD)/ffrelax
 	@if [ "$(BUILD)" = build ]; then ln -sf build/ffrelax ffrelax; fi
@@ -59,15 +67,26 @@ ffrelax: $(BUILD)/ffrelax
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libffrelax.a
 	$(CC) $(LDSAN) -o $@ $< $(BUILD)/libffrelax.a $(LDLIBS)
 
+$(BUILD)/tests/test_plot: $(BUILD)/tests/test_plot.o $(BUILD)/cli/plot.o $(BUILD)/libffrelax.a
+	$(CC) $(LDSAN) -o $@ $^ $(CAIRO_LIBS) $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libffrelax.a
 	$(CC) $(LDSAN) -o $@ $< $(BUILD)/libffrelax.a $(LDLIBS)
 
-# The test command of the README: every tests/test_*.c program, then the CLI checks.
+# Two tiers (tests/run.sh): check = every tests/test_*.c program and the quick
+# CLI scripts (under a minute on 2 cores); test = check plus the end-to-end
+# scripts $(SLOW_CLI) (figure1 --quick, kill-and-resume). The README's test
+# command is make test.
+check: $(TEST_BIN) $(BUILD)/ffrelax
+	@FFRELAX=$(BUILD)/ffrelax SKIP_CLI="$(SLOW_CLI)" sh tests/run.sh $(TEST_BIN)
+
 test: $(TEST_BIN) $(BUILD)/ffrelax
 	@FFRELAX=$(BUILD)/ffrelax sh tests/run.sh $(TEST_BIN)
 
-test-asan:
-	@$(MAKE) --no-print-directory SAN=1 test
+check-asan:
+	@$(MAKE) --no-print-directory SAN=1 check
+
+test-asan: check-asan
 
 bench: $(BENCH_BIN)
 
@@ -75,8 +94,12 @@ clean:
 	rm -rf build build-san ffrelax
 
 help:
-	@echo "targets: all (default), test, test-asan, bench, clean, help,"
-	@echo "         fuzz (FUZZ_SECONDS=60 per target, FUZZ_TARGETS=...), fuzz-build, valgrind"
+	@echo "targets: all (default): build/ffrelax and build/libffrelax.a"
+	@echo "         check: unit and property tests + quick CLI checks (under a minute)"
+	@echo "         test: check + the end-to-end scripts ($(SLOW_CLI)); the README's test command"
+	@echo "         check-asan (= test-asan): the check tier under ASan+UBSan in build-san/"
+	@echo "         bench, clean, help, valgrind,"
+	@echo "         fuzz (FUZZ_SECONDS=60 per target, FUZZ_TARGETS=...), fuzz-build"
 	@echo "switches: BLAS=1|0 (OpenBLAS or naive gemm), SAN=1 (ASan+UBSan), DEBUG=1, CC=cc"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.d)
@@ -100,6 +123,7 @@ $(FUZZ_DIR)/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter cli/main.c,$<),-Dmain=ffrelax_cli_main) -c $< -o $@
 
 $(FUZZ_DIR)/libffrelax.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
 	ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz/fuzz_%.o $(FUZZ_DIR)/libffrelax.a $(FUZZ_CLI_OBJ)

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "cli.h"
-#include "../src/internal.h"
 
 static double now(void) {
     struct timespec ts;
@@ -18,25 +17,25 @@ static double now(void) {
 
 /* The trace CSV: one row per sweep t = 1..T. */
 static ffr_status write_trace(const char *path, const ffr_trace *tr, ffr_err *err) {
-    ffr_afile a;
-    ffr_status s = ffr_atomic_open(&a, path, err);
+    ffr_out *o;
+    ffr_status s = ffr_out_open(&o, path, err);
     if (s) return s;
     int L = tr->L, Lp = L + 1;
-    fprintf(a.f, "sweep,step_mean,step_median,step_max,rstep_mean,relstep_median,n_active,frac_converged,energy,residual");
-    for (int k = 1; k < L; k++) fprintf(a.f, ",disagree_%d", k);
-    for (int k = 1; k <= L; k++) fprintf(a.f, ",mpe_up_%d", k);
-    for (int k = 0; k < L; k++) fprintf(a.f, ",mpe_down_%d", k);
-    fputc('\n', a.f);
+    ffr_out_printf(o, NULL, "sweep,step_mean,step_median,step_max,rstep_mean,relstep_median,n_active,frac_converged,energy,residual");
+    for (int k = 1; k < L; k++) ffr_out_printf(o, NULL, ",disagree_%d", k);
+    for (int k = 1; k <= L; k++) ffr_out_printf(o, NULL, ",mpe_up_%d", k);
+    for (int k = 0; k < L; k++) ffr_out_printf(o, NULL, ",mpe_down_%d", k);
+    ffr_out_printf(o, NULL, "\n");
     for (int t = 1; t <= tr->T; t++) {
-        fprintf(a.f, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.6g,%.9g,%.9g", t, tr->step_mean[t], tr->step_median[t],
+        ffr_out_printf(o, NULL, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.6g,%.9g,%.9g", t, tr->step_mean[t], tr->step_median[t],
                 tr->step_max[t], tr->rstep_mean[t], tr->relstep_median[t], tr->n_active[t], tr->frac_converged[t],
                 tr->energy_mean[t], tr->residual_mean[t]);
-        for (int k = 1; k < L; k++) fprintf(a.f, ",%.9g", tr->disagree[(size_t)t * Lp + k]);
-        for (int k = 1; k <= L; k++) fprintf(a.f, ",%.9g", tr->mpe_up[(size_t)t * Lp + k]);
-        for (int k = 0; k < L; k++) fprintf(a.f, ",%.9g", tr->mpe_down[(size_t)t * Lp + k]);
-        fputc('\n', a.f);
+        for (int k = 1; k < L; k++) ffr_out_printf(o, NULL, ",%.9g", tr->disagree[(size_t)t * Lp + k]);
+        for (int k = 1; k <= L; k++) ffr_out_printf(o, NULL, ",%.9g", tr->mpe_up[(size_t)t * Lp + k]);
+        for (int k = 0; k < L; k++) ffr_out_printf(o, NULL, ",%.9g", tr->mpe_down[(size_t)t * Lp + k]);
+        ffr_out_printf(o, NULL, "\n");
     }
-    return ffr_atomic_commit(&a, err);
+    return ffr_out_commit(o, err);
 }
 
 static ffr_status write_npys(const char *dir, const ffr_state *st, const ffr_trace *tr, ffr_err *err) {

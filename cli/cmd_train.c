@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
-#include "../src/internal.h"
 
 typedef struct {
     int tty, quiet, L;
@@ -24,10 +23,10 @@ typedef struct {
 
 /* Rewrite the whole metrics CSV atomically: a kill leaves the old or the new file. */
 static int metrics_commit(ui *u) {
-    ffr_afile a;
-    if (fflush(u->csv) != 0 || ffr_atomic_open(&a, u->csvpath, &u->csverr)) return -1;
-    if (ffr_write(&a, u->csvbuf, u->csvlen, &u->csverr)) { ffr_atomic_abort(&a); return -1; }
-    return ffr_atomic_commit(&a, &u->csverr) ? -1 : 0;
+    ffr_out *o;
+    if (fflush(u->csv) != 0 || ffr_out_open(&o, u->csvpath, &u->csverr)) return -1;
+    if (ffr_out_write(o, u->csvbuf, u->csvlen, &u->csverr)) { ffr_out_abort(o); return -1; }
+    return ffr_out_commit(o, &u->csverr) ? -1 : 0;
 }
 
 static void csv_num(FILE *f, double v) {
@@ -287,9 +286,7 @@ int cmd_train(int argc, char **argv) {
     o.progress_ctx = &u;
     o.progress_every = u.tty && !quiet ? progress_every : 0;
     { /* probe the output path now, not after hours of training */
-        ffr_afile a;
-        if (ffr_atomic_open(&a, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-        ffr_atomic_abort(&a);
+        if (ffr_out_check(out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     }
     if (metrics) {
         char *old = NULL;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "figure1.h"
-#include "../src/internal.h"
+#include "plot.h"
 
 /* First-layer filters (rows of W_1, each scaled to [0,1]) and reconstructions
  * rho(g_1) at the feedforward state, next to the digits. */
@@ -38,7 +38,7 @@ ffr_status fig_images(const char *out, const ffr_net *net, const float *x, int n
     if (!g[0] || !grid) { free(g[0]); free(grid); ffr_state_free(st); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory"); }
     ffr_branches(net, st, NULL, g, NULL);
     memcpy(grid, x, sizeof(float) * m * nv);
-    for (int i = 0; i < m * nv; i++) grid[m * nv + i] = ffr_rho_apply(net->rho, g[0][i]);
+    for (int i = 0; i < m * nv; i++) grid[m * nv + i] = ffr_rho_value(net->rho, g[0][i]);
     const char *labels[2] = {"digit", "rho(g1(f1(x)))"};
     snprintf(path, sizeof path, "%s/reconstructions.png", out);
     s = ffr_plot_image_grid(path, grid, 2 * m, 28, 28, m, 3, "held-out digits and their first-layer reconstructions", labels, err);
@@ -66,7 +66,7 @@ ffr_status fig_fillin(const char *out, const ffr_net *net, const float *x, int n
     if (!s) {
         for (int i = 0; i < m * nv; i++) {
             grid[i] = mask[i % nv] ? x[i] : 0.5f;
-            grid[m * nv + i] = ffr_rho_apply(net->rho, st->s[0][i]);
+            grid[m * nv + i] = ffr_rho_value(net->rho, st->s[0][i]);
             grid[2 * m * nv + i] = x[i];
         }
         const char *labels[3] = {"clamped", "filled in", "true"};
@@ -92,7 +92,8 @@ ffr_status fig_stochastic(const char *out, const ffr_net *net, const float *x, i
     double *d = calloc((size_t)2 * sweeps, sizeof(double)), *xs = malloc(sizeof(double) * sweeps);
     ffr_status s = ffr_state_create(&fix, net, B, err);
     if (!s) s = ffr_state_create(&st, net, B, err);
-    if (s || !mean || !d || !xs) goto done;
+    if (!s && (!mean || !d || !xs)) s = ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
+    if (s) goto done;
     ffr_relax_opts o;
     ffr_relax_opts_default(&o);
     o.max_sweeps = 2000; o.tol = 1e-6;
@@ -136,12 +137,12 @@ ffr_status fig_stochastic(const char *out, const ffr_net *net, const float *x, i
         ffr_panel p = {NULL, "sweep", "||mean of s over sweeps 1..t - s*|| (mean over digits)", 0, 1, NAN, NAN, NAN, NAN, ser, 2};
         snprintf(path, sizeof path, "%s/stochastic.png", out);
         if ((s = ffr_plot_write(path, title, &p, 1, 1, 900, 500, err))) goto done;
-        ffr_afile a;
+        ffr_out *csv;
         snprintf(path, sizeof path, "%s/stochastic.csv", out);
-        if ((s = ffr_atomic_open(&a, path, err))) goto done;
-        fprintf(a.f, "sweep,dist_mean_ff,dist_mean_zero\n");
-        for (int t = 0; t < sweeps; t++) fprintf(a.f, "%d,%.9g,%.9g\n", t + 1, d[t], d[sweeps + t]);
-        if ((s = ffr_atomic_commit(&a, err))) goto done;
+        if ((s = ffr_out_open(&csv, path, err))) goto done;
+        ffr_out_printf(csv, NULL, "sweep,dist_mean_ff,dist_mean_zero\n");
+        for (int t = 0; t < sweeps; t++) ffr_out_printf(csv, NULL, "%d,%.9g,%.9g\n", t + 1, d[t], d[sweeps + t]);
+        if ((s = ffr_out_commit(csv, err))) goto done;
         if (table) {
             fprintf(table, "\nstochastic case (T = %g, tau = %g, %d digits): distance of the running mean to the fixed point\n", temperature, tau, B);
             fprintf(table, "  sweep      ff start    zero start\n");
@@ -213,13 +214,13 @@ ffr_status fig_study(const char *out, int H, const float *xtr, size_t ntr, const
         snprintf(title, sizeof title, "the good-auto-encoder condition bounds the relaxation (784-%d-%d-%d, MNIST)", H, H, H);
         snprintf(path, sizeof path, "%s/study.png", out);
         if ((s = ffr_plot_write(path, title, p, 2, 2, 600, 450, err))) goto done;
-        ffr_afile f;
+        ffr_out *fo;
         snprintf(path, sizeof path, "%s/study.csv", out);
-        if ((s = ffr_atomic_open(&f, path, err))) goto done;
-        fprintf(f.f, "stage,sae_epochs,eq23_epochs,disagree_mean,recon_rel_1,dist_rel_median,sweeps_1e-3_median\n");
+        if ((s = ffr_out_open(&fo, path, err))) goto done;
+        ffr_out_printf(fo, NULL, "stage,sae_epochs,eq23_epochs,disagree_mean,recon_rel_1,dist_rel_median,sweeps_1e-3_median\n");
         for (int i = 0; i < npts; i++)
-            fprintf(f.f, "%d,%g,%d,%.6g,%.6g,%.6g,%g\n", i, ep[i], i == nepochs ? dendritic_epochs : 0, dis[i], rec[i], dist[i], sw[i]);
-        s = ffr_atomic_commit(&f, err);
+            ffr_out_printf(fo, NULL, "%d,%g,%d,%.6g,%.6g,%.6g,%g\n", i, ep[i], i == nepochs ? dendritic_epochs : 0, dis[i], rec[i], dist[i], sw[i]);
+        s = ffr_out_commit(fo, err);
     }
 done:
     ffr_net_free(net);

@@ -75,6 +75,13 @@ typedef struct {
 } ffr_err;
 
 const char *ffr_status_str(ffr_status s);
+/* Fill err (if not NULL) with a printf-style message and code; returns code.
+ * For code built on the library (the CLI, extensions) to report like it. */
+ffr_status ffr_fail(ffr_err *err, ffr_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* --------------------------------------------------------------- the rng */
 /* xoshiro256** with splitmix64 seeding. Explicit state, never rand(). */
@@ -127,6 +134,7 @@ const char *ffr_rule_name(ffr_rule r);
 const char *ffr_rho_name(ffr_rho r);
 int ffr_rule_parse(const char *s, ffr_rule *r); /* 0 on success */
 int ffr_rho_parse(const char *s, ffr_rho *r);
+float ffr_rho_value(ffr_rho r, float s); /* rho(s) (doc/math.md) */
 /* Element (i, j) of V_k (row i of layer k-1, column j of layer k), tied or not. */
 float ffr_net_V_at(const ffr_net *net, int k, int i, int j);
 
@@ -198,6 +206,17 @@ typedef struct {
                                  (no noise, no Gibbs); the step is the sweep's own update */
     ffr_progress_fn progress;
     void *progress_ctx;
+    /* Equilibrium-propagation nudging (beyond the paper; doc/math.md, "Nudging"):
+     * beta != 0 pulls the free top layer L toward nudge_target with the force
+     * beta (y - r_L), the negative gradient of beta C, C = 1/2 ||y - r_L||^2
+     * (r_L the top layer's rate): hopfield r_L <- rho(f_L + beta (y - r_L)),
+     * boltzmann (mean field) sigm(f_L + beta (y - r_L)), dendritic an extra
+     * branch of gain beta: s_L <- (a_up f_L + beta y) / (a_up + beta). The
+     * energy reported is E + beta C (dendritic: the extra branch's term).
+     * Finite, negative allowed (centered EP); not with top_target, not with
+     * Gibbs sampling; dendritic needs a_up(L) + beta > 0. 0 (default): none. */
+    double beta;
+    const float *nudge_target; /* (B, n_L) row-major target y of the top layer when beta != 0 */
 } ffr_relax_opts;
 
 void ffr_relax_opts_default(ffr_relax_opts *o);
@@ -312,54 +331,49 @@ ffr_status ffr_mnist_json_convert(const char *pkg_dir, const char *out_dir, ffr_
 ffr_status ffr_mnist_load(const char *dir, int train, float **x, unsigned char **y, size_t *count,
                           ffr_err *err);
 
-/* ------------------------------------------------------------ @plot */
-/* Scientific plots with cairo (src/plot.c). The output format follows the
- * path's extension: .png (sizes in pixels), .svg or .pdf (sizes in points).
- * Files are written atomically (temporary file, fsync, rename). */
-typedef struct {
-    const char *label;      /* legend text; NULL or "" = no legend entry */
-    const double *x, *y;    /* n points; a NaN/Inf x or y (or a value <= 0 on a
-                               log axis) breaks the line there */
-    int n;
-    const double *lo, *hi;  /* optional band (e.g. 10th-90th percentile), both
-                               NULL = none; drawn as a translucent fill */
-    unsigned rgb;           /* 0xRRGGBB; 0 = automatic (Okabe-Ito palette by index) */
-    int dashed;             /* 1 = dashed line */
-    int markers;            /* 1 = draw point markers */
-} ffr_series;
-
-typedef struct {
-    const char *title, *xlabel, *ylabel; /* NULL = none */
-    int logx, logy;         /* log10 axes with decade ticks and minor ticks 2..9 */
-    double xmin, xmax, ymin, ymax; /* NAN = automatic (data range plus a margin) */
-    const ffr_series *series;
-    int nseries;            /* 0 = an empty frame */
-} ffr_panel;
-
-#define FFR_PLOT_SUPTITLE_H 34 /* height of the band a suptitle adds on top */
-
-/* Draw npanels panels in a grid of ncols columns (ncols <= 0 or > npanels:
- * one row), each panel_w x panel_h (50..8192). The picture is
- * min(ncols, npanels) * panel_w wide and nrows * panel_h tall, plus
- * FFR_PLOT_SUPTITLE_H on top when suptitle is a non-empty string.
- * Fails with FFR_ERR_ARG on bad arguments (limits given as Inf, min >= max,
- * a limit <= 0 on a log axis, n < 0, missing x/y) or an unknown extension,
- * FFR_ERR_IO when the file cannot be written. */
-ffr_status ffr_plot_write(const char *path, const char *suptitle, const ffr_panel *panels,
-                          int npanels, int ncols, int panel_w, int panel_h, ffr_err *err);
-
-/* Grayscale image grid: imgs is (count, h*w) floats, 0 = black, 1 = white
- * (clamped; NaN drawn red), ncols images per row, each image pixel drawn as a
- * scale x scale block, images separated and framed by 1px gray lines.
- * title (NULL = none) adds a FFR_PLOT_IMGTITLE_H band on top; row_labels
- * (NULL = none, else one string per row, entries may be NULL) adds a band on
- * the left as wide as the longest label. Without either, the picture is
- * ncols*(w*scale+1)+1 by nrows*(h*scale+1)+1 and image i's pixel (r, c) starts
- * at x = (i%ncols)*(w*scale+1)+1 + c*scale, y = (i/ncols)*(h*scale+1)+1 + r*scale. */
-#define FFR_PLOT_IMGTITLE_H 28
-ffr_status ffr_plot_image_grid(const char *path, const float *imgs, int count, int h, int w,
-                               int ncols, int scale, const char *title,
-                               const char *const *row_labels, ffr_err *err);
+/* ----------------------------------------------------------- @files */
+/* Output files (src/files.c; the rules: doc/reliability.md, "Output targets").
+ * Every file the library writes goes through ffr_out: a regular file (or a
+ * new path) is written to PATH.tmp.PID, fsynced and renamed over PATH on
+ * commit, so a reader or a crash sees the old file or the new one, never a
+ * torn one; the old file's permission bits are kept; a symbolic link is
+ * followed (its target is replaced, the link stays). "-", /dev/stdout and
+ * /dev/fd/1 mean standard output; a character device (/dev/null, /dev/full)
+ * or a FIFO is written through in place. A directory, block device, socket,
+ * read-only file or a file with other hard links is refused at open, before
+ * any work. Not thread-safe per handle; distinct handles are independent.
+ *
+ *   ffr_out *o;
+ *   if (ffr_out_open(&o, "run.csv", &err)) ...;
+ *   ffr_out_printf(o, &err, "epoch,loss\n");      // errors also stick to o
+ *   if (ffr_out_commit(o, &err)) ...;               // frees o, reports any error */
+typedef struct ffr_out ffr_out;
+ffr_status ffr_out_open(ffr_out **out, const char *path, ffr_err *err);
+ffr_status ffr_out_write(ffr_out *o, const void *p, size_t n, ffr_err *err);
+ffr_status ffr_out_printf(ffr_out *o, ffr_err *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+const char *ffr_out_path(const ffr_out *o); /* the path given to ffr_out_open */
+/* Flush, fsync, rename into place (or finish a direct write) and free o.
+ * On failure the target is left as it was and the temporary file removed. */
+ffr_status ffr_out_commit(ffr_out *o, ffr_err *err);
+void ffr_out_abort(ffr_out *o); /* discard: removes the temporary file, frees o; NULL is fine */
+/* Check, before any work, that ffr_out_open(path) would succeed: the target's
+ * kind (see above) and that its folder exists and takes a new file. Writes
+ * nothing that stays. */
+ffr_status ffr_out_check(const char *path, ffr_err *err);
+/* 1 when a and b name the same existing file (device and inode, after
+ * following links), else 0. Character devices and FIFOs never count as the
+ * same (writing /dev/null twice is fine). */
+int ffr_file_same(const char *a, const char *b);
+/* Read a whole regular file of at most max bytes into *buf (malloc'd, with a
+ * NUL after the last byte); *len is its size. FIFOs, devices and directories
+ * are refused without blocking. */
+ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err);
+/* The zlib/gzip crc32: start with crc = 0; chain calls over consecutive parts. */
+uint32_t ffr_crc32(uint32_t crc, const void *p, size_t n);
 
 /* ----------------------------------------------------------- @train */
 /* Trainers (doc/training.md): greedy stacked auto-encoders (SAE), greedy
@@ -393,6 +407,7 @@ typedef struct {
     uint64_t t;  /* steps taken since the last reset (Adam bias correction) */
     float *m;    /* (n) SGD velocity or Adam first moment */
     float *v;    /* (n) Adam second moment; NULL for SGD */
+    int threads; /* threads of a step (the same bits for any count); 0: the library's count */
 } ffr_optim;
 /* Allocate zero moments; free with ffr_optim_free. Hyper-parameters are set by the caller. */
 ffr_status ffr_optim_init(ffr_optim *o, ffr_optimizer kind, size_t n, ffr_err *err);
@@ -468,6 +483,7 @@ typedef struct {
     ffr_train_progress_fn progress;
     void *progress_ctx;
     int progress_every;       /* minibatches between mid-epoch reports; 0: epoch ends only */
+    int threads;              /* threads of this run's products; 0: the library's current count */
 } ffr_train_opts;
 
 /* Fill the defaults listed above for a method. */
@@ -509,14 +525,21 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
                     const float *v, int B, int k, float *chain, ffr_rng *rng,
                     float *gW, float *gb, float *gc, float *work);
 
-/* Checkpoint (doc/training.md): magic "FFRLXCKP", version, the trainer's
- * position and options fingerprint, rng, optimizer moments, extra state
- * (PCD chains), the parameters, crc32. Written atomically. */
+/* Checkpoint (doc/training.md, format version 2): magic "FFRLXCKP", version,
+ * the trainer's position, what identifies the run (fingerprint of the
+ * method's own options, data hash, examples, batch, seed; the optimizer's
+ * hyper-parameters sit in opt), rng, optimizer moments, extra state (PCD
+ * chains), the parameters, crc32. Written atomically. A resumed run must
+ * match every identifying field; the message names the first that differs. */
 typedef struct {
     ffr_train_method method;
-    int layer;           /* layer in training (sae, rbm) or 0 */
+    int layer;           /* layer in training (sae, rbm: 1..L) or 0 (whole network) */
     int epoch;           /* epochs completed in that layer / in all */
-    uint64_t fingerprint;/* hash of the options and data shape that must match on resume */
+    uint64_t fingerprint;/* hash of the method's own options (e.g. cd_k, target, relaxation) */
+    uint64_t data_hash;  /* hash of the training data's content */
+    uint64_t n;          /* training examples per epoch */
+    int batch;           /* minibatch size */
+    uint64_t seed;       /* the run's seed */
     ffr_rng rng;
     ffr_optim opt;       /* moments of the whole parameter vector */
     size_t nextra;
@@ -525,7 +548,10 @@ typedef struct {
 ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_train_ckpt *c,
                                ffr_err *err);
 /* net must have the checkpoint's sizes, rule, rho and tying; its parameters
- * are overwritten. c->opt and c->extra are allocated here: free with
+ * are overwritten. Every field is range-checked (a known method, layer
+ * 0..L, epoch and batch within int, optimizer kind, step count, finite
+ * hyper-parameters, sizes against the file length): FFR_ERR_FORMAT names
+ * the first that is not. c->opt and c->extra are allocated here: free with
  * ffr_train_ckpt_free. */
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err);
 void ffr_train_ckpt_free(ffr_train_ckpt *c);

@@ -43,29 +43,27 @@ typedef struct {
 
 static ffr_status idx_open(idx_in *in, const char *path, ffr_err *err) {
     memset(in, 0, sizeof *in);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
+    FILE *f;
+    uint64_t size;
+    ffr_status st = ffr_open_read(path, &f, &size, err); /* regular files only, never blocks */
+    if (st) return st;
     unsigned char m[2] = {0, 0};
-    if (fstat(fileno(f), &sb) != 0) {
-        int e = errno;
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_IO, "%s: stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_ARG, "%s: not a regular file", path);
-    }
     size_t got = fread(m, 1, 2, f);
     int rerr = ferror(f);
+    int fd = rerr ? -1 : dup(fileno(f));
     fclose(f);
     if (rerr) return ffr_fail(err, FFR_ERR_IO, "%s: read failed", path);
-    in->fsize = (uint64_t)sb.st_size;
+    if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    in->fsize = size;
     in->path = path;
     in->compressed = got == 2 && m[0] == 0x1f && m[1] == 0x8b;
     in->max_bytes = in->compressed ? in->fsize * DEFLATE_MAX_RATIO + 1024 : in->fsize;
-    in->gz = gzopen(path, "rb");
-    if (!in->gz) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    in->gz = gzdopen(fd, "rb"); /* the file just checked, not the path again */
+    if (!in->gz) { close(fd); return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path); }
     gzbuffer(in->gz, 1u << 17);
     return FFR_OK;
 }
@@ -83,9 +81,8 @@ static ffr_status idx_read(idx_in *in, void *buf, size_t n, size_t *got, const c
             int e;
             const char *m = gzerror(in->gz, &e);
             if (e == Z_BUF_ERROR) return FFR_OK; /* stream ended early: truncated */
-            /* zlib prefixes its message with the path: drop it, we print ours */
-            size_t pl = strlen(path);
-            if (m && !strncmp(m, path, pl) && !strncmp(m + pl, ": ", 2)) m += pl + 2;
+            /* zlib prefixes its message with "<fd:N>: " (gzdopen): drop it, we print the path */
+            if (m && !strncmp(m, "<fd:", 4) && strstr(m, ">: ")) m = strstr(m, ">: ") + 3;
             return ffr_fail(err, e == Z_ERRNO ? FFR_ERR_IO : FFR_ERR_FORMAT,
                             "%s: corrupt gzip data: %s", path,
                             e == Z_ERRNO ? strerror(errno) : m);
@@ -100,8 +97,9 @@ static ffr_status idx_read(idx_in *in, void *buf, size_t n, size_t *got, const c
  * not another member. Inflate the raw file once more (members back to back)
  * and fail when bytes other than a gzip member follow the last one. */
 static ffr_status gz_check_tail(const char *path, ffr_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    ffr_status ost = ffr_open_read(path, &f, NULL, err);
+    if (ost) return ost;
     enum { IN = 1 << 16, OUT = 1 << 16 };
     unsigned char *in = malloc(IN), *out = malloc(OUT);
     z_stream z;

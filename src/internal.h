@@ -7,10 +7,6 @@
 #include <stdlib.h>
 #include "ffrelax.h"
 
-/* Fill err (if not NULL) and return code. printf-style message. */
-ffr_status ffr_fail(ffr_err *err, ffr_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* size_t products that report overflow: returns 0 on overflow. */
 int ffr_mul_ok(size_t a, size_t b, size_t *out);
 /* calloc of count*size with overflow check; NULL on failure. */
@@ -18,20 +14,26 @@ void *ffr_calloc(size_t count, size_t size);
 /* A large buffer, 64-byte aligned, from 4 MiB 2 MiB-aligned on transparent huge pages where the OS has them; free(). */
 void *ffr_big_alloc(size_t count, size_t size, int zero);
 
-/* Atomic writes: ffr_atomic_open creates "path.tmp.PID" and returns it;
- * ffr_atomic_commit flushes, fsyncs, closes and renames it over path (on
- * failure it removes the temp file and leaves path untouched);
- * ffr_atomic_abort closes and removes the temp file. */
-typedef struct { FILE *f; char tmp[4096]; char path[4096]; } ffr_afile;
+/* files.c: atomic output files. ffr_afile is the public ffr_out, used on the
+ * stack inside the library: ffr_atomic_open (the rules for each kind of target:
+ * src/files.c, doc/reliability.md), ffr_write, then ffr_atomic_commit (flush,
+ * fsync, rename over the target; on failure the temporary file is removed and
+ * the target left untouched) or ffr_atomic_abort. */
+struct ffr_out {
+    FILE *f;
+    int fd, direct, werr;  /* direct: a device, FIFO or stdout, written in place */
+    char tmp[4200], path[4096], target[4096]; /* target: path with links followed */
+};
+typedef struct ffr_out ffr_afile;
 ffr_status ffr_atomic_open(ffr_afile *a, const char *path, ffr_err *err);
 ffr_status ffr_atomic_commit(ffr_afile *a, ffr_err *err);
 void ffr_atomic_abort(ffr_afile *a);
 /* fwrite that reports failure through err. */
 ffr_status ffr_write(ffr_afile *a, const void *p, size_t n, ffr_err *err);
-
-/* Read a whole regular file of at most max bytes into *buf (malloc'd, with a
- * NUL after the last byte); *len is its size. */
-ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err);
+/* Open path for reading: O_NONBLOCK then fstat, so a FIFO never blocks and
+ * anything but a regular file is refused with a message naming its kind;
+ * *size (if not NULL) is the file's size. */
+ffr_status ffr_open_read(const char *path, FILE **f, uint64_t *size, ffr_err *err);
 
 /* rho and its rate map (doc/math.md). */
 static inline float ffr_rho_apply(ffr_rho r, float s) {

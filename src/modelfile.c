@@ -5,7 +5,7 @@
  * (doc/formats.md has the byte table):
  *   "FFRLXMDL" | u32 version | u32 L, rule, rho, tied | u32 n[0..L]
  *   | f32 alpha_up[0..L] | f32 alpha_down[0..L] | u64 nparams
- *   | f32 params[nparams] | u32 crc32 (zlib) of every byte before it.
+ *   | f32 params[nparams] | u32 crc32 (ffr_crc32, the zlib polynomial) of every byte before it.
  * Load checks magic, version, every header field, the file length, the crc
  * and finally the parameters (ffr_net_check). Save is atomic. */
 #include <errno.h>
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 #include "internal.h"
 
 #define MDL_MAGIC "FFRLXMDL"
@@ -43,17 +42,6 @@ static float get_f32(const unsigned char *p) {
     float f;
     memcpy(&f, &v, 4);
     return f;
-}
-
-/* crc32 over a buffer of any length (zlib takes uInt lengths). */
-static uLong crc_update(uLong crc, const unsigned char *p, size_t n) {
-    while (n) {
-        uInt m = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = crc32(crc, p, m);
-        p += m;
-        n -= m;
-    }
-    return crc;
 }
 
 /* Bytes before the parameters for L weight layers. */
@@ -98,21 +86,20 @@ ffr_status ffr_net_save(const ffr_net *net, const char *path, ffr_err *err) {
 
     ffr_afile a;
     if ((st = ffr_atomic_open(&a, path, err))) return st;
-    uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc_update(crc, hdr, o);
+    uint32_t crc = ffr_crc32(0, hdr, o);
     st = ffr_write(&a, hdr, o, err);
     enum { CH = 16384 };
     unsigned char buf[4 * CH];
     for (size_t done = 0; !st && done < net->nparams;) {
         size_t m = net->nparams - done < CH ? net->nparams - done : CH;
         for (size_t i = 0; i < m; i++) put_f32(buf + 4 * i, net->params[done + i]);
-        crc = crc_update(crc, buf, 4 * m);
+        crc = ffr_crc32(crc, buf, 4 * m);
         st = ffr_write(&a, buf, 4 * m, err);
         done += m;
     }
     if (!st) {
         unsigned char c4[4];
-        put_u32(c4, (uint32_t)crc);
+        put_u32(c4, crc);
         st = ffr_write(&a, c4, 4, err);
     }
     if (st) {
@@ -199,7 +186,7 @@ static ffr_status parse_model(const unsigned char *b, size_t len, const char *pa
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: trailing bytes: expected %llu bytes, found %zu", path,
                         (unsigned long long)want, len);
     uint32_t crc_file = get_u32(b + len - 4);
-    uint32_t crc = (uint32_t)crc_update(crc32(0L, Z_NULL, 0), b, len - 4);
+    uint32_t crc = ffr_crc32(0, b, len - 4);
     if (crc != crc_file)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: crc32: expected %08x (computed), found %08x: the file is corrupt",
                         path, crc, crc_file);

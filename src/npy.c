@@ -347,9 +347,10 @@ ffr_status ffr_npy_read(const char *path, float **data, int *ndim, size_t shape[
     *data = NULL;
     *ndim = 0;
     for (int d = 0; d < 4; d++) shape[d] = 1;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    ffr_status st = npy_read_file(f, path, data, ndim, shape, err);
+    FILE *f;
+    ffr_status st = ffr_open_read(path, &f, NULL, err); /* regular files only, never blocks */
+    if (st) return st;
+    st = npy_read_file(f, path, data, ndim, shape, err);
     fclose(f);
     return st;
 }

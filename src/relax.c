@@ -72,6 +72,19 @@ static inline float combine(ffr_rule rule, ffr_rho rho, float u) {
     }
 }
 
+/* F_L of the nudged top layer (doc/math.md, "Nudging", beyond the paper):
+ * u is the rule's combined input f_L, y the target, r the layer's current
+ * rate, kap = a_up(L). Dendritic (Eq. 16 with an extra branch of gain beta):
+ * (kap f_L + beta y) / (kap + beta); hopfield (Eq. 7) rho(f_L + beta (y - r));
+ * boltzmann mean field (Eq. 8) sigm(f_L + beta (y - r)). */
+static inline float combine_nudged(ffr_rule rule, ffr_rho rho, float u, float kap, float beta, float y, float r) {
+    switch (rule) {
+    case FFR_RULE_DENDRITIC: return (kap * u + beta * y) / (kap + beta);
+    case FFR_RULE_HOPFIELD: return ffr_rho_apply(rho, u + beta * (y - r));
+    default: return sigm(u + beta * (y - r));
+    }
+}
+
 /* Presynaptic rate of a state value: rho(s) (Eq. 12-15); boltzmann units pass their state. */
 static inline float rate_of(ffr_rule rule, ffr_rho rho, float s) {
     return rule == FFR_RULE_BOLTZMANN ? s : ffr_rho_apply(rho, s);
@@ -204,7 +217,11 @@ static double phi(ffr_rule rule, ffr_rho rho, float r) {
 
 /* Per-example energy from states S, rates R and the bottom-up branches f
  * (f[k] - b_k = W_k r_{k-1}). Returns -1 if the network has no energy. */
-static int energy_rows(const ffr_net *net, float *const *S, float *const *R, float *const *f, int M, double *E) {
+/* beta != 0: plus the nudging term of the example perm[r] with target Y
+ * (B, n_L): beta C = beta/2 ||y - r_L||^2 (hopfield, boltzmann), or the extra
+ * branch's sig_L beta (pot(r_L) - y.r_L + 1/2 ||y||^2) (dendritic). */
+static int energy_rows(const ffr_net *net, float *const *S, float *const *R, float *const *f, int M, double *E,
+                       double nbeta, const float *Y, const int *perm) {
     if (!net->tied) return -1;
     int L = net->L;
     double sig[FFR_MAX_LAYERS], kap[FFR_MAX_LAYERS];
@@ -231,6 +248,17 @@ static int energy_rows(const ffr_net *net, float *const *S, float *const *R, flo
             }
             e += sig[k] * (kap[k] * pot - lin) - (k >= 1 ? sig[k] * au * cpl : 0);
         }
+        if (nbeta != 0) {
+            int n = net->n[L];
+            const float *y = Y + (size_t)perm[r] * n, *rr = R[L] + (size_t)r * n;
+            double c = 0;
+            for (int j = 0; j < n; j++) {
+                if (net->rule == FFR_RULE_DENDRITIC)
+                    c += phi(net->rule, net->rho, rr[j]) - (double)y[j] * rr[j] + 0.5 * (double)y[j] * y[j];
+                else c += 0.5 * ((double)y[j] - rr[j]) * ((double)y[j] - rr[j]);
+            }
+            e += (net->rule == FFR_RULE_DENDRITIC ? sig[L] : 1.0) * nbeta * c;
+        }
         E[r] = e;
     }
     return 0;
@@ -248,7 +276,7 @@ int ffr_energy(const ffr_net *net, const ffr_state *st, double *E) {
         for (int r = 0; r < st->B; r++)
             for (int j = 0; j < net->n[k]; j++) f[k][(size_t)r * net->n[k] + j] += net->b[k][j];
     }
-    int rc = energy_rows(net, st->s, R, f, st->B, E);
+    int rc = energy_rows(net, st->s, R, f, st->B, E, 0, NULL, NULL);
     free(rb); free(fb);
     return rc;
 }
@@ -313,6 +341,8 @@ typedef struct {
     float *rowtmp;
     coefs cf;
     double flops;
+    double beta;                /* nudging of the top layer (opts.beta); 0: none */
+    const float *ytop;          /* (B, n_L) its target, caller's order (row r is example perm[r]) */
     void *blocks[8];
     /* Anderson acceleration (opts.anderson = m > 0): per example (indexed by perm[row], so
      * the active-set swaps leave it in place), the last m + 1 pairs of the sweep map's
@@ -425,7 +455,15 @@ static void measure(ws_t *w, ffr_state *st, ffr_trace *tr, int t, int final) {
             Sc[k] = st->s[k] + (size_t)r0 * net->n[k];
         }
         eval_branches(net, &w->pk, &w->cf, Rc, m, w->mf, w->mg, w->mF);
-        has_e = energy_rows(net, Sc, Rc, w->mf, m, E + r0) == 0;
+        if (w->beta != 0) /* the nudged top layer's F_L */
+            for (int r = 0; r < m; r++) {
+                int n = net->n[L];
+                const float *y = w->ytop + (size_t)w->perm[r0 + r] * n;
+                float *Fr = w->mF[L] + (size_t)r * n, *fr = w->mf[L] + (size_t)r * n, *rr = Rc[L] + (size_t)r * n;
+                for (int j = 0; j < n; j++)
+                    Fr[j] = combine_nudged(net->rule, net->rho, w->cf.cu[L] * fr[j], net->alpha_up[L], (float)w->beta, y[j], rr[j]);
+            }
+        has_e = energy_rows(net, Sc, Rc, w->mf, m, E + r0, w->beta, w->ytop, w->perm + r0) == 0;
         for (int r = r0; r < r0 + m; r++) {
             double res = 0;
             for (int k = 0; k <= L; k++) {
@@ -691,7 +729,8 @@ void ffr_relax_fuse(int on) { g_fuse = on != 0; }
 /* Update layer k for rows [0, nact) from the target products in T[k]. Returns
  * 0, or 1 if a non-finite value appeared. */
 static int update_layer(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) {
-    if (k >= 1 && fast_update(o)) return update_layer_fast(w, st, o, k);
+    const float *ny = k == w->L && w->beta != 0 ? w->ytop : NULL; /* nudged top: this C path */
+    if (k >= 1 && fast_update(o) && !ny) return update_layer_fast(w, st, o, k);
     const ffr_net *net = w->net;
     int n = net->n[k], M = w->nact;
     float eps = (float)o->eps, keep = 1.f - eps;
@@ -712,7 +751,9 @@ static int update_layer(ws_t *w, ffr_state *st, const ffr_relax_opts *o, int k) 
             float v = u[j] + bias[j];
             if (cache) v += cscale * cache[(size_t)r * n + j];
             if (cache2) v += cscale2 * cache2[(size_t)r * n + j];
-            float F = combine(net->rule, net->rho, v), sn;
+            float F = ny ? combine_nudged(net->rule, net->rho, v, net->alpha_up[k], (float)o->beta,
+                                          ny[(size_t)w->perm[r] * n + j], rt[j])
+                         : combine(net->rule, net->rho, v), sn;
             if (o->gibbs) sn = ffr_rng_uniform(&w->rng[r]) < F ? 1.f : 0.f; /* Eq. 8 */
             else {
                 sn = keep * s[j] + eps * F; /* Eq. 9 */
@@ -1019,6 +1060,19 @@ static ffr_status check_opts(const ffr_net *net, const ffr_relax_opts *o, int B,
         return ffr_fail(err, FFR_ERR_ARG, "anderson: expected 0 (off) to 8 differences, found %d", o->anderson);
     if (o->anderson && (o->gibbs || o->temperature > 0))
         return ffr_fail(err, FFR_ERR_ARG, "anderson acceleration needs a deterministic map: no noise (temperature 0), no Gibbs sampling");
+    if (!isfinite(o->beta))
+        return ffr_fail(err, FFR_ERR_ARG, "nudging beta: expected a finite value, found %g", o->beta);
+    if (o->beta != 0) {
+        if (!o->nudge_target)
+            return ffr_fail(err, FFR_ERR_ARG, "nudging beta = %g: expected a nudge_target (B, n_L), found none", o->beta);
+        if (o->top_target)
+            return ffr_fail(err, FFR_ERR_ARG, "nudging (beta = %g) and a clamped top layer (top_target) exclude each other", o->beta);
+        if (o->gibbs)
+            return ffr_fail(err, FFR_ERR_ARG, "nudging (beta = %g) acts on the mean field: not with Gibbs sampling", o->beta);
+        if (net->rule == FFR_RULE_DENDRITIC && !(net->alpha_up[net->L] + o->beta > 0))
+            return ffr_fail(err, FFR_ERR_ARG, "nudging: the dendritic top layer needs a_up(L) + beta > 0, found %g + %g",
+                            net->alpha_up[net->L], o->beta);
+    }
     return FFR_OK;
 }
 
@@ -1037,6 +1091,7 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
     ws_t w;
     memset(&w, 0, sizeof w);
     w.net = net; w.B = B; w.L = L; w.nact = B;
+    w.beta = o->beta; w.ytop = o->beta != 0 ? o->nudge_target : NULL;
     int mask_free = 0;
     if (o->visible_mask)
         for (int j = 0; j < net->n[0]; j++) mask_free += !o->visible_mask[j];
@@ -1142,7 +1197,8 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_
                     double before = 0, after = 0;
                     for (int r = 0; r < w.nact; r++) before += w.step2[r];
                     fused_t fu = {&w, st, o, k, 0};
-                    int done = fuse && products(&w, k, k >= 1 ? &fu : NULL); /* 1: updated in the product */
+                    int nudged = k == L && w.beta != 0; /* the nudged top layer: update_layer's C path */
+                    int done = fuse && products(&w, k, k >= 1 && !nudged ? &fu : NULL); /* 1: updated in the product */
                     int bad = done ? atomic_load(&fu.bad) : update_layer(&w, st, o, k);
                     if (bad && bad_layer < 0) bad_layer = k;
                     for (int r = 0; r < w.nact; r++) after += w.step2[r];

@@ -1,5 +1,5 @@
-/* util.c - status strings, error messages, checked allocation, atomic writes,
- * and the explicit random-number generator. */
+/* util.c - status strings, error messages, checked allocation
+ * and the explicit random-number generator (file helpers: files.c). */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include <errno.h>
@@ -26,6 +26,8 @@ const char *ffr_status_str(ffr_status s) {
     }
     return "unknown status";
 }
+
+float ffr_rho_value(ffr_rho r, float s) { return ffr_rho_apply(r, s); }
 
 ffr_status ffr_fail(ffr_err *err, ffr_status code, const char *fmt, ...) {
     if (err) {
@@ -69,62 +71,6 @@ void *ffr_big_alloc(size_t count, size_t size, int zero) {
     return p;
 }
 
-ffr_status ffr_atomic_open(ffr_afile *a, const char *path, ffr_err *err) {
-    memset(a, 0, sizeof *a);
-    if (!path || !*path) return ffr_fail(err, FFR_ERR_ARG, "output path is empty");
-    if (strlen(path) + 32 >= sizeof a->tmp)
-        return ffr_fail(err, FFR_ERR_ARG, "%s: path too long", path);
-    snprintf(a->path, sizeof a->path, "%s", path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
-    a->f = fopen(a->tmp, "wb");
-    if (!a->f)
-        return ffr_fail(err, FFR_ERR_IO, "%s: cannot create temporary file %s: %s",
-                        path, a->tmp, strerror(errno));
-    return FFR_OK;
-}
-
-ffr_status ffr_write(ffr_afile *a, const void *p, size_t n, ffr_err *err) {
-    if (n && fwrite(p, 1, n, a->f) != n)
-        return ffr_fail(err, FFR_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
-    return FFR_OK;
-}
-
-ffr_status ffr_atomic_commit(ffr_afile *a, ffr_err *err) {
-    int bad = 0, e = 0;
-    if (fflush(a->f) != 0) { bad = 1; e = errno; }
-    if (!bad && fsync(fileno(a->f)) != 0 && errno != EINVAL) { bad = 1; e = errno; }
-    if (ferror(a->f) && !bad) { bad = 1; e = EIO; }
-    if (fclose(a->f) != 0 && !bad) { bad = 1; e = errno; }
-    a->f = NULL;
-    if (bad) {
-        remove(a->tmp);
-        return ffr_fail(err, FFR_ERR_IO, "%s: write failed: %s (previous file left intact)",
-                        a->path, strerror(e));
-    }
-    if (rename(a->tmp, a->path) != 0) {
-        e = errno;
-        remove(a->tmp);
-        return ffr_fail(err, FFR_ERR_IO, "%s: cannot rename %s into place: %s", a->path,
-                        a->tmp, strerror(e));
-    }
-    /* make the rename itself durable: fsync the folder (best effort) */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", a->path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = 0;
-    else if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) { fsync(fd); close(fd); }
-    return FFR_OK;
-}
-
-void ffr_atomic_abort(ffr_afile *a) {
-    if (a->f) fclose(a->f);
-    a->f = NULL;
-    if (a->tmp[0]) remove(a->tmp);
-}
-
 /* ---- rng: xoshiro256** seeded by splitmix64 */
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -154,36 +100,4 @@ double ffr_rng_normal(ffr_rng *r) {
     double u1 = ffr_rng_uniform(r), u2 = ffr_rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_IO, "%s: not a readable regular file", path);
-    }
-    if ((uint64_t)sb.st_size > max) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_NOMEM, "%s: file too large (%llu bytes, at most %zu)", path,
-                        (unsigned long long)sb.st_size, max);
-    }
-    size_t n = (size_t)sb.st_size;
-    char *b = malloc(n + 1);
-    if (!b) {
-        fclose(f);
-        return ffr_fail(err, FFR_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n);
-    }
-    size_t got = fread(b, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
-        free(b);
-        return ffr_fail(err, FFR_ERR_IO, "%s: read failed (%zu of %zu bytes)", path, got, n);
-    }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return FFR_OK;
 }

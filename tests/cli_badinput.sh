@@ -126,7 +126,7 @@ row "missing package" "ffrelax convert-mnist: nopkg/src/digits/0.json: cannot op
 # ---- outputs
 row "model into a missing directory" "ffrelax init: nodir/x: cannot create temporary file nodir/x.tmp.{*}: No such file or directory" init --sizes 20,10 --out nodir/x
 row "model below a regular file" "ffrelax init: afile/x: cannot create temporary file afile/x.tmp.{*}: Not a directory" init --sizes 20,10 --out afile/x
-row "model over a directory" "ffrelax init: w: cannot rename w.tmp.{*} into place: Is a directory" init --sizes 20,10 --out w
+row "model over a directory" "ffrelax init: w: is a directory: expected a regular file to replace (or a new path)" init --sizes 20,10 --out w
 row "trace into a missing directory" "ffrelax relax: nodir/t.csv: cannot create temporary file nodir/t.csv.tmp.{*}: No such file or directory" $R --trace nodir/t.csv
 row "npy-dir below a regular file" "ffrelax relax: afile/o: cannot create the output folder" $R --npy-dir afile/o
 row "export below a regular file" "ffrelax export: afile/w: cannot create directory: Not a directory" export --model m --npy-dir afile/w

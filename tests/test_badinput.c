@@ -115,7 +115,7 @@ static void model_rows(void) {
     row("model", "missing file", LOAD("missing.model"), &e, FFR_ERR_IO,
         "missing.model: cannot open: No such file or directory");
     mkdir("adir.model", 0777);
-    row("model", "a directory", LOAD("adir.model"), &e, FFR_ERR_IO, "adir.model: not a readable regular file");
+    row("model", "a directory", LOAD("adir.model"), &e, FFR_ERR_IO, "adir.model: not a readable regular file: found a directory");
     static const struct { size_t at; const char *pat; } cut[] = {
         {0, "bad.model: truncated in magic: expected at least 12 bytes (magic and version), found 0"},
         {5, "bad.model: truncated in magic: expected at least 12 bytes (magic and version), found 5"},
@@ -211,7 +211,7 @@ static void model_rows(void) {
     row("model save", "below a regular file", ffr_net_save(net, "afile/x.model", &e), &e, FFR_ERR_IO,
         "afile/x.model: cannot create temporary file afile/x.model.tmp.{pid}: Not a directory");
     row("model save", "over a directory", ffr_net_save(net, "adir.model", &e), &e, FFR_ERR_IO,
-        "adir.model: cannot rename adir.model.tmp.{pid} into place: Is a directory");
+        "adir.model: is a directory: expected a regular file to replace (or a new path)");
     row("model save", "empty path", ffr_net_save(net, "", &e), &e, FFR_ERR_ARG, "output path is empty");
     net->W[1][0] = NAN;
     row("model save", "a network with a NaN weight", ffr_net_save(net, "nan.model", &e), &e, FFR_ERR_FORMAT,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "ffrelax.h"
+#include "../cli/plot.h"
 #include "minitest.h"
 
 /* fontconfig keeps its configuration for the life of the process (freed only

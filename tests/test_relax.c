@@ -692,6 +692,164 @@ static void test_bf16_relax(void) {
     ffr_trace_free(t32); ffr_trace_free(t16); ffr_state_free(s32); ffr_state_free(s16); ffr_net_free(net);
 }
 
+/* ---- EP nudging (opts.beta, doc/math.md "Nudging") */
+/* Relax B examples of net with opts o; exits the test on a failed call. */
+static ffr_state *nudge_run(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_trace **tr) {
+    ffr_state *st; ffr_err e;
+    ffr_state_create(&st, net, B, &e);
+    ffr_status s = ffr_relax(net, x, B, o, st, tr, &e);
+    CHECKF(s == FFR_OK, "nudged relax: %s", e.msg);
+    return st;
+}
+static double state_dist(const ffr_net *net, const ffr_state *a, const ffr_state *b, int B) {
+    double d = 0;
+    for (int k = 1; k <= net->L; k++)
+        for (int i = 0; i < B * net->n[k]; i++) d += ((double)a->s[k][i] - b->s[k][i]) * ((double)a->s[k][i] - b->s[k][i]);
+    return sqrt(d);
+}
+static int state_same(const ffr_net *net, const ffr_state *a, const ffr_state *b, int B) {
+    int same = 1;
+    for (int k = 0; k <= net->L; k++) same &= !memcmp(a->s[k], b->s[k], sizeof(float) * B * net->n[k]);
+    return same;
+}
+
+static void test_nudge(void) {
+    int n[] = {13, 11, 9, 7}, L = 3, B = 6;
+    float x[6 * 13], y[6 * 7];
+    ffr_rng r; ffr_rng_seed(&r, 909);
+    for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+    for (int i = 0; i < B * n[L]; i++) y[i] = (float)ffr_rng_uniform(&r);
+    struct { ffr_rule rule; ffr_rho rho; int tied; } cs[] = {
+        {FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0}, {FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID, 1},
+        {FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1}, {FFR_RULE_DENDRITIC, FFR_RHO_SIGMOID, 1}};
+    for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
+        ffr_net *net = make_net(L, n, cs[c].rule, cs[c].rho, cs[c].tied, 950 + c, 1.0f);
+        if (cs[c].rule == FFR_RULE_DENDRITIC) for (int k = 0; k <= L; k++) { net->alpha_up[k] = 1.0f + 0.4f * k; net->alpha_down[k] = 0.7f; }
+        ffr_relax_opts o; ffr_relax_opts_default(&o);
+        o.max_sweeps = 3000; o.tol = 1e-6; o.diverge_factor = 0; /* above float rounding's limit cycles */
+        ffr_trace *t0, *tb;
+        /* beta = 0 is the plain relaxation, bit for bit, with or without a target */
+        ffr_state *s0 = nudge_run(net, x, B, &o, &t0);
+        o.nudge_target = y;
+        ffr_state *z = nudge_run(net, x, B, &o, NULL);
+        CHECKF(state_same(net, s0, z, B), "case %zu: beta = 0 with a target differs from no nudging", c);
+        ffr_state_free(z);
+        double betas[] = {0.5, -0.3};
+        for (int bi = 0; bi < 2; bi++) {
+            double beta = betas[bi];
+            o.beta = beta; o.measure_every = 0;
+            ffr_state *sb = nudge_run(net, x, B, &o, &tb);
+            int conv = 0;
+            for (int b = 0; b < B; b++) conv += tb->converged[b];
+            CHECKF(conv == B, "case %zu beta %g: %d of %d converged (last step %g)", c, beta, conv, B, tb->step_max[tb->T]);
+            /* the fixed point: hidden layers satisfy their rule, the top its nudged one */
+            float *F[FFR_MAX_LAYERS] = {0}, *f[FFR_MAX_LAYERS] = {0};
+            for (int k = 0; k <= L; k++) { F[k] = calloc(B * n[k], sizeof(float)); f[k] = calloc(B * n[k], sizeof(float)); }
+            ffr_branches(net, sb, f, NULL, F);
+            double mh = 0, mt = 0;
+            for (int k = 1; k < L; k++)
+                for (int i = 0; i < B * n[k]; i++) mh = fmax(mh, fabs(F[k][i] - sb->s[k][i]));
+            for (int i = 0; i < B * n[L]; i++) {
+                double fl = f[L][i], s = sb->s[L][i], want;
+                double rt = cs[c].rule == FFR_RULE_BOLTZMANN ? s : rho_d(net->rho, s);
+                if (cs[c].rule == FFR_RULE_DENDRITIC) want = (net->alpha_up[L] * fl + beta * y[i]) / (net->alpha_up[L] + beta);
+                else if (cs[c].rule == FFR_RULE_HOPFIELD) want = rho_d(net->rho, fl + beta * (y[i] - rt));
+                else want = 1 / (1 + exp(-(fl + beta * (y[i] - rt))));
+                mt = fmax(mt, fabs(want - s));
+            }
+            CHECKF(mh < 1e-5 && mt < 1e-5, "case %zu beta %g: fixed-point residual hidden %g, top (nudged) %g", c, beta, mh, mt);
+            CHECKF(tb->residual[0] < 1e-5, "case %zu beta %g: the trace's residual %g ignores the nudge", c, beta, tb->residual[0]);
+            double moved = state_dist(net, s0, sb, B);
+            CHECKF(moved > 1e-3, "case %zu beta %g: the nudge moved the fixed point by %g: vacuous", c, beta, moved);
+            for (int k = 0; k <= L; k++) { free(F[k]); free(f[k]); }
+            /* tolerance stops and the active set: each example as if alone (its own target row) */
+            for (int b = 0; b < B; b += 5) {
+                ffr_relax_opts o1 = o; o1.nudge_target = y + b * n[L];
+                ffr_state *s1 = nudge_run(net, x + b * n[0], 1, &o1, NULL);
+                double md = 0;
+                for (int k = 0; k <= L; k++)
+                    for (int j = 0; j < n[k]; j++) md = fmax(md, fabs(s1->s[k][j] - sb->s[k][b * n[k] + j]));
+                CHECKF(md < 1e-5, "case %zu beta %g example %d: alone differs by %g", c, beta, b, md);
+                ffr_state_free(s1);
+            }
+            /* Anderson acceleration reaches the same nudged fixed point */
+            ffr_relax_opts oa = o; oa.anderson = 3; oa.tol = 1e-6; oa.tol_mode = FFR_TOL_REL;
+            ffr_state *sa = nudge_run(net, x, B, &oa, NULL);
+            double da = state_dist(net, sa, sb, B);
+            CHECKF(da < 1e-4, "case %zu beta %g: anderson's nudged fixed point differs by %g", c, beta, da);
+            ffr_state_free(sa);
+            /* the fused product and the vector pass do not change a bit */
+            ffr_relax_opts of = o; of.tol = 0; of.max_sweeps = 7;
+            ffr_state *p1 = nudge_run(net, x, B, &of, NULL);
+            ffr_relax_fuse(0); ffr_relax_simd(0);
+            ffr_state *p2 = nudge_run(net, x, B, &of, NULL);
+            ffr_relax_fuse(1); ffr_relax_simd(1);
+            CHECKF(state_same(net, p1, p2, B), "case %zu beta %g: fused/vector and C paths differ", c, beta);
+            ffr_state_free(p1); ffr_state_free(p2);
+            ffr_trace_free(tb); ffr_state_free(sb);
+        }
+        /* a small nudge moves the fixed point by O(beta) */
+        double d[2], bs[2] = {1e-2, 1e-3};
+        for (int i = 0; i < 2; i++) {
+            o.beta = bs[i]; o.tol = 1e-9;
+            ffr_state *sb = nudge_run(net, x, B, &o, NULL);
+            d[i] = state_dist(net, s0, sb, B);
+            ffr_state_free(sb);
+        }
+        CHECKF(d[1] > 0 && d[0] / d[1] > 7 && d[0] / d[1] < 13, "case %zu: moved %g at beta 1e-2, %g at 1e-3 (not O(beta))", c, d[0], d[1]);
+        ffr_trace_free(t0); ffr_state_free(s0); ffr_net_free(net);
+    }
+    /* energy + beta C never rises under odd/even sweeps (hopfield; and dendritic, its extra branch) */
+    for (int c = 0; c < 2; c++)
+        for (int bi = 0; bi < 2; bi++) {
+            double beta = bi ? -0.4 : 0.6;
+            ffr_net *net = make_net(L, n, c ? FFR_RULE_DENDRITIC : FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID, 1, 970 + c, 3.0f);
+            ffr_relax_opts o; ffr_relax_opts_default(&o);
+            o.max_sweeps = 40; o.measure_every = 1; o.init = FFR_INIT_RANDOM; o.beta = beta; o.nudge_target = y;
+            ffr_trace *tr;
+            ffr_state *st = nudge_run(net, x, B, &o, &tr);
+            int rises = 0;
+            for (int t = 1; t <= tr->T; t++)
+                if (tr->energy_mean[t] > tr->energy_mean[t - 1] + 1e-5 * (1 + fabs(tr->energy_mean[t - 1]))) rises++;
+            CHECKF(rises == 0, "rule %d beta %g: E + beta C rose %d times", c, beta, rises);
+            CHECKF(tr->energy_mean[0] - tr->energy_mean[tr->T] > 1e-3, "rule %d beta %g: no descent: vacuous", c, beta);
+            /* the reported energy is E + beta C at the final state */
+            double E[6], m = 0;
+            CHECK(ffr_energy(net, st, E) == 0);
+            for (int b = 0; b < B; b++) {
+                double cst = 0;
+                for (int j = 0; j < n[L]; j++) {
+                    double rt = rho_d(FFR_RHO_HARDSIGMOID, st->s[L][b * n[L] + j]);
+                    cst += 0.5 * (y[b * n[L] + j] - rt) * (y[b * n[L] + j] - rt);
+                }
+                double sigL = 1;
+                if (c) for (int k = 1; k <= L; k++) sigL *= net->alpha_down[k - 1] / net->alpha_up[k];
+                m += (E[b] + sigL * beta * cst) / B;
+            }
+            CHECK_NEAR(m, tr->energy_mean[tr->T], 1e-5);
+            ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+        }
+    /* bad use */
+    ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 990, 1.f);
+    ffr_state *st; ffr_err e;
+    ffr_state_create(&st, net, B, &e);
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.beta = NAN; o.nudge_target = y;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "finite"));
+    o.beta = 0.5; o.nudge_target = NULL;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "nudge_target"));
+    o.nudge_target = y; o.top_target = y;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "top_target"));
+    o.top_target = NULL; o.beta = -2;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "a_up(L) + beta"));
+    ffr_state_free(st); ffr_net_free(net);
+    net = make_net(L, n, FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1, 991, 1.f);
+    ffr_state_create(&st, net, B, &e);
+    o.beta = 0.5; o.gibbs = 1;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "Gibbs"));
+    ffr_state_free(st); ffr_net_free(net);
+}
+
 int main(void) {
     test_bf16_relax();
     test_gemm();
@@ -705,5 +863,6 @@ int main(void) {
     test_fixed_point_eq16();
     test_active_set();
     test_noise_gibbs_divergence_args();
+    test_nudge();
     MT_DONE("test_relax");
 }

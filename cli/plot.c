@@ -1,6 +1,6 @@
 /* plot.c - small scientific plots on cairo: line panels with bands, legends,
  * linear and log10 axes, and grayscale image grids. PNG, SVG or PDF by the
- * output file's extension, written atomically through ffr_atomic_open.
+ * output file's extension, written atomically through ffr_out (the library's output files).
  *
  * Layout of one panel (all sizes in device units: pixels for PNG, points for
  * SVG/PDF):
@@ -16,7 +16,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "internal.h"
+#include "plot.h"
 
 #define FONT "sans-serif"
 #define FS_TICK 11.0
@@ -57,16 +57,16 @@ static void set_rgb(cairo_t *cr, unsigned rgb, double alpha) {
 
 /* ------------------------------------------------------------ output files */
 typedef struct {
-    ffr_afile af;
-    int failed, err_no;
+    ffr_out *o;
+    int failed;
+    ffr_err err;
 } sink;
 
 static cairo_status_t sink_write(void *closure, const unsigned char *data, unsigned int len) {
     sink *s = closure;
     if (s->failed) return CAIRO_STATUS_WRITE_ERROR;
-    if (len && fwrite(data, 1, len, s->af.f) != len) {
+    if (ffr_out_write(s->o, data, len, &s->err)) {
         s->failed = 1;
-        s->err_no = errno ? errno : EIO;
         return CAIRO_STATUS_WRITE_ERROR;
     }
     return CAIRO_STATUS_SUCCESS;
@@ -78,7 +78,7 @@ static ffr_status out_open(sink *s, const char *path, out_fmt fmt, int W, int H,
                            cairo_surface_t **surf, ffr_err *err) {
     memset(s, 0, sizeof *s);
     *surf = NULL;
-    ffr_status st = ffr_atomic_open(&s->af, path, err);
+    ffr_status st = ffr_out_open(&s->o, path, err);
     if (st) return st;
     if (fmt == FMT_PNG)
         *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
@@ -90,7 +90,7 @@ static ffr_status out_open(sink *s, const char *path, out_fmt fmt, int W, int H,
     if (cs != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(*surf);
         *surf = NULL;
-        ffr_atomic_abort(&s->af);
+        ffr_out_abort(s->o);
         return ffr_fail(err, cs == CAIRO_STATUS_NO_MEMORY ? FFR_ERR_NOMEM : FFR_ERR_IO,
                         "%s: cannot create a %dx%d cairo surface: %s", path, W, H,
                         cairo_status_to_string(cs));
@@ -109,15 +109,15 @@ static ffr_status out_close(sink *s, const char *path, out_fmt fmt, cairo_t *cr,
     if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(surf);
     cairo_surface_destroy(surf);
     if (s->failed) {
-        ffr_atomic_abort(&s->af);
-        return ffr_fail(err, FFR_ERR_IO, "%s: write failed: %s", path, strerror(s->err_no));
+        ffr_out_abort(s->o);
+        return ffr_fail(err, s->err.code, "%s", s->err.msg);
     }
     if (cs != CAIRO_STATUS_SUCCESS) {
-        ffr_atomic_abort(&s->af);
+        ffr_out_abort(s->o);
         return ffr_fail(err, cs == CAIRO_STATUS_NO_MEMORY ? FFR_ERR_NOMEM : FFR_ERR_IO,
                         "%s: cairo failed: %s", path, cairo_status_to_string(cs));
     }
-    return ffr_atomic_commit(&s->af, err);
+    return ffr_out_commit(s->o, err);
 }
 
 /* -------------------------------------------------------------------- text */
@@ -193,6 +193,21 @@ static double ax_dev(const axis *ax, double v) {
     if (!(d > -PX_CLAMP)) d = -PX_CLAMP; /* also maps NaN somewhere harmless */
     if (d > PX_CLAMP) d = PX_CLAMP;
     return d;
+}
+
+/* One set of grid lines in gray g: vertical at X's values xs, horizontal at Y's ys. */
+static void grid_lines(cairo_t *cr, double g, const axis *X, const double *xs, int nx, const axis *Y,
+                       const double *ys, int ny, double px0, double px1, double py0, double py1) {
+    cairo_set_source_rgb(cr, g, g, g);
+    for (int i = 0; i < nx; i++) {
+        double d = round(ax_dev(X, xs[i])) + 0.5;
+        cairo_move_to(cr, d, py0); cairo_line_to(cr, d, py1);
+    }
+    for (int i = 0; i < ny; i++) {
+        double d = round(ax_dev(Y, ys[i])) + 0.5;
+        cairo_move_to(cr, px0, d); cairo_line_to(cr, px1, d);
+    }
+    cairo_stroke(cr);
 }
 
 static int valid_on(int log, double v) { return isfinite(v) && (!log || v > 0); }
@@ -624,26 +639,8 @@ static void draw_panel(cairo_t *cr, const ffr_panel *p, double ox, double oy, do
     /* grid: minor (log only) then major */
     cairo_set_line_width(cr, 1);
     cairo_set_dash(cr, NULL, 0, 0);
-    cairo_set_source_rgb(cr, 0.96, 0.96, 0.96);
-    for (int i = 0; i < X.nmin; i++) {
-        double d = round(ax_dev(&X, X.min[i])) + 0.5;
-        cairo_move_to(cr, d, py0); cairo_line_to(cr, d, py1);
-    }
-    for (int i = 0; i < Y.nmin; i++) {
-        double d = round(ax_dev(&Y, Y.min[i])) + 0.5;
-        cairo_move_to(cr, px0, d); cairo_line_to(cr, px1, d);
-    }
-    cairo_stroke(cr);
-    cairo_set_source_rgb(cr, 0.87, 0.87, 0.87);
-    for (int i = 0; i < X.nmaj; i++) {
-        double d = round(ax_dev(&X, X.maj[i])) + 0.5;
-        cairo_move_to(cr, d, py0); cairo_line_to(cr, d, py1);
-    }
-    for (int i = 0; i < Y.nmaj; i++) {
-        double d = round(ax_dev(&Y, Y.maj[i])) + 0.5;
-        cairo_move_to(cr, px0, d); cairo_line_to(cr, px1, d);
-    }
-    cairo_stroke(cr);
+    grid_lines(cr, 0.96, &X, X.min, X.nmin, &Y, Y.min, Y.nmin, px0, px1, py0, py1);
+    grid_lines(cr, 0.87, &X, X.maj, X.nmaj, &Y, Y.maj, Y.nmaj, px0, px1, py0, py1);
 
     /* data, clipped to the plot area */
     cairo_save(cr);
