@@ -249,7 +249,7 @@ typedef struct {
  * Create checks the network and the options, packs the weights and allocates
  * every workspace and the trace once; a run allocates nothing (but the
  * trace's per-sweep rows, which grow geometrically when a run needs more
- * sweeps than any before: create reserves max_sweeps + 1 rows up to 1,025).
+ * sweeps than any before: create and set_opts make max_sweeps + 1 rows, up to 1,025).
  * The relaxer keeps a const pointer to the caller's network: after changing
  * its parameters, call ffr_relaxer_update (re-packs the weights in place).
  * The option pointers (visible_mask, top_target, nudge_target, progress_ctx)
