@@ -204,7 +204,8 @@ typedef struct {
     double beta;
     const float *nudge_target; /* (B, n_L) row-major target y of the top layer when beta != 0 */
     int threads;              /* threads of this relaxation's products and passes; 0 (default):
-                                 ffr_set_threads' count, else FFRELAX_THREADS, else the CPUs.
+                                 ffr_set_threads' count, else FFRELAX_THREADS, else
+                                 OPENBLAS_NUM_THREADS, else the CPUs.
                                  (A BLAS build without the AVX-512 kernel: the BLAS's own count
                                  for the products.) Results do not depend on it. */
 } ffr_relax_opts;
@@ -212,7 +213,8 @@ typedef struct {
 void ffr_relax_opts_default(ffr_relax_opts *o);
 
 /* Per-sweep and per-example measurements. Row t = 1..T of a per-sweep array
- * describes the state after sweep t; row 0 describes the start. */
+ * describes the state after sweep t; row 0 describes the start. Only rows
+ * 0..T exist for certain (rows are made as the sweeps need them). */
 typedef struct {
     int B, L, T;              /* examples, weight layers, sweeps run (rows 1..T) */
     int max_sweeps;
@@ -241,7 +243,7 @@ typedef struct {
     long total_updates;       /* sum over examples of sweeps (the work actually done) */
     double flops;             /* floating-point operations done by the products (2 per multiply-add) */
     ffr_precision precision;  /* the precision the products ran in */
-    ffr_status status;        /* FFR_OK, or FFR_ERR_DIVERGED with diag */
+    ffr_status status;        /* FFR_OK, FFR_ERR_DIVERGED with diag, or FFR_ERR_NOMEM (rows could not grow) */
     char diag[256];
 } ffr_trace;
 
