@@ -103,6 +103,7 @@ help:
 	@echo "switches: BLAS=1|0 (OpenBLAS or naive gemm), SAN=1 (ASan+UBSan), DEBUG=1, CC=cc"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.d)
+include mk/install.mk
 
 # ---- fuzzing (doc/reliability.md): libFuzzer targets fuzz/fuzz_*.c, built with clang,
 # ASan and UBSan into build/fuzz/ (naive gemm, no BLAS), each run for FUZZ_SECONDS

@@ -40,8 +40,22 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
+/* Version. ABI rule: the shared library's SONAME is libffrelax.so.MAJOR.
+ * MAJOR changes whenever a program built against an older header could
+ * break: a public struct's layout (the caller allocates ffr_relax_opts,
+ * ffr_train_opts, ffr_err, ...), an enum value, a signature, or a removed
+ * function. MINOR grows when functions or enum values are added (old
+ * programs keep working); PATCH for fixes only. Only the ffr_ functions
+ * declared in this header are exported. ffr_version() is the runtime
+ * FFR_VERSION_NUMBER, to compare with the one a program was built with. */
+#define FFR_VERSION_MAJOR 0
+#define FFR_VERSION_MINOR 1
+#define FFR_VERSION_PATCH 0
+#define FFR_VERSION_NUMBER (FFR_VERSION_MAJOR * 10000 + FFR_VERSION_MINOR * 100 + FFR_VERSION_PATCH)
 #define FFR_VERSION "0.1.0"
+int ffr_version(void); /* MAJOR * 10000 + MINOR * 100 + PATCH of the library that runs */
 #define FFR_MAX_LAYERS 16 /* n[0..L] with L <= FFR_MAX_LAYERS-1 */
 
 /* ---------------------------------------------------------------- errors */
@@ -578,6 +592,7 @@ ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_t
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err);
 void ffr_train_ckpt_free(ffr_train_ckpt *c);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
