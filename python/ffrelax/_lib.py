@@ -92,7 +92,8 @@ class ffr_relax_opts(ctypes.Structure):
                 ("gibbs", ctypes.c_int), ("seed", ctypes.c_uint64), ("visible_mask", c_uchar_p),
                 ("top_target", c_float_p), ("measure_every", ctypes.c_int), ("diverge_factor", ctypes.c_double),
                 ("precision", c_enum), ("anderson", ctypes.c_int), ("progress", RELAX_PROGRESS_FN),
-                ("progress_ctx", ctypes.c_void_p)]
+                ("progress_ctx", ctypes.c_void_p), ("beta", ctypes.c_double), ("nudge_target", c_float_p),
+                ("threads", ctypes.c_int)]
 
 
 class ffr_trace(ctypes.Structure):
