@@ -111,7 +111,7 @@ include mk/install.mk
 # crashes to build/fuzz/artifacts/). FUZZ_TARGETS picks a subset.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-FUZZ_TARGETS ?= model idx npy mnist_json cli
+FUZZ_TARGETS ?= model idx npy mnist_json cli ckpt
 FUZZ_DIR := build/fuzz
 FUZZ_CFLAGS := $(CFLAGS_BASE) $(CAIRO_CFLAGS) -O1 -g -fno-omit-frame-pointer \
   -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Die loudly: a harness failure (not a finding) must not pass silently. */
 #define FZ_DIE(...) do { fprintf(stderr, "fuzz harness: " __VA_ARGS__); fputc('\n', stderr); abort(); } while (0)
@@ -32,6 +33,20 @@ static inline int fz_memfd(const uint8_t *d, size_t n, char *path, size_t cap) {
     }
     snprintf(path, cap, "/proc/self/fd/%d", fd);
     return fd;
+}
+
+/* fn(input), then fn(input with its last four bytes replaced by the crc32 of
+ * the rest), so that mutations of a checksummed file reach the field checks. */
+static inline void fz_try_crc_fixed(const uint8_t *d, size_t n, void (*fn)(const uint8_t *, size_t)) {
+    fn(d, n);
+    if (n < 4) return;
+    uint8_t *c = malloc(n);
+    if (!c) FZ_DIE("out of memory");
+    memcpy(c, d, n);
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), c, (uInt)(n - 4));
+    for (int i = 0; i < 4; i++) c[n - 4 + i] = (uint8_t)(crc >> (8 * i));
+    fn(c, n);
+    free(c);
 }
 
 static inline void fz_write_file(const char *path, const void *d, size_t n) {

@@ -59,28 +59,10 @@ void ffr_train_opts_default(ffr_train_opts *o, ffr_train_method m) {
 }
 
 /* ------------------------------------------------------------- metrics */
-static inline float sigmf(float u) { return 1.f / (1.f + expf(-u)); }
-
-static inline float out_map(const ffr_net *net, float u) { /* the rule's map of a total input */
-    switch (net->rule) {
-    case FFR_RULE_DENDRITIC: return u;
-    case FFR_RULE_HOPFIELD: return ffr_rho_apply(net->rho, u);
-    default: return sigmf(u);
-    }
-}
-static inline float rate_of(const ffr_net *net, float s) {
-    return net->rule == FFR_RULE_BOLTZMANN ? s : ffr_rho_apply(net->rho, s);
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, size_t n) {
-    if (!n) return NAN;
-    qsort(v, n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+/* The rule's map of a total input (F_k, Eq. 16/7/8) and the rate a unit passes
+ * on: rule.h, shared with the relaxation. */
+static inline float out_map(const ffr_net *net, float u) { return ffr_rule_F(net->rule, net->rho, u); }
+static inline float rate_of(const ffr_net *net, float s) { return ffr_rule_rate(net->rule, net->rho, s); }
 
 static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, ffr_train_metrics *m,
                                 ffr_err *err) {
@@ -99,14 +81,14 @@ static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, ff
         for (size_t b = 0; b < n; b++) { tmp[b] = tr->sweeps[b]; s += tmp[b]; c += tr->converged[b]; }
         m->sweeps_mean = s / n;
         m->frac_converged = c / n;
-        m->sweeps_median = median(tmp, n);
+        m->sweeps_median = ffr_median(tmp, n);
         ffr_trace_free(tr); tr = NULL;
         o.tol = 1e-6; o.max_sweeps = 500;
         rc = ffr_relax(net, x, (int)n, &o, st, &tr, err);
     }
     if (!rc) {
         for (size_t b = 0; b < n; b++) tmp[b] = tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0;
-        m->dist_rel_median = median(tmp, n);
+        m->dist_rel_median = ffr_median(tmp, n);
         m->relaxed = 1;
     }
     ffr_trace_free(tr);

@@ -12,21 +12,19 @@
 #include <string.h>
 #include "train_loop.h"
 
-static inline float sigm(float u) { return 1.f / (1.f + expf(-u)); }
-
 size_t ffr_rbm_work_floats(int nv, int nh, int B) { return (size_t)B * (3 * (size_t)nv + 3 * (size_t)nh); }
 
 /* P[B,nh] = sigm(V[B,nv] W^T + b) */
 static void up(int nv, int nh, const float *W, const float *b, const float *V, int B, float *P) {
     ffr_gemm(0, 1, B, nh, nv, 1.f, V, nv, W, nv, 0.f, P, nh);
     for (int r = 0; r < B; r++)
-        for (int j = 0; j < nh; j++) { float *p = &P[(size_t)r * nh + j]; *p = sigm(*p + b[j]); }
+        for (int j = 0; j < nh; j++) { float *p = &P[(size_t)r * nh + j]; *p = ffr_sigm(*p + b[j]); }
 }
 /* P[B,nv] = sigm(H[B,nh] W + c) */
 static void down(int nv, int nh, const float *W, const float *c, const float *H, int B, float *P) {
     ffr_gemm(0, 0, B, nv, nh, 1.f, H, nh, W, nv, 0.f, P, nv);
     for (int r = 0; r < B; r++)
-        for (int j = 0; j < nv; j++) { float *p = &P[(size_t)r * nv + j]; *p = sigm(*p + c[j]); }
+        for (int j = 0; j < nv; j++) { float *p = &P[(size_t)r * nv + j]; *p = ffr_sigm(*p + c[j]); }
 }
 static void sample(const float *P, size_t n, float *S, ffr_rng *rng) {
     for (size_t i = 0; i < n; i++) S[i] = ffr_rng_uniform(rng) < P[i] ? 1.f : 0.f;
@@ -71,7 +69,7 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
         for (int r = 0; r < B; r++)
             for (int j = 0; j < nv; j++) {
                 size_t i = (size_t)r * nv + j;
-                double e = v[i] - sigm(PV[i] + c[j]);
+                double e = v[i] - ffr_sigm(PV[i] + c[j]);
                 sse += e * e;
             }
     }
