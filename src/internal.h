@@ -22,6 +22,7 @@ void *ffr_big_alloc(size_t count, size_t size, int zero);
 struct ffr_out {
     FILE *f;
     int fd, direct, werr;  /* direct: a device, FIFO or stdout, written in place */
+    int nosync;            /* commit without fsync (ffr_out_nosync) */
     char tmp[4200], path[4096], target[4096]; /* target: path with links followed */
 };
 typedef struct ffr_out ffr_afile;
@@ -34,6 +35,13 @@ ffr_status ffr_write(ffr_afile *a, const void *p, size_t n, ffr_err *err);
  * anything but a regular file is refused with a message naming its kind;
  * *size (if not NULL) is the file's size. */
 ffr_status ffr_open_read(const char *path, FILE **f, uint64_t *size, ffr_err *err);
+
+/* npy.c: ffr_npy_read that also tells whether the file's dtype is uint8 ('|u1');
+ * with data NULL it reads and checks the header only (ndim, shape). */
+ffr_status ffr_npy_read_u8(const char *path, float **data, int *ndim, size_t shape[4], int *is_u8,
+                           ffr_err *err);
+/* Escape a string for a message: bytes < 32, 127 and '\\' as \xNN (or \\). */
+const char *ffr_esc(const char *s, char *buf, size_t cap);
 
 /* rho and its rate map (doc/math.md). */
 static inline float ffr_rho_apply(ffr_rho r, float s) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
 #include "train_internal.h"
@@ -295,8 +296,9 @@ void ffr_train_ckpt_free(ffr_train_ckpt *c) {
 
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open checkpoint", path);
+    FILE *f;
+    ffr_status ost = ffr_open_read(path, &f, NULL, err); /* regular files only, never blocks */
+    if (ost) return ost;
     unsigned char *data = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -396,9 +398,8 @@ ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckp
                             uint64_t fp, int *resumed, ffr_err *err) {
     *resumed = 0;
     if (!o->resume || !o->checkpoint) return FFR_OK;
-    FILE *f = fopen(o->checkpoint, "rb");
-    if (!f) return FFR_OK; /* nothing to resume from: a fresh start */
-    fclose(f);
+    struct stat sb;
+    if (stat(o->checkpoint, &sb) != 0) return FFR_OK; /* nothing to resume from: a fresh start */
     ffr_optim_free(&ck->opt);
     ffr_status rc = ffr_train_ckpt_load(o->checkpoint, net, ck, err);
     if (rc) return rc;

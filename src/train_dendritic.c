@@ -151,8 +151,8 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
         char what[64];
         snprintf(what, sizeof what, "dendritic epoch %d", e + 1);
         if ((rc = ffr_train_check_finite(net, what, err))) goto done;
-        if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
         ffr_train_metrics m, *mp = NULL;
+        int stop = 0;
         if (o->holdout && o->n_holdout) {
             if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
             mp = &m;
@@ -160,8 +160,11 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
         if (o->progress) {
             ffr_train_progress pr = {FFR_TRAIN_DENDRITIC, 0, e + 1, o->epochs, done_ex, n, lsum / done_ex,
                                      dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, sweeps / done_ex, 1, mp};
-            if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
+            stop = o->progress(o->progress_ctx, &pr);
         }
+        /* after the epoch's report (the metrics row): a kill between the two repeats the epoch */
+        if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
+        if (stop) { if (stopped) *stopped = 1; goto done; }
     }
 done:
     ffr_train_ckpt_free(&ck);

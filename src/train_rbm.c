@@ -177,6 +177,18 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
                 char what[64];
                 snprintf(what, sizeof what, "rbm layer %d epoch %d", k, e + 1);
                 if ((rc = ffr_train_check_finite(net, what, err))) goto done;
+                ffr_train_metrics m, *mp = NULL;
+                int stop = 0;
+                if (o->holdout && o->n_holdout) {
+                    if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
+                    mp = &m;
+                }
+                if (o->progress) {
+                    ffr_train_progress pr = {FFR_TRAIN_RBM, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
+                                             dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, NAN, 1, mp};
+                    stop = o->progress(o->progress_ctx, &pr);
+                }
+                /* after the epoch's report (the metrics row): a kill between the two repeats the epoch */
                 if (o->checkpoint) {
                     float *ex = NULL;
                     if (o->persistent) {
@@ -191,16 +203,7 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
                     free(ex); ck.extra = NULL; ck.nextra = 0;
                     if (rc) goto done;
                 }
-                ffr_train_metrics m, *mp = NULL;
-                if (o->holdout && o->n_holdout) {
-                    if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
-                    mp = &m;
-                }
-                if (o->progress) {
-                    ffr_train_progress pr = {FFR_TRAIN_RBM, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                             dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, NAN, 1, mp};
-                    if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
-                }
+                if (stop) { if (stopped) *stopped = 1; goto done; }
             }
         }
         if (k < L) { /* next RBM's data: hidden probabilities of this one */

@@ -271,8 +271,8 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
             char what[64];
             snprintf(what, sizeof what, "sae layer %d epoch %d", k, e + 1);
             if ((rc = ffr_train_check_finite(net, what, err))) goto done;
-            if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
             ffr_train_metrics *mp = NULL;
+            int stop = 0;
             if (hpairs) { /* pair k from the cached input of layer k-1; pairs < k kept, pairs > k NaN */
                 if ((rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
                 hdone = 1;
@@ -284,8 +284,11 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
             if (o->progress) {
                 ffr_train_progress pr = {FFR_TRAIN_SAE, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
                                          dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, NAN, 1, mp};
-                if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
+                stop = o->progress(o->progress_ctx, &pr);
             }
+            /* after the epoch's report (the metrics row): a kill between the two repeats the epoch */
+            if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
+            if (stop) { if (stopped) *stopped = 1; goto done; }
         }
         if (hpairs && k < L) {
             if (!hdone && (rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
