@@ -83,6 +83,8 @@ if [ $MD = 0 ]; then
     { printf '\223NUMPY\001\000'; printf "\\$(printf %o $((${#h} + 1)))\000"; printf '%s\n' "$h"; tail -c 260 m; } > u8.npy
     { printf '\000\000\010\003\000\000\000\015\000\000\000\004\000\000\000\005'; tail -c 260 m; } > u8.idx
     "$F" relax --model m --images u8.idx --quiet --max-sweeps 3 --trace f01.csv || exit 1
+    # class 9: a gzip IDX of 3000 images 28 x 36 (3 MB inflated, a few KB on disk)
+    { printf '\000\000\010\003\000\000\013\270\000\000\000\034\000\000\000\044'; head -c 3024000 /dev/zero; } | gzip -c > wide.gz
     mkdir lockw
     # another writer of lockw: a process holding flock on it (the sleep itself holds fd 9)
     if command -v flock > /dev/null; then ( exec 9< lockw; flock 9; exec sleep 60 ) & LOCKPID=$!; sleep 0.3; fi
@@ -132,6 +134,9 @@ refuse 5 "a FIFO as a checkpoint to resume (no hang)" "ffrelax train: fifo: not 
 refuse 5 "a directory as a checkpoint" "ffrelax train: adir: is a directory: expected a regular file to replace (or a new path)" "true" $TR --out t1 --checkpoint adir --resume
 refuse 5 "a FIFO as the mask" "ffrelax relax: fifo: not a readable regular file: found a FIFO" "true" $R --mask fifo
 refuse 5 "a directory as the data" "ffrelax relax: adir: not a readable regular file: found a directory" "true" relax --model m --images adir
+# ---- class 9: the header's width checked against the model before inflating
+refuse 9 "gzip IDX of width 1008 for a 20-unit model" "ffrelax relax: wide.gz: example size: expected 20 (the model's visible layer), found 1008" "true" relax --model m --images wide.gz
+refuse 9 "the same for training from a model" "ffrelax train: wide.gz: example size: expected 20 (the visible layer), found 1008" "true" train --images wide.gz --init-model m --out t1 --quiet
 # ---- class 10: leftovers and stale members
 accept 10 "a dead writer's temporary files are removed, a fresh one kept" "test ! -e m.tmp.999999 && test ! -e m.tmp.1.x && test -e m.tmp.888888" init --sizes 20,13,11 --tied --seed 3 --out m
 accept 10 "relax --npy-dir: stale state3.npy of a deeper run removed" "test ! -e deep/state3.npy && test -e deep/state2.npy" $R --npy-dir deep
