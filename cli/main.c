@@ -9,11 +9,18 @@
 #include "cli.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
+    char msg[4096];
     va_list ap;
-    fprintf(stderr, "ffrelax %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* control characters (from file names, file contents) never reach the terminal raw */
+    fprintf(stderr, "ffrelax %s: ", cmd);
+    for (const char *p = msg; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 32 || c == 127) fprintf(stderr, "\\x%02x", c);
+        else fputc(c, stderr);
+    }
     fputc('\n', stderr);
     return 1;
 }
@@ -34,6 +41,7 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    if (errno == ERANGE && fabs(v) < 1) errno = 0; /* underflow (1e-310): a subnormal or 0, still in range */
     if (errno || end == s || *end || !(v >= lo && v <= hi)) {
         cli_fail(cmd, "--%s: expected a number in [%g, %g], found '%s'", opt, lo, hi, s);
         return -1;

@@ -345,8 +345,14 @@ ffr_status ffr_idx_write_images(const char *path, const unsigned char *pix, size
                                 size_t rows, size_t cols, int gz, ffr_err *err);
 ffr_status ffr_idx_write_labels(const char *path, const unsigned char *y, size_t count,
                                 int gz, ffr_err *err);
-/* Load a data matrix from an IDX image file or a 2-D .npy: (count, dim). */
+/* Load a data matrix from an IDX image file or a 2-D .npy: (count, dim).
+ * IDX pixels and a uint8 ('|u1') .npy are scaled to [0, 1] (v / 255);
+ * float and other integer arrays are taken as they are. */
 ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err);
+/* The shape ffr_data_load would return, from the header alone (and the checks
+ * that need no data: file size, gzip bound): nothing is inflated or
+ * allocated, so a caller can compare dim with its network first. */
+ffr_status ffr_data_peek(const char *path, size_t *count, size_t *dim, ffr_err *err);
 
 /* ------------------------------------------------------- @io extras */
 /* ffr_npy_read fills shape[d] = 1 for d >= ndim (a 0-d array has one element).
@@ -392,6 +398,11 @@ ffr_status ffr_out_printf(ffr_out *o, ffr_err *err, const char *fmt, ...)
 #endif
     ;
 const char *ffr_out_path(const ffr_out *o); /* the path given to ffr_out_open */
+/* Commit without fsync: the rename stays atomic when the process dies, but
+ * not when the machine does. For a log rewritten every epoch whose
+ * durability follows the next synced file (train --metrics, then the
+ * checkpoint). */
+void ffr_out_nosync(ffr_out *o);
 /* Flush, fsync, rename into place (or finish a direct write) and free o.
  * On failure the target is left as it was and the temporary file removed. */
 ffr_status ffr_out_commit(ffr_out *o, ffr_err *err);
@@ -408,6 +419,12 @@ int ffr_file_same(const char *a, const char *b);
  * NUL after the last byte); *len is its size. FIFOs, devices and directories
  * are refused without blocking. */
 ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err);
+/* An advisory lock (flock) on folder dir while a set of files is written
+ * into it (export, relax --npy-dir): a second writer of the same folder gets
+ * FFR_ERR_IO at once instead of leaving a mixed set. *lock is -1 on failure;
+ * release with ffr_dir_unlock (or by exiting). */
+ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err);
+void ffr_dir_unlock(int lock);
 /* The zlib/gzip crc32: start with crc = 0; chain calls over consecutive parts. */
 uint32_t ffr_crc32(uint32_t crc, const void *p, size_t n);
 

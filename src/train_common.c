@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
 #include "train_internal.h"
@@ -281,8 +282,9 @@ void ffr_train_ckpt_free(ffr_train_ckpt *c) {
 
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open checkpoint", path);
+    FILE *f;
+    ffr_status ost = ffr_open_read(path, &f, NULL, err); /* regular files only, never blocks */
+    if (ost) return ost;
     unsigned char *data = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
