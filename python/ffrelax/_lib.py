@@ -92,7 +92,7 @@ class ffr_relax_opts(ctypes.Structure):
                 ("gibbs", ctypes.c_int), ("seed", ctypes.c_uint64), ("visible_mask", c_uchar_p),
                 ("top_target", c_float_p), ("measure_every", ctypes.c_int), ("diverge_factor", ctypes.c_double),
                 ("precision", c_enum), ("anderson", ctypes.c_int), ("progress", RELAX_PROGRESS_FN),
-                ("progress_ctx", ctypes.c_void_p)]
+                ("progress_ctx", ctypes.c_void_p), ("beta", ctypes.c_double), ("nudge_target", c_float_p)]
 
 
 class ffr_trace(ctypes.Structure):
@@ -134,7 +134,7 @@ class ffr_train_opts(ctypes.Structure):
                 ("basal", ctypes.c_int), ("relax", ffr_relax_opts), ("holdout", c_float_p),
                 ("n_holdout", ctypes.c_size_t), ("holdout_relax", ctypes.c_int), ("checkpoint", ctypes.c_char_p),
                 ("resume", ctypes.c_int), ("progress", TRAIN_PROGRESS_FN), ("progress_ctx", ctypes.c_void_p),
-                ("progress_every", ctypes.c_int)]
+                ("progress_every", ctypes.c_int), ("threads", ctypes.c_int)]
 
 
 # The structs the tests compare with the header (C name -> ctypes class).
