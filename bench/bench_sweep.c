@@ -177,13 +177,13 @@ static void backend_products(plain_t *p, int k, int which) {
     int B = p->B, lo = net->n[k - 1], n = net->n[k];
     float beta = 0.f;
     if (which == 1 && p->pup16[1]) {
-        if (k >= 2) { ffr_gemm_packed_bf16(B, n, lo, p->cu[k], p->R[k - 1], lo, p->pup16[k], 0.f, p->T[k], n); beta = 1.f; }
-        if (k < 3) ffr_gemm_packed_bf16(B, n, net->n[k + 1], p->cd[k], p->R[k + 1], net->n[k + 1], p->pdn16[k], beta, p->T[k], n);
+        if (k >= 2) { ffr_gemm_packed_bf16(0, B, n, lo, p->cu[k], p->R[k - 1], lo, p->pup16[k], 0.f, p->T[k], n); beta = 1.f; }
+        if (k < 3) ffr_gemm_packed_bf16(0, B, n, net->n[k + 1], p->cd[k], p->R[k + 1], net->n[k + 1], p->pdn16[k], beta, p->T[k], n);
         return;
     }
     if (which == 1 && p->pup[1]) {
-        if (k >= 2) { ffr_gemm_packed(0, B, n, lo, p->cu[k], p->R[k - 1], lo, p->pup[k], 0.f, p->T[k], n); beta = 1.f; }
-        if (k < 3) ffr_gemm_packed(0, B, n, net->n[k + 1], p->cd[k], p->R[k + 1], net->n[k + 1], p->pdn[k], beta, p->T[k], n);
+        if (k >= 2) { ffr_gemm_packed(0, 0, B, n, lo, p->cu[k], p->R[k - 1], lo, p->pup[k], 0.f, p->T[k], n); beta = 1.f; }
+        if (k < 3) ffr_gemm_packed(0, 0, B, n, net->n[k + 1], p->cd[k], p->R[k + 1], net->n[k + 1], p->pdn[k], beta, p->T[k], n);
         return;
     }
 #ifdef FFR_USE_BLAS

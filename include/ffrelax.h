@@ -217,6 +217,10 @@ typedef struct {
      * Gibbs sampling; dendritic needs a_up(L) + beta > 0. 0 (default): none. */
     double beta;
     const float *nudge_target; /* (B, n_L) row-major target y of the top layer when beta != 0 */
+    int threads;              /* threads of this relaxation's products and passes; 0 (default):
+                                 ffr_set_threads' count, else FFRELAX_THREADS, else the CPUs.
+                                 (A BLAS build without the AVX-512 kernel: the BLAS's own count
+                                 for the products.) Results do not depend on it. */
 } ffr_relax_opts;
 
 void ffr_relax_opts_default(ffr_relax_opts *o);
@@ -255,7 +259,34 @@ typedef struct {
     char diag[256];
 } ffr_trace;
 
-/* Relax B examples. x is (B, n_0): the visible data (clamped units take it;
+/* ---- the relaxer: one network, options and a maximum batch, run many times.
+ * Create checks the network and the options, packs the weights and allocates
+ * every workspace and the trace once; a run allocates nothing (but the
+ * trace's per-sweep rows, which grow geometrically when a run needs more
+ * sweeps than any before: create reserves max_sweeps + 1 rows up to 1,025).
+ * The relaxer keeps a const pointer to the caller's network: after changing
+ * its parameters, call ffr_relaxer_update (re-packs the weights in place).
+ * The option pointers (visible_mask, top_target, nudge_target, progress_ctx)
+ * are read during runs: keep them valid, or set new ones with
+ * ffr_relaxer_set_opts (which re-allocates only what the new options need
+ * and the relaxer lacks, e.g. Anderson's history or a bf16 pack).
+ * Thread safety: one relaxer is used by one thread at a time; different
+ * relaxers (on the same const network) may run concurrently. The shared thread
+ * pool serves one call at a time; a concurrent call runs its parts on its own
+ * thread, with the same results. */
+typedef struct ffr_relaxer ffr_relaxer;
+ffr_status ffr_relaxer_create(ffr_relaxer **out, const ffr_net *net, const ffr_relax_opts *o, int max_batch,
+                              ffr_err *err);
+/* Relax B <= max_batch examples x (B, n_0) into st (at least B rows; the first
+ * B are used), as ffr_relax does. *trace (may be NULL) points to the
+ * relaxer's trace, valid until the next run or ffr_relaxer_free. */
+ffr_status ffr_relaxer_run(ffr_relaxer *rx, const float *x, int B, ffr_state *st, const ffr_trace **trace,
+                           ffr_err *err);
+ffr_status ffr_relaxer_set_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *err);
+ffr_status ffr_relaxer_update(ffr_relaxer *rx, ffr_err *err); /* the network's parameters changed */
+void ffr_relaxer_free(ffr_relaxer *rx);
+
+/* Relax B examples (a relaxer created, run once and freed). x is (B, n_0): the visible data (clamped units take it;
  * with a mask, free visible units start from it too when init = GIVEN... see
  * doc/math.md). st holds the result, and the start when init = FFR_INIT_GIVEN.
  * *trace (may be NULL if not wanted) is allocated here; free with ffr_trace_free.
@@ -266,17 +297,17 @@ ffr_status ffr_relax(const ffr_net *net, const float *x, int B,
 void ffr_trace_free(ffr_trace *t);
 
 /* The feedforward pass of Eq. 17 from the visible data x (B, n_0): s_k = f_k(s_{k-1}),
- * (s_k = rho(f_k) for hopfield, sigm(f_k) for boltzmann). */
-void ffr_feedforward(const ffr_net *net, const float *x, int B, ffr_state *st);
+ * (s_k = rho(f_k) for hopfield, sigm(f_k) for boltzmann). FFR_OK or FFR_ERR_NOMEM. */
+ffr_status ffr_feedforward(const ffr_net *net, const float *x, int B, ffr_state *st);
 
 /* Evaluate every branch at a state: f[k] (B, n_k) for k >= 1 and g[k] (B, n_k)
  * for k < L (g[k] is the top-down branch INTO layer k, i.e. g_{k+1} of the paper),
  * and F[k] the rule's target for layer k. Any output pointer may be NULL.
  * This is the naive reference the fast loop is tested against. */
-void ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g, float **F);
+ffr_status ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g, float **F); /* or NOMEM */
 
 /* Energy of each example at a state (doc/math.md); returns 0 and fills E (B),
- * or returns -1 when the network has no energy (untied weights). */
+ * or returns -1 when the network has no energy (untied weights), -2 when out of memory. */
 int ffr_energy(const ffr_net *net, const ffr_state *st, double *E);
 
 /* ---------------------------------------------------------------- linalg */
@@ -288,8 +319,11 @@ void ffr_gemm(int transA, int transB, int M, int N, int K, float alpha,
 void ffr_gemm_ref(int transA, int transB, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta,
                   float *C, int ldc);
-void ffr_set_threads(int n);  /* BLAS threads; n <= 0 keeps the environment's choice */
-int ffr_get_threads(void);    /* BLAS threads now in use (1 without BLAS) */
+/* The default thread count of the library (relaxers with threads = 0, ffr_gemm,
+ * trainers) and of the BLAS; n <= 0 keeps the current choice. Process-wide:
+ * prefer ffr_relax_opts.threads per relaxer. */
+void ffr_set_threads(int n);
+int ffr_get_threads(void);    /* threads the products now use by default (the BLAS's without the kernel) */
 const char *ffr_blas_info(void);   /* e.g. "OpenBLAS 0.3.21 pthread, 2 threads" */
 
 /* --------------------------------------------------------------- data io */

@@ -1,9 +1,12 @@
-/* blas.c - the one matrix-product wrapper: when built with BLAS (FFR_USE_BLAS),
- * ffrelax's AVX-512 kernel (gemm.c) on CPUs that have AVX-512F, else CBLAS;
- * and the naive reference that is always compiled (the only path of BLAS=0).
+/* blas.c - the one matrix-product wrapper: ffrelax's AVX-512 kernel (gemm.c)
+ * on CPUs that have AVX-512F (any build), else CBLAS when built with BLAS
+ * (FFR_USE_BLAS), else the naive reference that is always compiled.
+ * Dependencies run one way: blas.c calls gemm.c and parallel.c, never the
+ * other way round.
  * Convention: row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
 #include <stdio.h>
 #include "internal.h"
+#include "parallel.h"
 #ifdef FFR_USE_BLAS
 #include <cblas.h>
 #endif
@@ -23,27 +26,20 @@ void ffr_gemm_ref(int tA, int tB, int M, int N, int K, float alpha, const float 
         }
 }
 
-int ffr_gemm_uses_fast(void) {
-#ifdef FFR_USE_BLAS
-    return ffr_gemm_fast_available();
-#else
-    return 0;
-#endif
-}
+int ffr_gemm_uses_fast(void) { return ffr_gemm_fast_available(); }
 
 void ffr_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-#ifdef FFR_USE_BLAS
     if (K <= 0) { /* BLAS leaves C*beta; do the same explicitly */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(size_t)i * ldc + j];
         return;
     }
-    if (ffr_gemm_uses_fast()) {
-        ffr_gemm_fast(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
+    /* the kernel packs op(B) per call; out of memory for that, the product
+     * goes to the path below (never an abort: this function cannot report) */
+    if (ffr_gemm_uses_fast() && ffr_gemm_fast(0, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) return;
+#ifdef FFR_USE_BLAS
     if (M == 1) { /* one row (B = 1, the online case): sgemv reads op(B) once without
                      packing it, 10-30% faster than sgemm here; its rounding differs */
         int incA = tA ? lda : 1;
@@ -69,7 +65,7 @@ char *openblas_get_config(void);
 
 void ffr_set_threads(int n) {
     if (n <= 0) return;
-    ffr_gemm_set_threads(n);
+    ffr_threads_set_default(n);
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
     openblas_set_num_threads(n);
 #endif
@@ -84,14 +80,14 @@ int ffr_blas_threads(void) {
 }
 
 int ffr_get_threads(void) {
-    return ffr_gemm_uses_fast() ? ffr_gemm_threads() : ffr_blas_threads();
+    return ffr_gemm_uses_fast() ? ffr_threads_default() : ffr_blas_threads();
 }
 
 const char *ffr_blas_info(void) {
     static char buf[256]; /* read-only after the first call in practice; informational */
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
     if (ffr_gemm_uses_fast())
-        snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (%s for the rest)", ffr_gemm_threads(),
+        snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (%s for the rest)", ffr_threads_default(),
                  openblas_get_config());
     else snprintf(buf, sizeof buf, "%s, %d threads", openblas_get_config(), openblas_get_num_threads());
 #elif defined(FFR_USE_BLAS)

@@ -1,7 +1,7 @@
 /* gemm.c - ffrelax's own fp32 matrix product for CPUs with AVX-512F: a packed,
  * register-blocked kernel in the BLIS manner (flame/blis), chosen at run time
- * when the CPU has AVX-512F and the build uses BLAS (FFRELAX_GEMM=blas turns
- * it off). It exists because the relaxation sweep is GEMM-bound and a BLAS
+ * when the CPU has AVX-512F (FFRELAX_GEMM=blas turns
+ * it off; it needs no BLAS: a BLAS=0 build uses it too). It exists because the relaxation sweep is GEMM-bound and a BLAS
  * configured for an older core (OPENBLAS_CORETYPE=Haswell, AVX2) leaves half
  * of an AVX-512 core idle; the naive reference ffr_gemm_ref (blas.c) stays
  * beside it and the tests compare the two on awkward shapes.
@@ -23,16 +23,11 @@
  * read when beta = 0); after each later block, C = C + alpha*acc_b. So a row of
  * C does not depend on which other rows are in the product (the active set of
  * the engine shrinks the batch) nor on how the columns are split over threads. */
-#if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE /* sched_getcpu, sched_setaffinity */
-#endif
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "parallel.h"
 
 #define FFR_MR 12
 #define FFR_NPMAX 2 /* column panels at once, tiles of <= 6 rows (np_max) */
@@ -275,14 +270,6 @@ static void drive(int M, int p0, int p1, int N, int K, float alpha, int tA, cons
 #endif
 }
 
-/* ---- threads: the panels are split in contiguous ranges, one per thread */
-static int g_threads = 0; /* 0: not set, take the BLAS's count (its environment variables) */
-void ffr_gemm_set_threads(int n) { g_threads = n < 1 ? 1 : n > 64 ? 64 : n; }
-int ffr_gemm_threads(void) {
-    if (g_threads == 0) ffr_gemm_set_threads(ffr_blas_threads());
-    return g_threads;
-}
-
 /* ---- bf16: op(A) and op(B) rounded to bfloat16 (round to nearest even,
  * denormals to zero, as VCVTNE2PS2BF16 does), products of pairs accumulated in
  * fp32 by VDPBF16PS (AVX512_BF16). Depth runs in pairs k2 = (2 k2, 2 k2 + 1):
@@ -452,113 +439,6 @@ static void drive16(int M, int p0, int p1, int N, int K, float alpha, const floa
 }
 #endif
 
-/* ---- a small persistent thread pool: ffr_parallel(nt, fn, ctx) runs
- * fn(ctx, t, nt) for t = 0..nt-1, t = 0 on the caller, the others on workers
- * that are created on first use and then wait (a short spin, then a condition
- * variable) for the next call. The parts are independent by contract, so when
- * the pool is busy (another thread of the caller's program is using it) or a
- * worker cannot be created, the caller runs the parts itself, in order, with
- * the same result. */
-#define POOL_MAX 63
-#define POOL_SPIN 20000
-static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER; /* one parallel call at a time */
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* sleeping workers */
-static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
-static int pool_n;                  /* workers created (under pool_busy) */
-static atomic_uint pool_gen;        /* incremented once per call */
-static atomic_int pool_left;        /* workers that have not finished this call */
-static void (*pool_fn)(void *, int, int);
-static void *pool_ctx;
-static int pool_nt;
-static unsigned pool_born[POOL_MAX + 1]; /* the generation each worker was created in */
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-/* Two parts on one CPU. A woken worker can be placed on its waker's CPU and
- * stay there while the other CPUs idle (seen on a 2-vCPU Firecracker VM whose
- * CPUs share no cache level the kernel knows of: every product then ran at
- * a quarter of its speed). A worker that starts its part on the caller's CPU
- * moves itself: its affinity without that CPU, then its affinity back (no
- * lasting pinning; the kernel keeps it where it went). */
-static atomic_int pool_cpu0 = -1; /* the caller's CPU at the start of the call */
-static void pool_unshare(void) {
-#if defined(__linux__) && defined(CPU_SET)
-    int c = sched_getcpu(), c0 = atomic_load_explicit(&pool_cpu0, memory_order_relaxed);
-    if (c < 0 || c != c0) return;
-    cpu_set_t m;
-    if (sched_getaffinity(0, sizeof m, &m) || CPU_COUNT(&m) < 2 || c >= CPU_SETSIZE || !CPU_ISSET(c, &m)) return;
-    CPU_CLR(c, &m);
-    if (sched_setaffinity(0, sizeof m, &m)) return;
-    CPU_SET(c, &m);
-    (void)sched_setaffinity(0, sizeof m, &m);
-#endif
-}
-
-static void *pool_worker(void *arg) {
-    int t = (int)(intptr_t)arg;
-    unsigned seen = pool_born[t];
-    for (;;) {
-        unsigned g;
-        int spins = 0;
-        while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) {
-            if (++spins < POOL_SPIN) { cpu_relax(); continue; }
-            pthread_mutex_lock(&pool_mu);
-            while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) pthread_cond_wait(&pool_cv, &pool_mu);
-            pthread_mutex_unlock(&pool_mu);
-            break;
-        }
-        seen = g;
-        if (t < pool_nt) {
-            pool_unshare();
-            pool_fn(pool_ctx, t, pool_nt);
-        }
-        atomic_fetch_sub_explicit(&pool_left, 1, memory_order_acq_rel);
-    }
-    return NULL;
-}
-
-void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx) {
-    if (nt > POOL_MAX + 1) nt = POOL_MAX + 1;
-    if (nt <= 1) { fn(ctx, 0, 1); return; }
-    if (pthread_mutex_trylock(&pool_busy)) {
-        for (int t = 0; t < nt; t++) fn(ctx, t, nt);
-        return;
-    }
-    while (pool_n < nt - 1) {
-        pthread_t th;
-        pthread_attr_t at;
-        int t = pool_n + 1, ok = pthread_attr_init(&at) == 0;
-        pool_born[t] = atomic_load(&pool_gen);
-        ok = ok && pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
-             pthread_create(&th, &at, pool_worker, (void *)(intptr_t)t) == 0;
-        pthread_attr_destroy(&at);
-        if (!ok) break;
-        pool_n++;
-    }
-    int nw = pool_n < nt - 1 ? pool_n : nt - 1; /* workers that take a part */
-    pool_fn = fn; pool_ctx = ctx; pool_nt = nt;
-#if defined(__linux__) && defined(CPU_SET)
-    atomic_store_explicit(&pool_cpu0, sched_getcpu(), memory_order_relaxed);
-#endif
-    atomic_store_explicit(&pool_left, pool_n, memory_order_relaxed);
-    pthread_mutex_lock(&pool_mu);
-    atomic_fetch_add_explicit(&pool_gen, 1, memory_order_release);
-    pthread_cond_broadcast(&pool_cv);
-    pthread_mutex_unlock(&pool_mu);
-    fn(ctx, 0, nt);
-    for (int t = nw + 1; t < nt; t++) fn(ctx, t, nt); /* parts no worker could take */
-    int spins = 0;
-    while (atomic_load_explicit(&pool_left, memory_order_acquire) > 0) {
-        if (++spins < POOL_SPIN) cpu_relax();
-        else sched_yield();
-    }
-    pthread_mutex_unlock(&pool_busy);
-}
-
 typedef struct {
     int M, np, N, K, tA, lda, ldc, by_rows;
     float alpha, beta;
@@ -597,23 +477,23 @@ static void job_part(void *arg, int t, int nt) {
     }
 }
 
-static int packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+static int packed_any(int nt, int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                       const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi);
-void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+void ffr_gemm_packed(int nt, int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                      float beta, float *C, int ldc) {
-    packed_any(tA, M, N, K, alpha, A, lda, P, NULL, beta, C, ldc, NULL);
+    packed_any(nt, tA, M, N, K, alpha, A, lda, P, NULL, beta, C, ldc, NULL);
 }
-void ffr_gemm_packed_bf16(int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
+void ffr_gemm_packed_bf16(int nt, int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
                           float beta, float *C, int ldc) {
-    packed_any(0, M, N, K, alpha, A, lda, NULL, P, beta, C, ldc, NULL);
+    packed_any(nt, 0, M, N, K, alpha, A, lda, NULL, P, beta, C, ldc, NULL);
 }
-int ffr_gemm_packed_epi(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+int ffr_gemm_packed_epi(int nt, int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                         const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi) {
-    return packed_any(tA, M, N, K, alpha, A, lda, P16 ? NULL : P, P16, beta, C, ldc, epi);
+    return packed_any(nt, tA, M, N, K, alpha, A, lda, P16 ? NULL : P, P16, beta, C, ldc, epi);
 }
 /* Returns 1 when epi ran on every row (whole rows per thread), else 0 (the
- * caller runs its epilogue after the product). */
-static int packed_any(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+ * caller runs its epilogue after the product). nt: threads, 0 = the default. */
+static int packed_any(int nt, int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                       const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi) {
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
@@ -622,7 +502,7 @@ static int packed_any(int tA, int M, int N, int K, float alpha, const float *A, 
         return 0;
     }
     int np = (N + FFR_NR - 1) / FFR_NR;
-    int nt = ffr_gemm_threads();
+    nt = ffr_threads_resolve(nt);
     /* work in flop-equivalents: the products, plus the packed op(B) streamed
      * from memory (with few rows a product is bound by reading P, ~8 flops'
      * time per float), ~6 us of it per thread at least (a hand-off costs
@@ -649,19 +529,22 @@ static void pack_part(void *arg, int t, int nt) {
     ffr_gemm_pack(j->P + (size_t)p0 * j->K * FFR_NR, j->tB, n, j->K, B, j->ldb);
 }
 
-void ffr_gemm_fast(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                   int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
+int ffr_gemm_fast(int nt, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return 0;
     size_t nf = ffr_gemm_pack_floats(N, K);
-    float *P = nf ? aligned_alloc(64, nf * sizeof(float)) : NULL;
-    FFR_ASSERT(!nf || P);
+    float *P = nf ? ffr_big_alloc(nf, sizeof(float), 0) : NULL;
+    if (nf && !P) return -1;
+    nt = ffr_threads_resolve(nt);
+    int ntp = nt;
     if (nf) {
-        int np = (N + FFR_NR - 1) / FFR_NR, nt = ffr_gemm_threads();
+        int np = (N + FFR_NR - 1) / FFR_NR;
         if ((double)N * K < 262144.0 * nt) nt = (int)((double)N * K / 262144) > 1 ? (int)((double)N * K / 262144) : 1;
         if (nt > np) nt = np;
         pack_job pj = {P, tB, N, K, B, ldb, np};
         ffr_parallel(nt, pack_part, &pj);
     }
-    ffr_gemm_packed(tA, M, N, K, alpha, A, lda, P, beta, C, ldc);
+    ffr_gemm_packed(ntp, tA, M, N, K, alpha, A, lda, P, beta, C, ldc);
     free(P);
+    return 0;
 }

@@ -6,11 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "ffrelax.h"
+#include "parallel.h"
 
 /* size_t products that report overflow: returns 0 on overflow. */
 int ffr_mul_ok(size_t a, size_t b, size_t *out);
-/* calloc of count*size with overflow check; NULL on failure. */
+/* The library's allocations (util.c), freed by free(): counted, and made to
+ * fail by ffr_alloc_fail_after for the out-of-memory tests. calloc of
+ * count*size with overflow check; NULL on failure. */
 void *ffr_calloc(size_t count, size_t size);
+void *ffr_malloc(size_t n);
+void *ffr_realloc(void *p, size_t n);
+/* Tests: after n more successful allocations every one fails (n < 0: never). */
+void ffr_alloc_fail_after(long n);
+/* Allocations made so far by the functions above (ffr_big_alloc included). */
+long ffr_alloc_count(void);
 /* A large buffer, 64-byte aligned, from 4 MiB 2 MiB-aligned on transparent huge pages where the OS has them; free(). */
 void *ffr_big_alloc(size_t count, size_t size, int zero);
 
@@ -35,34 +44,30 @@ ffr_status ffr_write(ffr_afile *a, const void *p, size_t n, ffr_err *err);
  * *size (if not NULL) is the file's size. */
 ffr_status ffr_open_read(const char *path, FILE **f, uint64_t *size, ffr_err *err);
 
-/* rho and its rate map (doc/math.md). */
-static inline float ffr_rho_apply(ffr_rho r, float s) {
-    switch (r) {
-    case FFR_RHO_HARDSIGMOID: return s < 0.f ? 0.f : (s > 1.f ? 1.f : s);
-    case FFR_RHO_SIGMOID: return 1.f / (1.f + expf(-s));
-    default: return s;
-    }
-}
+/* rho, the rules' F_k, rates and gains: rule.h. */
+#include "rule.h"
 
 /* gemm.c: the AVX-512 kernel (doc/performance.md). Packed op(B): panels of
  * FFR_NR columns, P[jp][k][FFR_NR], 64-byte aligned; FFR_KC is the depth block
- * that fixes the summation order. ffr_gemm_fast_available: the CPU has AVX-512F,
- * the build uses BLAS, and FFRELAX_GEMM is not "blas". */
+ * that fixes the summation order. ffr_gemm_fast_available: the CPU has AVX-512F
+ * and FFRELAX_GEMM is not "blas" (with or without a BLAS build).
+ * nt (first argument of the products): threads, 0 = ffr_threads_default(). */
 #define FFR_NR 32
 #define FFR_KC 512
 int ffr_gemm_fast_available(void);
 size_t ffr_gemm_pack_floats(int N, int K);
 void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb);
-void ffr_gemm_packed(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+void ffr_gemm_packed(int nt, int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                      float beta, float *C, int ldc);
-void ffr_gemm_fast(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                   int ldb, float beta, float *C, int ldc);
+/* Packs op(B) per call: returns 0, or -1 (nothing computed) when out of memory. */
+int ffr_gemm_fast(int nt, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc);
 /* bf16 products (AVX512_BF16): op(B) packed as bf16 pairs, P[jp][k2][FFR_NR]
  * 32-bit words; A row-major fp32, rounded to bf16 while packing; fp32 sums. */
 int ffr_gemm_bf16_available(void);
 size_t ffr_gemm_pack_bf16_words(int N, int K);
 void ffr_gemm_pack_bf16(uint32_t *P, int tB, int N, int K, const float *B, int ldb);
-void ffr_gemm_packed_bf16(int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
+void ffr_gemm_packed_bf16(int nt, int M, int N, int K, float alpha, const float *A, int lda, const uint32_t *P,
                           float beta, float *C, int ldc);
 /* A product with an epilogue: fn(ctx, r0, r1) runs, on the thread that
  * computed them, as soon as rows [r0, r1) of C are final (every column, every
@@ -70,15 +75,13 @@ void ffr_gemm_packed_bf16(int M, int N, int K, float alpha, const float *A, int 
  * Returns 1 when the epilogue ran for all M rows, 0 when it did not run at all
  * (columns split over the threads: the caller runs it after the product). */
 typedef struct { void (*fn)(void *ctx, int r0, int r1); void *ctx; } ffr_gemm_epi;
-int ffr_gemm_packed_epi(int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
+int ffr_gemm_packed_epi(int nt, int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
                         const uint32_t *P16, float beta, float *C, int ldc, const ffr_gemm_epi *epi);
 float ffr_bf16_round(float f); /* round to nearest even bf16 (denormals to zero), back in a float */
-void ffr_gemm_set_threads(int n);
-int ffr_gemm_threads(void);
-/* fn(ctx, t, nt) for t = 0..nt-1 on nt threads (t = 0 on the caller), then join. */
-void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx);
-int ffr_blas_threads(void);
-int ffr_gemm_uses_fast(void); /* ffr_gemm goes to the kernel (BLAS build, AVX-512F CPU) */ /* the BLAS library's own thread count (1 without BLAS) */
+/* The default thread count (parallel.h); the old name, kept for the trainers. */
+#define ffr_gemm_threads() ffr_threads_default()
+int ffr_blas_threads(void);   /* the BLAS library's own thread count (1 without BLAS) */
+int ffr_gemm_uses_fast(void); /* ffr_gemm goes to the kernel (AVX-512F CPU, FFRELAX_GEMM not "blas") */
 /* relax.c: the AVX-512 elementwise pass on (1, the default where the CPU has it) or off (0: row_update, for tests). */
 void ffr_relax_simd(int on);
 /* relax.c: the update fused into each layer's last product (1, the default) or a separate pass (0, for tests). */

@@ -65,9 +65,6 @@ static ffr_status check_ckpt(const ffr_trainer *t, const ffr_train_opts *o, cons
     if (ck->epoch < 0 || ck->epoch > o->epochs)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: checkpoint epoch %d out of range (expected 0..%d, the --epochs of this run)",
                         p, ck->epoch, o->epochs);
-    if (ck->opt.t != (uint64_t)ck->epoch * nbatches)
-        return ffr_fail(err, FFR_ERR_FORMAT, "%s: checkpoint optimizer step count %llu, expected %llu (%d epochs of %zu minibatches)",
-                        p, (unsigned long long)ck->opt.t, (unsigned long long)ck->epoch * nbatches, ck->epoch, nbatches);
     if (!(ck->rng.s[0] | ck->rng.s[1] | ck->rng.s[2] | ck->rng.s[3]))
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: checkpoint rng state is all zero (not a state the generator reaches)", p);
     /* identity: the same run (options, optimizer, data) */
@@ -79,14 +76,14 @@ static ffr_status check_ckpt(const ffr_trainer *t, const ffr_train_opts *o, cons
     if (ck->opt.kind != o->optimizer)
         return ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint optimizer %s, this run %s; %s", p,
                         ffr_optimizer_name(ck->opt.kind), ffr_optimizer_name(o->optimizer), fix);
-    SAME("lr", "%.17g", ck->opt.lr, o->lr);
-    SAME("weight decay", "%.17g", ck->opt.weight_decay, o->weight_decay);
+    SAME("lr", "%.15g", ck->opt.lr, o->lr);
+    SAME("weight decay", "%.15g", ck->opt.weight_decay, o->weight_decay);
     if (o->optimizer == FFR_OPT_SGD) {
-        SAME("momentum", "%.17g", ck->opt.momentum, o->momentum);
+        SAME("momentum", "%.15g", ck->opt.momentum, o->momentum);
     } else {
-        SAME("adam beta1", "%.17g", ck->opt.beta1, o->beta1);
-        SAME("adam beta2", "%.17g", ck->opt.beta2, o->beta2);
-        SAME("adam eps", "%.17g", ck->opt.eps, o->adam_eps);
+        SAME("adam beta1", "%.15g", ck->opt.beta1, o->beta1);
+        SAME("adam beta2", "%.15g", ck->opt.beta2, o->beta2);
+        SAME("adam eps", "%.15g", ck->opt.eps, o->adam_eps);
     }
 #undef SAME
     if (ck->data_hash != dh)
@@ -94,6 +91,10 @@ static ffr_status check_ckpt(const ffr_trainer *t, const ffr_train_opts *o, cons
     if (ck->fingerprint != t->fp)
         return ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint of other %s options (%s); %s", p, t->name,
                         t->fp_what ? t->fp_what : "the method's own options", fix);
+    /* consistency of the position with this (same) run */
+    if (ck->opt.t != (uint64_t)ck->epoch * nbatches)
+        return ffr_fail(err, FFR_ERR_FORMAT, "%s: checkpoint optimizer step count %llu, expected %llu (%d epochs of %zu minibatches)",
+                        p, (unsigned long long)ck->opt.t, (unsigned long long)ck->epoch * nbatches, ck->epoch, nbatches);
     int stage = t->greedy ? ck->layer : 1;
     size_t nx = t->extra_floats ? t->extra_floats(t->self, stage) : 0;
     if (ck->nextra != nx)

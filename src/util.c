@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,31 @@ int ffr_mul_ok(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+/* ---- the library's allocations: counted, and failed on demand for tests */
+static atomic_long g_alloc_count = 0;  /* allocations made */
+static atomic_long g_alloc_budget = -1; /* allocations left before failing; -1: no limit */
+
+void ffr_alloc_fail_after(long n) { atomic_store(&g_alloc_budget, n < 0 ? -1 : n); }
+long ffr_alloc_count(void) { return atomic_load(&g_alloc_count); }
+
+/* 1: this allocation may proceed (and is counted); 0: it must fail. */
+static int alloc_gate(void) {
+    long b = atomic_load(&g_alloc_budget);
+    while (b >= 0) {
+        if (b == 0) return 0;
+        if (atomic_compare_exchange_weak(&g_alloc_budget, &b, b - 1)) break;
+    }
+    atomic_fetch_add(&g_alloc_count, 1);
+    return 1;
+}
+
+void *ffr_malloc(size_t n) { return alloc_gate() ? malloc(n ? n : 1) : NULL; }
+
+void *ffr_realloc(void *p, size_t n) { return alloc_gate() ? realloc(p, n ? n : 1) : NULL; }
+
 void *ffr_calloc(size_t count, size_t size) {
     size_t n;
-    if (!ffr_mul_ok(count, size, &n)) return NULL;
+    if (!ffr_mul_ok(count, size, &n) || !alloc_gate()) return NULL;
     return calloc(n ? count : 1, n ? size : 1);
 }
 
@@ -60,7 +83,7 @@ void *ffr_calloc(size_t count, size_t size) {
  * there). Zeroed when zero != 0. Free with free(). */
 void *ffr_big_alloc(size_t count, size_t size, int zero) {
     size_t n;
-    if (!ffr_mul_ok(count, size, &n)) return NULL;
+    if (!ffr_mul_ok(count, size, &n) || !alloc_gate()) return NULL;
     void *p = NULL;
     size_t al = n < ((size_t)4 << 20) ? 64 : (size_t)2 << 20, rn = n ? (n + al - 1) / al * al : al;
     if (posix_memalign(&p, al, rn)) return NULL;

@@ -39,7 +39,7 @@ static void test_vs_ref(void) {
                     if (beta == 0.f) /* beta = 0: C is not read (NaN garbage must not leak) */
                         for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) C1[(size_t)i * ldc + j] = NAN;
                     memcpy(C2, C1, sizeof(float) * M * ldc);
-                    ffr_gemm_fast(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C1, ldc);
+                    ffr_gemm_fast(0, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C1, ldc);
                     ffr_gemm_ref(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C2, ldc);
                     double md = 0, mx = 0;
                     int pad_ok = 1, finite = 1;
@@ -59,7 +59,7 @@ static void test_vs_ref(void) {
                 }
     /* K = 0: C = beta C */
     float c[6] = {1, 2, 3, 4, 5, 6}, a[1] = {0}, b[1] = {0};
-    ffr_gemm_fast(0, 0, 2, 3, 0, 1.f, a, 1, b, 3, 0.5f, c, 3);
+    ffr_gemm_fast(0, 0, 0, 2, 3, 0, 1.f, a, 1, b, 3, 0.5f, c, 3);
     CHECK(c[0] == 0.5f && c[5] == 3.f);
 }
 
@@ -74,28 +74,34 @@ static void test_bits(void) {
     float *P = aligned_alloc(64, ffr_gemm_pack_floats(N, K) * sizeof(float));
     ffr_gemm_pack(P, 1, N, K, Bt, K);
     float *ref = malloc(sizeof(float) * 250 * N), *C = malloc(sizeof(float) * 250 * N);
-    ffr_gemm_set_threads(1);
-    for (int i = 0; i < 250; i++) ffr_gemm_packed(0, 1, N, K, 0.5f, A + (size_t)i * K, K, P, 0.f, ref + (size_t)i * N, N);
+    ffr_threads_set_default(1);
+    for (int i = 0; i < 250; i++) ffr_gemm_packed(0, 0, 1, N, K, 0.5f, A + (size_t)i * K, K, P, 0.f, ref + (size_t)i * N, N);
     for (int th = 1; th <= 3; th++) {
-        ffr_gemm_set_threads(th);
+        ffr_threads_set_default(th);
         for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++) {
             int M = Ms[m];
-            ffr_gemm_packed(0, M, N, K, 0.5f, A, K, P, 0.f, C, N);
+            ffr_gemm_packed(0, 0, M, N, K, 0.5f, A, K, P, 0.f, C, N);
             CHECKF(!memcmp(C, ref, sizeof(float) * M * N), "packed M=%d threads=%d: rows differ from one-row products", M, th);
             memset(C, 0, sizeof(float) * M * N);
-            ffr_gemm_fast(0, 1, M, N, K, 0.5f, A, K, Bt, K, 0.f, C, N);
+            ffr_gemm_fast(0, 0, 1, M, N, K, 0.5f, A, K, Bt, K, 0.f, C, N);
             CHECKF(!memcmp(C, ref, sizeof(float) * M * N), "per-call packing M=%d threads=%d: differs from packed once", M, th);
         }
+    }
+    /* an explicit thread count per call (a relaxer's own), the default left at 1 */
+    ffr_threads_set_default(1);
+    for (int th = 2; th <= 3; th++) {
+        ffr_gemm_packed(th, 0, 250, N, K, 0.5f, A, K, P, 0.f, C, N);
+        CHECKF(!memcmp(C, ref, sizeof(float) * 250 * N), "packed with %d threads given: differs", th);
     }
     /* a large product through both splits (rows, panels) */
     int M = 250;
     float *C1 = malloc(sizeof(float) * M * N);
-    ffr_gemm_set_threads(1);
-    ffr_gemm_packed(0, M, N, K, 1.f, A, K, P, 0.f, C1, N);
-    ffr_gemm_set_threads(2);
-    ffr_gemm_packed(0, M, N, K, 1.f, A, K, P, 0.f, C, N);
+    ffr_threads_set_default(1);
+    ffr_gemm_packed(0, 0, M, N, K, 1.f, A, K, P, 0.f, C1, N);
+    ffr_threads_set_default(2);
+    ffr_gemm_packed(0, 0, M, N, K, 1.f, A, K, P, 0.f, C, N);
     CHECK(!memcmp(C, C1, sizeof(float) * M * N));
-    ffr_gemm_packed(0, 20, N, K, 1.f, A, K, P, 0.f, C, N); /* 20 rows: split over panels */
+    ffr_gemm_packed(0, 0, 20, N, K, 1.f, A, K, P, 0.f, C, N); /* 20 rows: split over panels */
     CHECK(!memcmp(C, C1, sizeof(float) * 20 * N));
     free(C1); free(Bt); free(A); free(P); free(ref); free(C);
 }
@@ -104,7 +110,7 @@ static void test_bits(void) {
 typedef struct { const float *A, *B; float *C; int M, N, K; } conc_t;
 static void *conc_run(void *arg) {
     conc_t *c = arg;
-    for (int it = 0; it < 5; it++) ffr_gemm_fast(0, 0, c->M, c->N, c->K, 1.f, c->A, c->K, c->B, c->N, 0.f, c->C, c->N);
+    for (int it = 0; it < 5; it++) ffr_gemm_fast(0, 0, 0, c->M, c->N, c->K, 1.f, c->A, c->K, c->B, c->N, 0.f, c->C, c->N);
     return NULL;
 }
 static void test_concurrent(void) {
@@ -113,8 +119,8 @@ static void test_concurrent(void) {
     int M = 120, N = 200, K = 300;
     float *A = randv(&r, (size_t)M * K), *B = randv(&r, (size_t)K * N);
     float *C0 = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
-    ffr_gemm_set_threads(2);
-    ffr_gemm_fast(0, 0, M, N, K, 1.f, A, K, B, N, 0.f, C0, N);
+    ffr_threads_set_default(2);
+    ffr_gemm_fast(0, 0, 0, M, N, K, 1.f, A, K, B, N, 0.f, C0, N);
     conc_t a = {A, B, C1, M, N, K}, b = {A, B, C2, M, N, K};
     pthread_t t1, t2;
     int ok = pthread_create(&t1, NULL, conc_run, &a) == 0;
@@ -146,7 +152,7 @@ static void test_bf16(void) {
             memcpy(C0, C, sizeof(float) * M * N);
             uint32_t *P = aligned_alloc(64, ffr_gemm_pack_bf16_words(N, K) * 4 + 64);
             ffr_gemm_pack_bf16(P, tb, N, K, B, tb ? K : N);
-            ffr_gemm_packed_bf16(M, N, K, 0.5f, A, K, P, 1.f, C, N);
+            ffr_gemm_packed_bf16(0, M, N, K, 0.5f, A, K, P, 1.f, C, N);
             double md = 0, mx = 0;
             for (int i = 0; i < M; i++)
                 for (int j = 0; j < N; j++) {
@@ -167,14 +173,14 @@ static void test_bf16(void) {
     float *ref = malloc(sizeof(float) * M * N), *C = malloc(sizeof(float) * M * N);
     uint32_t *P = aligned_alloc(64, ffr_gemm_pack_bf16_words(N, K) * 4);
     ffr_gemm_pack_bf16(P, 1, N, K, Bt, K);
-    ffr_gemm_set_threads(1);
-    for (int i = 0; i < M; i++) ffr_gemm_packed_bf16(1, N, K, 1.f, A + (size_t)i * K, K, P, 0.f, ref + (size_t)i * N, N);
+    ffr_threads_set_default(1);
+    for (int i = 0; i < M; i++) ffr_gemm_packed_bf16(0, 1, N, K, 1.f, A + (size_t)i * K, K, P, 0.f, ref + (size_t)i * N, N);
     int same = 1;
     for (int th = 1; th <= 3; th++) {
-        ffr_gemm_set_threads(th);
+        ffr_threads_set_default(th);
         int Ms[] = {2, 13, 40, 250};
         for (int m = 0; m < 4; m++) {
-            ffr_gemm_packed_bf16(Ms[m], N, K, 1.f, A, K, P, 0.f, C, N);
+            ffr_gemm_packed_bf16(0, Ms[m], N, K, 1.f, A, K, P, 0.f, C, N);
             same &= !memcmp(C, ref, sizeof(float) * Ms[m] * N);
         }
     }

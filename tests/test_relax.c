@@ -850,6 +850,56 @@ static void test_nudge(void) {
     ffr_state_free(st); ffr_net_free(net);
 }
 
+/* The two traps of issue 11: Gibbs sampling with the sync schedule (two
+ * independent chains) is refused; a hopfield network with the logistic rho
+ * passes its states (the rates of Eq. 7) and the clamped data on, once
+ * through rho, so that odd/even sweeps descend its energy. */
+static void test_traps(void) {
+    int n[] = {9, 13, 8, 6}, B = 5;
+    float x[45];
+    ffr_rng r; ffr_rng_seed(&r, 404);
+    for (int i = 0; i < 45; i++) x[i] = (float)ffr_rng_uniform(&r);
+    ffr_err e;
+    ffr_net *net = make_net(3, n, FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1, 405, 1.f);
+    ffr_state *st;
+    ffr_state_create(&st, net, B, &e);
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.gibbs = 1; o.schedule = FFR_SCHED_SYNC;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_ERR_ARG && strstr(e.msg, "independent chains"));
+    o.schedule = FFR_SCHED_ODD_EVEN;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_OK);
+    o.schedule = FFR_SCHED_UP;
+    CHECK(ffr_relax(net, x, B, &o, st, NULL, &e) == FFR_OK);
+    ffr_state_free(st); ffr_net_free(net);
+
+    for (int init = 0; init < 2; init++) {
+        net = make_net(3, n, FFR_RULE_HOPFIELD, FFR_RHO_SIGMOID, 1, 406 + init, 3.0f);
+        ffr_state_create(&st, net, B, &e);
+        ffr_relax_opts_default(&o);
+        o.max_sweeps = 60; o.measure_every = 1; o.init = init ? FFR_INIT_RANDOM : FFR_INIT_ZERO;
+        ffr_trace *tr;
+        CHECK(ffr_relax(net, x, B, &o, st, &tr, &e) == FFR_OK);
+        int rises = 0;
+        for (int t = 1; t <= tr->T; t++)
+            if (tr->energy_mean[t] > tr->energy_mean[t - 1] + 1e-6 * (1 + fabs(tr->energy_mean[t - 1]))) rises++;
+        CHECKF(rises == 0, "hopfield sigmoid init %d: energy rose %d times", init, rises);
+        CHECKF(tr->energy_mean[0] - tr->energy_mean[tr->T] > 1e-3, "hopfield sigmoid: no descent: vacuous");
+        /* the fixed point: s_k = sigm(f_k + g_{k+1}) from the states themselves and the data x */
+        double md = 0;
+        for (int k = 1; k <= 3; k++)
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < n[k]; j++) {
+                    double u = net->b[k][j] + (k < 3 ? net->c[k][j] : 0);
+                    for (int i = 0; i < n[k - 1]; i++) u += net->W[k][j * n[k - 1] + i] * (double)st->s[k - 1][b * n[k - 1] + i];
+                    if (k < 3)
+                        for (int i = 0; i < n[k + 1]; i++) u += net->W[k + 1][i * n[k] + j] * (double)st->s[k + 1][b * n[k + 1] + i];
+                    md = fmax(md, fabs(1 / (1 + exp(-u)) - st->s[k][b * n[k] + j]));
+                }
+        CHECKF(md < 1e-4, "hopfield sigmoid: fixed point of Eq. 7 off by %g", md);
+        ffr_trace_free(tr); ffr_state_free(st); ffr_net_free(net);
+    }
+}
+
 int main(void) {
     test_bf16_relax();
     test_gemm();
@@ -864,5 +914,6 @@ int main(void) {
     test_active_set();
     test_noise_gibbs_divergence_args();
     test_nudge();
+    test_traps();
     MT_DONE("test_relax");
 }

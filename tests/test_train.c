@@ -10,13 +10,16 @@
  * - corrupt checkpoints are refused; a checkpoint with a valid crc32 but an
  *   out-of-range field (layer, epoch, step count, method, rng, extra size,
  *   hyper-parameter) is refused with a message naming it; so is a resume
- *   with other optimizer hyper-parameters, data, batch, seed or method options. */
+ *   with other optimizer hyper-parameters, data, batch, seed or method options;
+ * - the training loop's contract with a toy trainer (permutation per epoch,
+ *   short last minibatch, stage flags, optimizer restart, extra state, resume). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "ffrelax.h"
+#include "train_loop.h"
 #include "minitest.h"
 
 static double urand(ffr_rng *r, double a, double b) { return a + (b - a) * ffr_rng_uniform(r); }
@@ -322,6 +325,127 @@ static void test_ckpt_corrupt(void) {
     ffr_net_free(net); ffr_net_free(net2); ffr_net_free(net3);
 }
 
+/* --------------------------------------------- the loop's contract (toy) */
+/* A two-stage greedy toy trainer on ffr_train_run: the gradient of stage k
+ * pulls W_k toward the minibatch mean of x (a quadratic), the extra state
+ * counts minibatches. Checks the loop's side of train_loop.h: every epoch
+ * visits each example once (a permutation), the last minibatch is short,
+ * stage_begin's fresh/skipped flags, the optimizer restarting per stage
+ * (its step count), the extra state's round trip, and stop + resume ==
+ * uninterrupted with the stage before the checkpoint's skipped. */
+typedef struct {
+    ffr_net *net; const float *x; int dim; size_t n;
+    int begins[8][3], nbegin;   /* (stage, fresh, skipped) per stage_begin */
+    int *seen, perm_ok, short_ok, batches, loaded;
+    size_t epoch_ex;
+} toy;
+static ffr_status toy_begin(void *self, int stage, int fresh, int skipped, ffr_err *err) {
+    toy *t = self;
+    (void)err;
+    if (t->nbegin < 8) { t->begins[t->nbegin][0] = stage; t->begins[t->nbegin][1] = fresh; t->begins[t->nbegin][2] = skipped; }
+    t->nbegin++;
+    return FFR_OK;
+}
+static ffr_status toy_batch(void *self, int k, const size_t *idx, int B, ffr_net *grad, double *loss,
+                            double *sweeps, ffr_rng *rng, ffr_err *err) {
+    toy *t = self;
+    (void)sweeps; (void)rng; (void)err;
+    for (int r = 0; r < B; r++) t->seen[idx[r]]++;
+    t->epoch_ex += (size_t)B;
+    if (t->epoch_ex == t->n) { /* an epoch's end: every example exactly once */
+        for (size_t i = 0; i < t->n; i++) { t->perm_ok &= t->seen[i] == 1; t->seen[i] = 0; }
+        t->short_ok &= B == (int)(t->n % 8 ? t->n % 8 : 8);
+        t->epoch_ex = 0;
+    }
+    size_t len = (size_t)t->net->n[k] * t->net->n[k - 1];
+    double l = 0;
+    for (size_t i = 0; i < len; i++) {
+        double m = 0;
+        for (int r = 0; r < B; r++) m += t->x[idx[r] * t->dim + i % t->dim];
+        grad->W[k][i] = t->net->W[k][i] - (float)(m / B);
+        l += (double)grad->W[k][i] * grad->W[k][i];
+    }
+    *loss = l / len;
+    t->batches++;
+    return FFR_OK;
+}
+static int toy_segments(void *self, int k, ffr_train_seg *seg, int max) {
+    toy *t = self;
+    (void)max;
+    seg[0] = (ffr_train_seg){(size_t)(t->net->W[k] - t->net->params), (size_t)t->net->n[k] * t->net->n[k - 1], 1};
+    return 1;
+}
+static size_t toy_extra_floats(void *self, int k) { (void)self; return (size_t)k + 1; }
+static void toy_extra_save(void *self, int k, float *dst) {
+    toy *t = self;
+    for (int i = 0; i < k; i++) dst[i] = (float)k;
+    dst[k] = (float)t->batches;
+}
+static ffr_status toy_extra_load(void *self, int k, const float *src, size_t n, ffr_err *err) {
+    toy *t = self;
+    (void)err;
+    t->loaded = n == (size_t)k + 1 && src[0] == (float)k;
+    t->batches = (int)src[k];
+    return FFR_OK;
+}
+
+static ffr_status toy_run(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o, toy *t, int *stopped,
+                          ffr_err *err) {
+    int *seen = calloc(n, sizeof(int));
+    memset(t, 0, sizeof *t);
+    t->net = net; t->x = x; t->dim = net->n[0]; t->n = n; t->seen = seen; t->perm_ok = t->short_ok = 1;
+    ffr_trainer tr = {.method = FFR_TRAIN_SAE, .name = "toy", .nstages = net->L, .greedy = 1, .x = x, .n = n,
+                      .dim = net->n[0], .fp = 99, .fp_what = "toy", .self = t, .stage_begin = toy_begin,
+                      .batch = toy_batch, .segments = toy_segments, .extra_floats = toy_extra_floats,
+                      .extra_save = toy_extra_save, .extra_load = toy_extra_load};
+    ffr_status rc = ffr_train_run(&tr, net, o, stopped, err);
+    free(seen);
+    return rc;
+}
+
+static void test_loop_contract(void) {
+    int n[] = {5, 4, 3};
+    size_t N = 43; /* 5 full minibatches of 8 and one of 3 */
+    float *x = synth(N, 5, 61);
+    ffr_train_opts o;
+    ffr_train_opts_default(&o, FFR_TRAIN_SAE);
+    o.epochs = 3; o.batch = 8; o.lr = 0.05;
+    ffr_err err;
+    ffr_net *a = mknet(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 3), *init = mknet(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 3);
+    toy t;
+    int stopped = 0;
+    CHECKF(toy_run(a, x, N, &o, &t, &stopped, &err) == FFR_OK && !stopped, "%s", err.msg);
+    CHECK(t.perm_ok && t.short_ok && t.batches == 2 * 3 * 6);
+    CHECK(t.nbegin == 2 && t.begins[0][0] == 1 && t.begins[0][1] == 1 && t.begins[0][2] == 0 &&
+          t.begins[1][0] == 2 && t.begins[1][1] == 1 && t.begins[1][2] == 0);
+    CHECKF(!same(a, init), "toy training moved nothing");
+    /* stop after stage 2 epoch 1, resume: stage 1 skipped, stage 2 not fresh, extra state back */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ffr_test_ck4_%d.bin", (int)getpid());
+    remove(path);
+    ffr_net *c = mknet(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 3);
+    stopper s = {2, 1, 0, 0, 0};
+    o.checkpoint = path; o.progress = stop_cb; o.progress_ctx = &s;
+    CHECKF(toy_run(c, x, N, &o, &t, &stopped, &err) == FFR_OK && stopped, "%s", err.msg);
+    CHECK(t.batches == 4 * 6);
+    ffr_train_ckpt ck;
+    ffr_net *chk = mknet(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 3);
+    CHECKF(ffr_train_ckpt_load(path, chk, &ck, &err) == FFR_OK, "%s", err.msg);
+    CHECKF(ck.layer == 2 && ck.epoch == 1 && ck.opt.t == 6 && ck.nextra == 3 && ck.extra[2] == 24.f,
+           "checkpoint at layer %d epoch %d t %llu nextra %zu", ck.layer, ck.epoch, (unsigned long long)ck.opt.t, ck.nextra);
+    ffr_train_ckpt_free(&ck);
+    ffr_net *d = mknet(2, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 8);
+    o.progress = NULL; o.resume = 1;
+    CHECKF(toy_run(d, x, N, &o, &t, &stopped, &err) == FFR_OK && !stopped, "%s", err.msg);
+    CHECK(t.loaded && t.batches == 2 * 3 * 6);
+    CHECK(t.nbegin == 2 && t.begins[0][0] == 1 && t.begins[0][1] == 0 && t.begins[0][2] == 1 &&
+          t.begins[1][0] == 2 && t.begins[1][1] == 0 && t.begins[1][2] == 0);
+    CHECKF(same(a, d), "toy: resumed run differs from the uninterrupted one");
+    remove(path);
+    ffr_net_free(a); ffr_net_free(init); ffr_net_free(c); ffr_net_free(chk); ffr_net_free(d);
+    free(x);
+}
+
 /* ------------------------------------------- resume: checkpoint fields */
 /* A run of method m stopped after its first epoch leaves a checkpoint at
  * path; ffr_train with o (o->resume set) on a fresh net gives the returned
@@ -622,6 +746,7 @@ int main(void) {
     test_rbm_exact();
     test_ckpt_corrupt();
     test_ckpt_fields();
+    test_loop_contract();
     test_eq23();
     test_sae_learns();
     test_sae_two_threads();

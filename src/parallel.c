@@ -1,0 +1,160 @@
+/* parallel.c - the library's one thread pool (parallel.h) and the default
+ * thread count.
+ *
+ * A small persistent pool: workers are created on first use and then wait for
+ * the next call, first spinning briefly (a product every few microseconds in a
+ * relaxation sweep), then blocking on a condition variable; the caller, once
+ * its own part is done, waits the same way for the workers (a short spin, then
+ * a condition variable: no sched_yield loop). No CPU pinning: the scheduler
+ * places the workers. FFRELAX_POOL_UNSHARE=1 turns on an opt-in placement fix
+ * for VMs whose scheduler stacks a woken worker on its waker's CPU (seen on a
+ * 2-vCPU Firecracker VM): a worker that starts its part on the caller's CPU
+ * moves itself off it by a momentary affinity change (no lasting pinning). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getcpu, sched_setaffinity */
+#endif
+#include "parallel.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- thread counts */
+static atomic_int g_default = 0; /* 0: not set, read the environment once */
+
+int ffr_threads_resolve(int n) {
+    if (n > 0) return n > FFR_THREADS_MAX ? FFR_THREADS_MAX : n;
+    return ffr_threads_default();
+}
+
+void ffr_threads_set_default(int n) {
+    if (n > 0) atomic_store(&g_default, n > FFR_THREADS_MAX ? FFR_THREADS_MAX : n);
+}
+
+int ffr_threads_default(void) {
+    int n = atomic_load(&g_default);
+    if (n > 0) return n;
+    const char *e = getenv("FFRELAX_THREADS");
+    n = e && *e ? atoi(e) : 0;
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+    }
+    n = n > FFR_THREADS_MAX ? FFR_THREADS_MAX : n;
+    int zero = 0;
+    atomic_compare_exchange_strong(&g_default, &zero, n); /* a concurrent set wins */
+    return atomic_load(&g_default);
+}
+
+/* ---- the pool */
+#define POOL_MAX (FFR_THREADS_MAX - 1)
+#define POOL_SPIN 4000 /* pause iterations (a few microseconds) before blocking */
+static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER; /* one parallel call at a time */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* sleeping workers and caller */
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;     /* a new call */
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;   /* the last worker finished */
+static int pool_n;                  /* workers created (under pool_busy) */
+static atomic_uint pool_gen;        /* incremented once per call */
+static atomic_int pool_left;        /* workers that have not finished this call */
+static void (*pool_fn)(void *, int, int);
+static void *pool_ctx;
+static int pool_nt;
+static unsigned pool_born[POOL_MAX + 1]; /* the generation each worker was created in */
+static int pool_unshare_on = -1;         /* FFRELAX_POOL_UNSHARE, read once under pool_busy */
+static atomic_int pool_cpu0 = -1;        /* the caller's CPU at the start of the call (unshare only) */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* The opt-in placement fix (see the top of the file). */
+static void pool_unshare(void) {
+#if defined(__linux__) && defined(CPU_SET)
+    int c = sched_getcpu(), c0 = atomic_load_explicit(&pool_cpu0, memory_order_relaxed);
+    if (c < 0 || c != c0) return;
+    cpu_set_t m;
+    if (sched_getaffinity(0, sizeof m, &m) || CPU_COUNT(&m) < 2 || c >= CPU_SETSIZE || !CPU_ISSET(c, &m)) return;
+    CPU_CLR(c, &m);
+    if (sched_setaffinity(0, sizeof m, &m)) return;
+    CPU_SET(c, &m);
+    (void)sched_setaffinity(0, sizeof m, &m);
+#endif
+}
+
+static void *pool_worker(void *arg) {
+    int t = (int)(intptr_t)arg;
+    unsigned seen = pool_born[t];
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) {
+            if (++spins < POOL_SPIN) { cpu_relax(); continue; }
+            pthread_mutex_lock(&pool_mu);
+            while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) pthread_cond_wait(&pool_cv, &pool_mu);
+            pthread_mutex_unlock(&pool_mu);
+            break;
+        }
+        seen = g;
+        if (t < pool_nt) {
+            if (pool_unshare_on > 0) pool_unshare();
+            pool_fn(pool_ctx, t, pool_nt);
+        }
+        if (atomic_fetch_sub_explicit(&pool_left, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool_mu); /* the caller may be blocked: wake it */
+            pthread_cond_signal(&pool_done);
+            pthread_mutex_unlock(&pool_mu);
+        }
+    }
+    return NULL;
+}
+
+void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx) {
+    if (nt > POOL_MAX + 1) nt = POOL_MAX + 1;
+    if (nt <= 1) { fn(ctx, 0, 1); return; }
+    if (pthread_mutex_trylock(&pool_busy)) {
+        for (int t = 0; t < nt; t++) fn(ctx, t, nt);
+        return;
+    }
+    if (pool_unshare_on < 0) {
+        const char *e = getenv("FFRELAX_POOL_UNSHARE");
+        pool_unshare_on = e && !strcmp(e, "1");
+    }
+    while (pool_n < nt - 1) {
+        pthread_t th;
+        pthread_attr_t at;
+        int t = pool_n + 1, ok = pthread_attr_init(&at) == 0;
+        pool_born[t] = atomic_load(&pool_gen);
+        ok = ok && pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
+             pthread_create(&th, &at, pool_worker, (void *)(intptr_t)t) == 0;
+        pthread_attr_destroy(&at);
+        if (!ok) break;
+        pool_n++;
+    }
+    int nw = pool_n < nt - 1 ? pool_n : nt - 1; /* workers that take a part */
+    pool_fn = fn; pool_ctx = ctx; pool_nt = nt;
+#if defined(__linux__) && defined(CPU_SET)
+    if (pool_unshare_on > 0) atomic_store_explicit(&pool_cpu0, sched_getcpu(), memory_order_relaxed);
+#endif
+    atomic_store_explicit(&pool_left, pool_n, memory_order_relaxed);
+    if (pool_n > 0) {
+        pthread_mutex_lock(&pool_mu);
+        atomic_fetch_add_explicit(&pool_gen, 1, memory_order_release);
+        pthread_cond_broadcast(&pool_cv);
+        pthread_mutex_unlock(&pool_mu);
+    }
+    fn(ctx, 0, nt);
+    for (int t = nw + 1; t < nt; t++) fn(ctx, t, nt); /* parts no worker could take */
+    int spins = 0;
+    while (atomic_load_explicit(&pool_left, memory_order_acquire) > 0) {
+        if (++spins < POOL_SPIN) { cpu_relax(); continue; }
+        pthread_mutex_lock(&pool_mu);
+        while (atomic_load_explicit(&pool_left, memory_order_acquire) > 0) pthread_cond_wait(&pool_done, &pool_mu);
+        pthread_mutex_unlock(&pool_mu);
+    }
+    pthread_mutex_unlock(&pool_busy);
+}

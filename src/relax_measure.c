@@ -1,0 +1,300 @@
+/* relax_measure.c - what the relaxation measures (doc/math.md,
+ * "Measurements", "Energies"): the energy (Eq. 3 and its dendritic and
+ * mean-field forms), the residual ||F(s) - s||, the branch disagreement
+ * (Eq. 18) and the mutual-prediction errors (Eq. 22) from one evaluation of
+ * every branch; and the trace that records them with the per-sweep and
+ * per-example steps. The trace belongs to the relaxer: its per-example arrays
+ * hold max_batch entries and its per-sweep rows grow geometrically only when
+ * a run needs more sweeps than any before. */
+#include <math.h>
+#include <string.h>
+#include "relax_internal.h"
+
+/* ---- energies */
+
+/* Per-example energy (doc/math.md, "Energies") from states S, rates R and the
+ * bottom-up branches f (f[k] - b_k = W_k r_{k-1}) of M rows. Returns -1 if the
+ * network has no energy (untied). nbeta != 0: plus the nudging term of example
+ * perm[r] with target Y (B, n_L): beta C = beta/2 ||y - r_L||^2 (hopfield,
+ * boltzmann), or the extra branch's sig_L beta (phi(r_L) - y.r_L + 1/2 ||y||^2)
+ * (dendritic). */
+int ffr_relax_energy_rows(const ffr_net *net, float *const *S, float *const *R, float *const *f, int M, double *E,
+                          double nbeta, const float *Y, const int *perm) {
+    if (!net->tied) return -1;
+    int L = net->L;
+    double sig[FFR_MAX_LAYERS], au[FFR_MAX_LAYERS], ad[FFR_MAX_LAYERS], kap[FFR_MAX_LAYERS];
+    for (int k = 0; k <= L; k++) {
+        ffr_rule_gains(net, k, &au[k], &ad[k], &kap[k]);
+        sig[k] = k == 0 ? 1.0 : sig[k - 1] * (net->rule == FFR_RULE_DENDRITIC ? net->alpha_down[k - 1] / net->alpha_up[k] : 1.0);
+    }
+    /* hopfield (Eq. 3): 1/2 s^2 for the hard sigmoid and the identity; the
+     * logistic hopfield unit's state is its rate, with the entropy potential */
+    int quad = net->rule == FFR_RULE_HOPFIELD && net->rho != FFR_RHO_SIGMOID;
+    for (int r = 0; r < M; r++) {
+        double e = 0;
+        for (int k = 0; k <= L; k++) {
+            int n = net->n[k];
+            const float *rr = R[k] + (size_t)r * n, *ss = S[k] + (size_t)r * n;
+            double pot = 0, lin = 0, cpl = 0;
+            for (int j = 0; j < n; j++) {
+                if (quad) pot += 0.5 * (double)ss[j] * ss[j]; /* Eq. 3 */
+                else pot += ffr_rule_phi(net->rule, net->rho, rr[j]);
+                double bk = (k >= 1 ? au[k] * net->b[k][j] : 0) + (k < L ? ad[k] * net->c[k][j] : 0);
+                lin += bk * rr[j];
+                if (k >= 1) cpl += (double)rr[j] * (f[k][(size_t)r * n + j] - net->b[k][j]);
+            }
+            e += sig[k] * (kap[k] * pot - lin) - (k >= 1 ? sig[k] * au[k] * cpl : 0);
+        }
+        if (nbeta != 0) {
+            int n = net->n[L];
+            const float *y = Y + (size_t)perm[r] * n, *rr = R[L] + (size_t)r * n;
+            double c = 0;
+            for (int j = 0; j < n; j++) {
+                if (net->rule == FFR_RULE_DENDRITIC)
+                    c += ffr_rule_phi(net->rule, net->rho, rr[j]) - (double)y[j] * rr[j] + 0.5 * (double)y[j] * y[j];
+                else c += 0.5 * ((double)y[j] - rr[j]) * ((double)y[j] - rr[j]);
+            }
+            e += (net->rule == FFR_RULE_DENDRITIC ? sig[L] : 1.0) * nbeta * c;
+        }
+        E[r] = e;
+    }
+    return 0;
+}
+
+int ffr_energy(const ffr_net *net, const ffr_state *st, double *E) {
+    if (!net->tied) return -1;
+    float *R[FFR_MAX_LAYERS], *f[FFR_MAX_LAYERS];
+    float *rb = ffr_layers_alloc(net, st->B, R, 1), *fb = ffr_layers_alloc(net, st->B, f, 1);
+    if (!rb || !fb) { free(rb); free(fb); return -2; }
+    for (int k = 0; k <= net->L; k++)
+        for (size_t i = 0; i < (size_t)st->B * net->n[k]; i++) R[k][i] = ffr_rule_rate(net->rule, net->rho, st->s[k][i]);
+    for (int k = 1; k <= net->L; k++) {
+        ffr_relax_gemm_up(net, NULL, 0, k, st->B, 1.f, R[k - 1], 0.f, f[k]);
+        for (int r = 0; r < st->B; r++)
+            for (int j = 0; j < net->n[k]; j++) f[k][(size_t)r * net->n[k] + j] += net->b[k][j];
+    }
+    int rc = ffr_relax_energy_rows(net, st->s, R, f, st->B, E, 0, NULL, NULL);
+    free(rb); free(fb);
+    return rc;
+}
+
+/* ---- measurements */
+
+/* Measure all B rows (active and stopped) at the current state: energy,
+ * residual, disagreement, Eq. 22 errors. Writes row `t` of the trace; when
+ * final != 0 also the per-example residual. Evaluated in chunks of at most
+ * FFR_MEASURE_ROWS rows (never a chunk of one row out of several, which would
+ * take the sgemv path and round differently). */
+void ffr_relax_measure(ffr_ws *w, ffr_state *st, int t, int final) {
+    ffr_trace *tr = w->tr;
+    const ffr_net *net = w->net;
+    int B = w->B, L = w->L, Lp = L + 1;
+    for (int k = 1; k <= L; k++) w->flops += 4.0 * B * net->n[k] * net->n[k - 1];
+    double *E = w->meas;
+    int has_e = 0;
+    double esum = 0, rsum = 0;
+    double dis[FFR_MAX_LAYERS] = {0}, mu[FFR_MAX_LAYERS] = {0}, md[FFR_MAX_LAYERS] = {0};
+    for (int r0 = 0; r0 < B;) {
+        int m = B - r0 < FFR_MEASURE_ROWS ? B - r0 : FFR_MEASURE_ROWS;
+        if (B - r0 - m == 1) m--;
+        float *Rc[FFR_MAX_LAYERS], *Sc[FFR_MAX_LAYERS];
+        for (int k = 0; k <= L; k++) {
+            Rc[k] = w->R[k] + (size_t)r0 * net->n[k];
+            Sc[k] = st->s[k] + (size_t)r0 * net->n[k];
+        }
+        ffr_relax_eval_branches(net, &w->pk, w->nt, &w->cf, Rc, m, w->mf, w->mg, w->mF);
+        if (w->beta != 0) /* the nudged top layer's F_L (doc/math.md, "Nudging") */
+            for (int r = 0; r < m; r++) {
+                int n = net->n[L];
+                const float *y = w->ytop + (size_t)w->perm[r0 + r] * n;
+                float *Fr = w->mF[L] + (size_t)r * n, *fr = w->mf[L] + (size_t)r * n, *rr = Rc[L] + (size_t)r * n;
+                for (int j = 0; j < n; j++)
+                    Fr[j] = ffr_rule_F_nudged(net->rule, net->rho, w->cf.cu[L] * fr[j], net->alpha_up[L], (float)w->beta, y[j], rr[j]);
+            }
+        has_e = ffr_relax_energy_rows(net, Sc, Rc, w->mf, m, E + r0, w->beta, w->ytop, w->perm + r0) == 0;
+        for (int r = r0; r < r0 + m; r++) {
+            double res = 0;
+            for (int k = 0; k <= L; k++) {
+                int n = net->n[k];
+                size_t o = (size_t)(r - r0) * n, os = (size_t)r * n;
+                double dk = 0, uk = 0, dd = 0;
+                for (int j = 0; j < n; j++) {
+                    float s = st->s[k][os + j];
+                    if (ffr_unit_free(w, k, j)) { double e = w->mF[k][o + j] - s; res += e * e; }
+                    if (k >= 1) { double e = s - w->mf[k][o + j]; uk += e * e; }
+                    if (k < L) { double e = s - w->mg[k][o + j]; dd += e * e; }
+                    if (k >= 1 && k < L) { double e = w->mf[k][o + j] - w->mg[k][o + j]; dk += e * e; }
+                }
+                dis[k] += sqrt(dk); mu[k] += uk; md[k] += dd;
+            }
+            rsum += sqrt(res);
+            if (has_e) esum += E[r];
+            if (final) tr->residual[w->perm[r]] = (float)sqrt(res);
+        }
+        r0 += m;
+    }
+    tr->measured[t] = 1;
+    tr->energy_mean[t] = has_e ? esum / B : NAN;
+    tr->residual_mean[t] = rsum / B;
+    for (int k = 0; k <= L; k++) {
+        tr->disagree[(size_t)t * Lp + k] = (k >= 1 && k < L) ? dis[k] / B : NAN;
+        tr->mpe_up[(size_t)t * Lp + k] = k >= 1 ? mu[k] / B : NAN;
+        tr->mpe_down[(size_t)t * Lp + k] = k < L ? md[k] / B : NAN;
+    }
+}
+
+
+/* ---- the trace */
+
+void ffr_trace_free(ffr_trace *t) {
+    if (!t) return;
+    free(t->step_mean); free(t->step_median); free(t->step_max); free(t->rstep_mean);
+    free(t->relstep_median); free(t->n_active); free(t->frac_converged); free(t->measured);
+    free(t->energy_mean); free(t->residual_mean); free(t->disagree); free(t->mpe_up);
+    free(t->mpe_down); free(t->step); free(t->sweeps); free(t->converged); free(t->dist);
+    free(t->norm); free(t->residual); free(t->rate);
+    free(t);
+}
+
+/* Grow (or make) the per-sweep arrays to rows rows; 0 if out of memory (the
+ * arrays that did grow stay valid). */
+static int trace_rows(ffr_ws *w, int rows) {
+    ffr_trace *t = w->tr;
+    size_t R = (size_t)rows, Lp = (size_t)w->L + 1, Bm = (size_t)w->maxB;
+    size_t sz;
+#define GROW(field, count, type) \
+    do { \
+        if (!ffr_mul_ok((count), sizeof(type), &sz)) return 0; \
+        void *p_ = ffr_realloc(t->field, sz); \
+        if (!p_) return 0; \
+        t->field = p_; \
+    } while (0)
+    GROW(step_mean, R, double); GROW(step_median, R, double); GROW(step_max, R, double);
+    GROW(rstep_mean, R, double); GROW(relstep_median, R, double); GROW(n_active, R, int);
+    GROW(frac_converged, R, double); GROW(measured, R, int); GROW(energy_mean, R, double);
+    GROW(residual_mean, R, double); GROW(disagree, R * Lp, double); GROW(mpe_up, R * Lp, double);
+    GROW(mpe_down, R * Lp, double); GROW(step, R * Bm, float);
+#undef GROW
+    w->tr_rows = rows;
+    return 1;
+}
+
+/* The trace with room for rows per-sweep rows and max_batch examples. */
+ffr_status ffr_trace_make(ffr_ws *w, int rows) {
+    size_t Bm = (size_t)w->maxB;
+    w->tr = ffr_calloc(1, sizeof *w->tr);
+    if (!w->tr) return FFR_ERR_NOMEM;
+    ffr_trace *t = w->tr;
+    int ok = (t->sweeps = ffr_calloc(Bm, sizeof(int))) && (t->converged = ffr_calloc(Bm, 1)) &&
+             (t->dist = ffr_calloc(Bm, sizeof(float))) && (t->norm = ffr_calloc(Bm, sizeof(float))) &&
+             (t->residual = ffr_calloc(Bm, sizeof(float))) && (t->rate = ffr_calloc(Bm, sizeof(float)));
+    return ok && trace_rows(w, rows) ? FFR_OK : FFR_ERR_NOMEM;
+}
+
+/* Room for row t: the rows double (up to max_sweeps + 1) when a run needs
+ * more sweeps than any before. */
+ffr_status ffr_trace_reserve(ffr_ws *w, int t, ffr_err *err) {
+    if (t < w->tr_rows) return FFR_OK;
+    long want = 2L * w->tr_rows, cap = (long)w->o.max_sweeps + 1;
+    if (want < t + 1) want = t + 1;
+    if (want > cap) want = cap;
+    if (!trace_rows(w, (int)want))
+        return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the trace of sweep %d (%d examples)", t, w->maxB);
+    return FFR_OK;
+}
+
+/* Row t as a fresh trace has it: steps 0, nothing measured (NaN), every
+ * example's step NaN. */
+void ffr_trace_row_reset(ffr_ws *w, int t) {
+    ffr_trace *tr = w->tr;
+    int Lp = w->L + 1;
+    tr->step_mean[t] = tr->step_median[t] = tr->step_max[t] = tr->rstep_mean[t] = tr->relstep_median[t] = 0;
+    tr->n_active[t] = 0; tr->frac_converged[t] = 0; tr->measured[t] = 0;
+    tr->energy_mean[t] = tr->residual_mean[t] = NAN;
+    for (int k = 0; k < Lp; k++)
+        tr->disagree[(size_t)t * Lp + k] = tr->mpe_up[(size_t)t * Lp + k] = tr->mpe_down[(size_t)t * Lp + k] = NAN;
+    for (int b = 0; b < w->B; b++) tr->step[(size_t)t * w->B + b] = NAN;
+}
+
+/* A run of w->B examples begins: the per-example entries and row 0. */
+void ffr_trace_begin(ffr_ws *w) {
+    ffr_trace *tr = w->tr;
+    int B = w->B;
+    tr->B = B; tr->L = w->L; tr->T = 0; tr->max_sweeps = w->o.max_sweeps;
+    memset(tr->sweeps, 0, (size_t)B * sizeof(int));
+    memset(tr->converged, 0, (size_t)B);
+    for (int b = 0; b < B; b++) tr->dist[b] = tr->norm[b] = tr->residual[b] = tr->rate[b] = 0;
+    tr->rate_median = 0; tr->total_updates = 0; tr->flops = 0;
+    tr->status = FFR_OK; tr->diag[0] = 0;
+    ffr_trace_row_reset(w, 0);
+}
+
+/* Sweep t's per-example steps (voltage, rate, relative) of the active rows and
+ * their mean, median and max; returns the sum of the steps (non-finite if
+ * a step is). */
+double ffr_trace_sweep_stats(ffr_ws *w, int t) {
+    ffr_trace *tr = w->tr;
+    int nact = w->nact, B = w->B;
+    double sum = 0, rsum = 0, mx = 0;
+    for (int r = 0; r < nact; r++) {
+        double s = sqrt(w->step2[r]);
+        tr->step[(size_t)t * B + w->perm[r]] = (float)s;
+        tr->sweeps[w->perm[r]] = t;
+        sum += s; rsum += sqrt(w->rstep2[r]); mx = s > mx ? s : mx;
+        w->scratch[r] = s;
+    }
+    tr->step_mean[t] = sum / nact; tr->rstep_mean[t] = rsum / nact; tr->step_max[t] = mx;
+    tr->n_active[t] = nact;
+    tr->step_median[t] = ffr_median(w->scratch, (size_t)nact);
+    for (int r = 0; r < nact; r++) {
+        double nrm = sqrt(w->norm2[r]);
+        w->scratch[r] = nrm > 0 ? sqrt(w->step2[r]) / nrm : (w->step2[r] > 0 ? INFINITY : 0);
+    }
+    tr->relstep_median[t] = ffr_median(w->scratch, (size_t)nact);
+    return sum;
+}
+
+/* The contraction factor per example: exp(slope) of log step against t over
+ * sweeps 2.. with step > 1e-5 ||s_free||, at least 3 points; and its median. */
+static void fit_rates(ffr_ws *w) {
+    ffr_trace *tr = w->tr;
+    int B = tr->B, nfit = 0;
+    double *rs = w->scratch;
+    for (int b = 0; b < B; b++) {
+        double sx = 0, sy = 0, sxx = 0, sxy = 0; int m = 0;
+        double floor_ = 1e-5 * tr->norm[b];
+        for (int t = 2; t <= tr->sweeps[b]; t++) {
+            double s = tr->step[(size_t)t * B + b];
+            if (!(s > floor_) || !(s > 0)) continue;
+            double y = log(s);
+            sx += t; sy += y; sxx += (double)t * t; sxy += t * y; m++;
+        }
+        double den = m * sxx - sx * sx;
+        if (m >= 3 && den > 0) { tr->rate[b] = (float)exp((m * sxy - sx * sy) / den); rs[nfit++] = tr->rate[b]; }
+        else tr->rate[b] = NAN;
+    }
+    tr->rate_median = nfit ? ffr_median(rs, (size_t)nfit) : NAN;
+}
+
+/* The end of a run (state rows back in the caller's order): each example's
+ * distance from its start and norm over the free units, rates, totals. */
+void ffr_trace_finish(ffr_ws *w, ffr_state *st) {
+    const ffr_net *net = w->net;
+    ffr_trace *tr = w->tr;
+    long tot = 0;
+    for (int b = 0; b < w->B; b++) tot += tr->sweeps[b];
+    tr->total_updates = tot;
+    tr->flops = w->flops;
+    for (int b = 0; b < w->B; b++) {
+        double d = 0, nn = 0;
+        for (int k = 0; k <= w->L; k++)
+            for (int j = 0; j < net->n[k]; j++) {
+                if (!ffr_unit_free(w, k, j)) continue;
+                size_t i = (size_t)b * net->n[k] + j;
+                double e = (double)st->s[k][i] - w->S0[k][i];
+                d += e * e; nn += (double)st->s[k][i] * st->s[k][i];
+            }
+        tr->dist[b] = (float)sqrt(d); tr->norm[b] = (float)sqrt(nn);
+    }
+    fit_rates(w);
+}
