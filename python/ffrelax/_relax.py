@@ -318,4 +318,4 @@ class Relaxer:
             res = RelaxResult(tr, states, owned=False) if tr else None
             if res is not None:
                 self._last = weakref.ref(res)
-        return _finish(status, err, res, self._opts)
+            return _finish(status, err, res, self._opts)
