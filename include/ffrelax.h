@@ -390,6 +390,7 @@ typedef struct {
     uint64_t t;  /* steps taken since the last reset (Adam bias correction) */
     float *m;    /* (n) SGD velocity or Adam first moment */
     float *v;    /* (n) Adam second moment; NULL for SGD */
+    int threads; /* threads of a step (the same bits for any count); 0: the library's count */
 } ffr_optim;
 /* Allocate zero moments; free with ffr_optim_free. Hyper-parameters are set by the caller. */
 ffr_status ffr_optim_init(ffr_optim *o, ffr_optimizer kind, size_t n, ffr_err *err);
@@ -465,6 +466,7 @@ typedef struct {
     ffr_train_progress_fn progress;
     void *progress_ctx;
     int progress_every;       /* minibatches between mid-epoch reports; 0: epoch ends only */
+    int threads;              /* threads of this run's products; 0: the library's current count */
 } ffr_train_opts;
 
 /* Fill the defaults listed above for a method. */
@@ -506,14 +508,21 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
                     const float *v, int B, int k, float *chain, ffr_rng *rng,
                     float *gW, float *gb, float *gc, float *work);
 
-/* Checkpoint (doc/training.md): magic "FFRLXCKP", version, the trainer's
- * position and options fingerprint, rng, optimizer moments, extra state
- * (PCD chains), the parameters, crc32. Written atomically. */
+/* Checkpoint (doc/training.md, format version 2): magic "FFRLXCKP", version,
+ * the trainer's position, what identifies the run (fingerprint of the
+ * method's own options, data hash, examples, batch, seed; the optimizer's
+ * hyper-parameters sit in opt), rng, optimizer moments, extra state (PCD
+ * chains), the parameters, crc32. Written atomically. A resumed run must
+ * match every identifying field; the message names the first that differs. */
 typedef struct {
     ffr_train_method method;
-    int layer;           /* layer in training (sae, rbm) or 0 */
+    int layer;           /* layer in training (sae, rbm: 1..L) or 0 (whole network) */
     int epoch;           /* epochs completed in that layer / in all */
-    uint64_t fingerprint;/* hash of the options and data shape that must match on resume */
+    uint64_t fingerprint;/* hash of the method's own options (e.g. cd_k, target, relaxation) */
+    uint64_t data_hash;  /* hash of the training data's content */
+    uint64_t n;          /* training examples per epoch */
+    int batch;           /* minibatch size */
+    uint64_t seed;       /* the run's seed */
     ffr_rng rng;
     ffr_optim opt;       /* moments of the whole parameter vector */
     size_t nextra;
@@ -522,7 +531,10 @@ typedef struct {
 ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_train_ckpt *c,
                                ffr_err *err);
 /* net must have the checkpoint's sizes, rule, rho and tying; its parameters
- * are overwritten. c->opt and c->extra are allocated here: free with
+ * are overwritten. Every field is range-checked (a known method, layer
+ * 0..L, epoch and batch within int, optimizer kind, step count, finite
+ * hyper-parameters, sizes against the file length): FFR_ERR_FORMAT names
+ * the first that is not. c->opt and c->extra are allocated here: free with
  * ffr_train_ckpt_free. */
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err);
 void ffr_train_ckpt_free(ffr_train_ckpt *c);

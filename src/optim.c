@@ -146,13 +146,15 @@ static void adam_part(void *arg, int t, int nt) {
     if (i1 > i0) adam_kernel()(j->P + i0, j->M + i0, j->V + i0, j->G + i0, i1 - i0, j->wd, j->b1, j->b2, j->a, j->e);
 }
 
-void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
+/* One step of [off, off+len): the dispatched kernels over the run's threads,
+ * or (ref) the plain scalar loops they are tested against. */
+static void optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay, int ref) {
     FFR_ASSERT(off + len <= o->n && off + len >= off);
     float *P = p + off, *M = o->m + off;
     const float *G = g + off;
     float lr = (float)o->lr, wd = decay ? (float)o->weight_decay : 0.f;
     if (o->kind == FFR_OPT_SGD) {
-        sgd_kernel()(P, M, G, len, wd, (float)o->momentum, lr);
+        (ref ? sgd_ref : sgd_kernel())(P, M, G, len, wd, (float)o->momentum, lr);
         return;
     }
     FFR_ASSERT(o->t >= 1);
@@ -160,24 +162,19 @@ void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t l
     /* bias corrections folded into the step size (Kingma & Ba, Sec. 2) */
     double c1 = 1.0 - pow(o->beta1, (double)o->t), c2 = 1.0 - pow(o->beta2, (double)o->t);
     float a = (float)(o->lr * sqrt(c2) / c1), e = (float)(o->eps * sqrt(c2));
-    adam_job j = {P, M, o->v + off, G, len, wd, b1, b2, a, e};
-    int nt = ffr_gemm_threads();
+    int nt = ref ? 1 : o->threads > 0 ? o->threads : ffr_gemm_threads();
     if (len < (size_t)65536 * nt) nt = (int)(len / 65536) > 1 ? (int)(len / 65536) : 1;
-    if (nt <= 1) adam_kernel()(P, M, o->v + off, G, len, wd, b1, b2, a, e);
-    else ffr_parallel(nt, adam_part, &j); /* elementwise: the same bits in any split */
+    if (nt <= 1) (ref ? adam_ref : adam_kernel())(P, M, o->v + off, G, len, wd, b1, b2, a, e);
+    else { /* elementwise: the same bits in any split */
+        adam_job j = {P, M, o->v + off, G, len, wd, b1, b2, a, e};
+        ffr_parallel(nt, adam_part, &j);
+    }
+}
+
+void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
+    optim_step(o, p, g, off, len, decay, 0);
 }
 
 void ffr_optim_step_ref(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
-    FFR_ASSERT(off + len <= o->n && off + len >= off);
-    float *P = p + off, *M = o->m + off;
-    const float *G = g + off;
-    float lr = (float)o->lr, wd = decay ? (float)o->weight_decay : 0.f;
-    if (o->kind == FFR_OPT_SGD) {
-        sgd_ref(P, M, G, len, wd, (float)o->momentum, lr);
-        return;
-    }
-    FFR_ASSERT(o->t >= 1);
-    double c1 = 1.0 - pow(o->beta1, (double)o->t), c2 = 1.0 - pow(o->beta2, (double)o->t);
-    float a = (float)(o->lr * sqrt(c2) / c1), e = (float)(o->eps * sqrt(c2));
-    adam_ref(P, M, o->v + off, G, len, wd, (float)o->beta1, (float)o->beta2, a, e);
+    optim_step(o, p, g, off, len, decay, 1);
 }

@@ -1,4 +1,4 @@
-/* train_common.c - what the three trainers share: option defaults and names,
+/* train_common.c - what the trainers share besides the loop (train_loop.c): option defaults and names,
  * the held-out measurements (reconstruction error per layer pair, branch
  * disagreement, optionally relaxation speed), and the checkpoint file.
  * The trainers themselves live in train_sae.c, train_rbm.c and
@@ -211,7 +211,7 @@ ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t 
 
 /* ---------------------------------------------------------- checkpoint */
 #define CKP_MAGIC "FFRLXCKP"
-#define CKP_VERSION 1u
+#define CKP_VERSION 2u /* 2: data hash, examples, batch, seed after the fingerprint */
 
 typedef struct { unsigned char *p; size_t n, cap; int bad; } wbuf;
 static void put(wbuf *w, const void *src, size_t len) {
@@ -245,6 +245,10 @@ ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_t
     put_u32(&w, (uint32_t)c->layer);
     put_u32(&w, (uint32_t)c->epoch);
     put_u64(&w, c->fingerprint);
+    put_u64(&w, c->data_hash);
+    put_u64(&w, c->n);
+    put_u32(&w, (uint32_t)c->batch);
+    put_u64(&w, c->seed);
     put_u32(&w, (uint32_t)net->L);
     for (int k = 0; k <= net->L; k++) put_u32(&w, (uint32_t)net->n[k]);
     put_u32(&w, (uint32_t)net->rule); put_u32(&w, (uint32_t)net->rho); put_u32(&w, (uint32_t)net->tied);
@@ -328,14 +332,29 @@ ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c
     }
     rbuf r = {data, n - 4, 8, 0};
     uint32_t ver = get_u32(&r), bo = get_u32(&r);
-    if (ver != CKP_VERSION) BAD("%s: checkpoint version: expected %u, found %u", path, CKP_VERSION, ver);
+    if (ver != CKP_VERSION)
+        BAD("%s: checkpoint version: expected %u, found %u%s", path, CKP_VERSION, ver,
+            ver < CKP_VERSION ? " (written by an older ffrelax; delete it to start over)" : "");
     if (bo != 0x01020304u) BAD("%s: checkpoint written on a machine of the other byte order", path);
-    c->method = (ffr_train_method)get_u32(&r);
-    c->layer = (int)get_u32(&r);
-    c->epoch = (int)get_u32(&r);
+    uint32_t method = get_u32(&r), layer = get_u32(&r), epoch = get_u32(&r);
     c->fingerprint = get_u64(&r);
+    c->data_hash = get_u64(&r);
+    c->n = get_u64(&r);
+    uint32_t batch = get_u32(&r);
+    c->seed = get_u64(&r);
     int L = (int)get_u32(&r);
+    if (r.bad) BAD("%s: checkpoint truncated in its header", path);
+    /* every field range-checked before use (a valid crc32 proves no intent) */
+    if (ffr_train_method_name((ffr_train_method)method)[0] == '?')
+        BAD("%s: checkpoint method: expected a known training method, found %u", path, method);
     if (L != net->L) BAD("%s: checkpoint has %d weight layers, the network %d", path, L, net->L);
+    if (layer > (uint32_t)L) BAD("%s: checkpoint layer: expected 0..%d, found %u", path, L, layer);
+    if (epoch > INT32_MAX) BAD("%s: checkpoint epoch: expected 0..%d, found %u (negative?)", path, INT32_MAX, epoch);
+    if (batch > INT32_MAX) BAD("%s: checkpoint batch: expected 0..%d, found %u", path, INT32_MAX, batch);
+    c->method = (ffr_train_method)method;
+    c->layer = (int)layer;
+    c->epoch = (int)epoch;
+    c->batch = (int)batch;
     for (int k = 0; k <= L; k++) {
         int nk = (int)get_u32(&r);
         if (nk != net->n[k]) BAD("%s: layer %d: checkpoint has %d units, the network %d", path, k, nk, net->n[k]);
@@ -351,8 +370,12 @@ ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c
     uint32_t kind = get_u32(&r);
     if (kind > FFR_OPT_ADAM) BAD("%s: checkpoint optimizer: expected 0 or 1, found %u", path, kind);
     uint64_t t = get_u64(&r);
+    if (t > (uint64_t)1 << 53) BAD("%s: checkpoint optimizer step count: expected 0..2^53, found %llu", path, (unsigned long long)t);
     double hp[6];
+    static const char *hp_names[6] = {"lr", "momentum", "beta1", "beta2", "eps", "weight decay"};
     for (int i = 0; i < 6; i++) hp[i] = get_f64(&r);
+    for (int i = 0; i < 6; i++)
+        if (!(hp[i] >= 0 && isfinite(hp[i]))) BAD("%s: checkpoint %s: expected a finite value >= 0, found %g", path, hp_names[i], hp[i]);
     uint64_t nextra = get_u64(&r);
     size_t need = (size_t)np * 4 * (kind == FFR_OPT_ADAM ? 3 : 2);
     if (r.bad || nextra > (r.n - r.off) / 4 || r.n - r.off != need + nextra * 4)
@@ -392,23 +415,6 @@ void ffr_train_shuffle(size_t *perm, size_t n, ffr_rng *rng) {
     }
 }
 
-ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckpt *ck, ffr_train_method m,
-                            uint64_t fp, int *resumed, ffr_err *err) {
-    *resumed = 0;
-    if (!o->resume || !o->checkpoint) return FFR_OK;
-    FILE *f = fopen(o->checkpoint, "rb");
-    if (!f) return FFR_OK; /* nothing to resume from: a fresh start */
-    fclose(f);
-    ffr_optim_free(&ck->opt);
-    ffr_status rc = ffr_train_ckpt_load(o->checkpoint, net, ck, err);
-    if (rc) return rc;
-    if (ck->method != m || ck->fingerprint != fp || ck->opt.kind != o->optimizer)
-        return ffr_fail(err, FFR_ERR_ARG, "%s: checkpoint of a different run (method %s, options or data differ); "
-                        "use the same options and data, or delete it", o->checkpoint, ffr_train_method_name(ck->method));
-    *resumed = 1;
-    return FFR_OK;
-}
-
 ffr_status ffr_train_check_finite(const ffr_net *net, const char *what, ffr_err *err) {
     ffr_err e;
     if (ffr_net_check(net, &e) == FFR_OK) return FFR_OK;
@@ -421,13 +427,4 @@ double ffr_train_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-int ffr_train_mid_report(const ffr_train_opts *o, ffr_train_method m, int layer, int epoch, int nb, size_t b_end,
-                         size_t n, size_t done_ex, double lsum, double te, double t0, double mean_sweeps) {
-    if (!o->progress || o->progress_every <= 0 || (nb + 1) % o->progress_every != 0 || b_end >= n) return 0;
-    double now = ffr_train_now(), dt = now - te;
-    ffr_train_progress pr = {m, layer, epoch, o->epochs, done_ex, n, lsum / done_ex,
-                             dt > 0 ? done_ex / dt : 0, now - t0, mean_sweeps, 0, NULL};
-    return o->progress(o->progress_ctx, &pr);
 }

@@ -11,8 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "train_internal.h"
+#include "train_loop.h"
 
 /* Eq. 23 gradient (the negative of the update direction) at the state st;
  * f, g, R: (B, n_k) scratch per layer. Returns the mean squared apical error per unit. */
@@ -66,6 +65,53 @@ static float *layers(const ffr_net *net, int B, float **v) {
     return v[0];
 }
 
+/* The trainer's state between the loop's calls (train_loop.h). */
+typedef struct {
+    ffr_net *net;
+    const float *x;
+    const ffr_train_opts *o;
+    int basal;
+    ffr_state *st, *st2;   /* relaxation states for B = Bmax and for the last short minibatch */
+    float *f[FFR_MAX_LAYERS], *g[FFR_MAX_LAYERS], *R[FFR_MAX_LAYERS]; /* (Bmax, n_k) branch scratch */
+    float *fb, *gb, *rb;   /* their allocations */
+    float *Xb;             /* (Bmax, n_0) the minibatch */
+} den_run;
+
+/* Relax the minibatch from the data (Eq. 17 -> Eq. 16), then the Eq. 23 gradient at s*. */
+static ffr_status den_batch(void *self, int stage, const size_t *idx, int B, ffr_net *grad, double *loss,
+                            double *sweeps, ffr_rng *rng, ffr_err *err) {
+    den_run *s = self;
+    const ffr_net *net = s->net;
+    int n0 = net->n[0];
+    (void)stage; (void)rng;
+    ffr_state *st = B == s->st->B ? s->st : s->st2;
+    for (int r = 0; r < B; r++) memcpy(s->Xb + (size_t)r * n0, s->x + idx[r] * n0, n0 * sizeof(float));
+    ffr_trace *tr = NULL;
+    ffr_status rc = ffr_relax(net, s->Xb, B, &s->o->relax, st, &tr, err);
+    if (!rc) {
+        *sweeps += (double)tr->total_updates;
+        *loss = eq23_grad(net, st, s->basal, s->f, s->g, s->R, grad);
+    }
+    ffr_trace_free(tr);
+    return rc;
+}
+
+/* Every layer's branches: W_k (tied, or basal), b_k (basal), V_k (untied), c_{k-1}. */
+static int den_segments(void *self, int stage, ffr_train_seg *seg, int max) {
+    den_run *s = self;
+    const ffr_net *net = s->net;
+    int c = 0;
+    (void)stage; (void)max;
+    for (int k = 1; k <= net->L; k++) {
+        size_t w = (size_t)net->n[k] * net->n[k - 1];
+        if (net->tied || s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), w, 1};
+        if (s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0};
+        if (!net->tied) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), w, 1};
+        seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0};
+    }
+    return c;
+}
+
 ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
@@ -77,97 +123,27 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
         return ffr_fail(err, FFR_ERR_ARG, "dendritic: expected epochs >= 0, batch >= 1, finite lr >= 0");
     if (o->relax.init == FFR_INIT_GIVEN || o->relax.top_target)
         return ffr_fail(err, FFR_ERR_ARG, "dendritic: the relaxation must start from the data (ff, zero or random) with a free top layer");
-    int basal = o->basal ? 1 : 0;
-    ffr_status rc = ffr_net_check(net, err);
+    ffr_status rc = ffr_train_check_common(net, x, n, o, err);
     if (rc) return rc;
-    int L = net->L, Bmax = o->batch < (int)n ? o->batch : (int)n;
-    uint64_t fp = 0xcbf29ce484222325ULL;
-    int method = FFR_TRAIN_DENDRITIC;
-    fp = ffr_train_fnv(fp, &method, sizeof method); fp = ffr_train_fnv(fp, &n, sizeof n); fp = ffr_train_fnv(fp, &o->batch, sizeof o->batch);
-    fp = ffr_train_fnv(fp, &o->seed, sizeof o->seed); fp = ffr_train_fnv(fp, &basal, sizeof basal);
-    fp = ffr_train_fnv(fp, &o->optimizer, sizeof o->optimizer); fp = ffr_train_fnv(fp, &o->lr, sizeof o->lr);
-    fp = ffr_train_fnv(fp, &o->weight_decay, sizeof o->weight_decay);
-    fp = ffr_train_fnv(fp, &o->relax.tol, sizeof o->relax.tol); fp = ffr_train_fnv(fp, &o->relax.max_sweeps, sizeof o->relax.max_sweeps);
-
-    ffr_net *gnet = NULL;
-    ffr_state *st = NULL, *st2 = NULL;
-    ffr_train_ckpt ck;
-    memset(&ck, 0, sizeof ck);
-    float *f[FFR_MAX_LAYERS], *g[FFR_MAX_LAYERS], *R[FFR_MAX_LAYERS], *fb = NULL, *gb = NULL, *rb = NULL, *Xb = NULL;
-    size_t *perm = NULL;
-    if ((rc = ffr_net_clone(&gnet, net, err))) return rc;
-    if ((rc = ffr_optim_init(&ck.opt, o->optimizer, net->nparams, err))) goto done;
-    if ((rc = ffr_state_create(&st, net, Bmax, err))) goto done;
-    if (n % Bmax && (rc = ffr_state_create(&st2, net, (int)(n % Bmax), err))) goto done;
-    fb = layers(net, Bmax, f); gb = layers(net, Bmax, g); rb = layers(net, Bmax, R);
-    Xb = ffr_calloc((size_t)Bmax, (size_t)net->n[0] * sizeof(float));
-    perm = malloc(n * sizeof *perm);
-    if (!fb || !gb || !rb || !Xb || !perm) { rc = ffr_fail(err, FFR_ERR_NOMEM, "dendritic: out of memory"); goto done; }
-    int start_epoch = 0;
-    ffr_rng_seed(&ck.rng, o->seed);
-    int resumed = 0;
-    if ((rc = ffr_train_resume(o, net, &ck, FFR_TRAIN_DENDRITIC, fp, &resumed, err))) goto done;
-    if (resumed) start_epoch = ck.epoch;
-    ck.method = FFR_TRAIN_DENDRITIC; ck.fingerprint = fp; ck.layer = 0;
-    ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
-    ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
-
-    double t0 = ffr_train_now();
-    for (int e = start_epoch; e < o->epochs; e++) {
-        double te = ffr_train_now(), lsum = 0, sweeps = 0;
-        size_t done_ex = 0;
-        int nb = 0;
-        ffr_train_shuffle(perm, n, &ck.rng);
-        for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
-            int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
-            ffr_state *s = B == Bmax ? st : st2;
-            for (int r = 0; r < B; r++)
-                memcpy(Xb + (size_t)r * net->n[0], x + perm[b0 + r] * net->n[0], net->n[0] * sizeof(float));
-            ffr_trace *tr = NULL;
-            if ((rc = ffr_relax(net, Xb, B, &o->relax, s, &tr, err))) {
-                ffr_trace_free(tr);
-                goto done;
-            }
-            sweeps += (double)tr->total_updates;
-            ffr_trace_free(tr);
-            double l = eq23_grad(net, s, basal, f, g, R, gnet);
-            lsum += l * B; done_ex += B;
-            ffr_optim_tick(&ck.opt);
-            for (int k = 1; k <= L; k++) {
-                size_t w = (size_t)net->n[k] * net->n[k - 1];
-                if (net->tied || basal) ffr_optim_step(&ck.opt, net->params, gnet->params, (size_t)(net->W[k] - net->params), w, 1);
-                if (basal) ffr_optim_step(&ck.opt, net->params, gnet->params, (size_t)(net->b[k] - net->params), (size_t)net->n[k], 0);
-                if (!net->tied) ffr_optim_step(&ck.opt, net->params, gnet->params, (size_t)(net->V[k] - net->params), w, 1);
-                ffr_optim_step(&ck.opt, net->params, gnet->params, (size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0);
-            }
-            if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "dendritic epoch %d: loss is not finite (lower --lr)", e + 1); goto done; }
-            if (ffr_train_mid_report(o, FFR_TRAIN_DENDRITIC, 0, e + 1, nb, b0 + B, n, done_ex, lsum, te, t0, sweeps / done_ex)) {
-                if (stopped) *stopped = 1;
-                goto done;
-            }
-        }
-        double dt = ffr_train_now() - te;
-        ck.epoch = e + 1;
-        char what[64];
-        snprintf(what, sizeof what, "dendritic epoch %d", e + 1);
-        if ((rc = ffr_train_check_finite(net, what, err))) goto done;
-        if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
-        ffr_train_metrics m, *mp = NULL;
-        if (o->holdout && o->n_holdout) {
-            if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
-            mp = &m;
-        }
-        if (o->progress) {
-            ffr_train_progress pr = {FFR_TRAIN_DENDRITIC, 0, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                     dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, sweeps / done_ex, 1, mp};
-            if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
-        }
-    }
+    int Bmax = o->batch < (int)n ? o->batch : (int)n;
+    den_run s;
+    memset(&s, 0, sizeof s);
+    s.net = net; s.x = x; s.o = o; s.basal = o->basal ? 1 : 0;
+    if ((rc = ffr_state_create(&s.st, net, Bmax, err))) goto done;
+    if (n % Bmax && (rc = ffr_state_create(&s.st2, net, (int)(n % Bmax), err))) goto done;
+    s.fb = layers(net, Bmax, s.f); s.gb = layers(net, Bmax, s.g); s.rb = layers(net, Bmax, s.R);
+    s.Xb = ffr_calloc((size_t)Bmax, (size_t)net->n[0] * sizeof(float));
+    if (!s.fb || !s.gb || !s.rb || !s.Xb) { rc = ffr_fail(err, FFR_ERR_NOMEM, "dendritic: out of memory"); goto done; }
+    uint64_t fp = ffr_train_fnv(FFR_TRAIN_FNV0, &s.basal, sizeof s.basal);
+    fp = ffr_train_fnv(fp, &o->relax.tol, sizeof o->relax.tol);
+    fp = ffr_train_fnv(fp, &o->relax.max_sweeps, sizeof o->relax.max_sweeps);
+    ffr_trainer t = {.method = FFR_TRAIN_DENDRITIC, .name = "dendritic", .nstages = 1, .greedy = 0, .x = x, .n = n,
+                     .dim = net->n[0], .fp = fp, .fp_what = "--basal, --relax-tol, --relax-max-sweeps",
+                     .has_sweeps = 1, .self = &s, .batch = den_batch, .segments = den_segments};
+    rc = ffr_train_run(&t, net, o, stopped, err);
 done:
-    ffr_train_ckpt_free(&ck);
-    ffr_net_free(gnet);
-    ffr_state_free(st); ffr_state_free(st2);
-    free(fb); free(gb); free(rb); free(Xb); free(perm);
+    ffr_state_free(s.st); ffr_state_free(s.st2);
+    free(s.fb); free(s.gb); free(s.rb); free(s.Xb);
     return rc;
 }
 

@@ -17,18 +17,9 @@ ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n,
 uint64_t ffr_train_fnv(uint64_t h, const void *p, size_t n);
 /* perm = a uniformly random permutation of 0..n-1 (Fisher-Yates with rng). */
 void ffr_train_shuffle(size_t *perm, size_t n, ffr_rng *rng);
-/* With o->resume and an existing o->checkpoint: load it into net and ck
- * (ck->opt is replaced), check it is a checkpoint of this run (method m,
- * fingerprint fp, optimizer), and set *resumed = 1. Otherwise *resumed = 0. */
-ffr_status ffr_train_resume(const ffr_train_opts *o, ffr_net *net, ffr_train_ckpt *ck, ffr_train_method m,
-                            uint64_t fp, int *resumed, ffr_err *err);
 /* FFR_ERR_DIVERGED with a message naming `what`, the first bad parameter and
  * the hyper-parameter to lower, when any parameter of net is NaN or Inf. */
 ffr_status ffr_train_check_finite(const ffr_net *net, const char *what, ffr_err *err);
 /* Monotonic wall clock in seconds. */
 double ffr_train_now(void);
-/* The mid-epoch progress report after minibatch nb (ending at example b_end of n),
- * every o->progress_every minibatches; returns the callback's stop request. */
-int ffr_train_mid_report(const ffr_train_opts *o, ffr_train_method m, int layer, int epoch, int nb, size_t b_end,
-                         size_t n, size_t done_ex, double lsum, double te, double t0, double mean_sweeps);
 #endif

@@ -10,8 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "train_internal.h"
+#include "train_loop.h"
 
 static inline float sigm(float u) { return 1.f / (1.f + expf(-u)); }
 
@@ -79,6 +78,84 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
     return sse / ((double)B * nv);
 }
 
+/* The trainer's state between the loop's calls (train_loop.h). */
+typedef struct {
+    ffr_net *net;
+    const ffr_train_opts *o;
+    size_t n, Bmax;
+    float *H, *Hn;   /* (n, maxn) the data of RBM k (hidden probabilities of RBM k-1), and scratch */
+    float *Vb;       /* (Bmax, maxn) the minibatch */
+    float *work;     /* ffr_rbm_work_floats(maxn, maxn, Bmax) */
+    float *chain;    /* (Bmax, maxn) persistent chains' visible states */
+    int chain_ok;    /* chains started (from the first full minibatch of the stage) */
+} rbm_run;
+
+/* Stage k's data: the hidden probabilities of RBM k-1 on its data; a fresh
+ * stage restarts the persistent chains. */
+static ffr_status rbm_stage_begin(void *self, int k, int fresh, int skipped, ffr_err *err) {
+    rbm_run *s = self;
+    const ffr_net *net = s->net;
+    (void)skipped; (void)err;
+    if (k > 1) {
+        int nv = net->n[k - 2], nh = net->n[k - 1];
+        const size_t CH = 1000;
+        for (size_t r0 = 0; r0 < s->n; r0 += CH) {
+            int M = (int)(s->n - r0 < CH ? s->n - r0 : CH);
+            up(nv, nh, net->W[k - 1], net->b[k - 1], s->H + r0 * nv, M, s->Hn + r0 * nh);
+        }
+        float *t = s->H; s->H = s->Hn; s->Hn = t;
+    }
+    if (fresh) s->chain_ok = 0;
+    return FFR_OK;
+}
+
+static ffr_status rbm_batch(void *self, int k, const size_t *idx, int B, ffr_net *grad, double *loss,
+                            double *sweeps, ffr_rng *rng, ffr_err *err) {
+    rbm_run *s = self;
+    const ffr_net *net = s->net;
+    (void)sweeps; (void)err;
+    int nv = net->n[k - 1], nh = net->n[k];
+    for (int r = 0; r < B; r++) memcpy(s->Vb + (size_t)r * nv, s->H + idx[r] * nv, nv * sizeof(float));
+    float *ch = NULL;
+    if (s->o->persistent && (size_t)B == s->Bmax) {
+        if (!s->chain_ok) { sample(s->Vb, (size_t)B * nv, s->chain, rng); s->chain_ok = 1; }
+        ch = s->chain;
+    }
+    *loss = ffr_rbm_grad(nv, nh, net->W[k], net->b[k], net->c[k - 1], s->Vb, B, s->o->cd_k, ch, rng,
+                         grad->W[k], grad->b[k], grad->c[k - 1], s->work);
+    return FFR_OK;
+}
+
+/* RBM k: W_k, b_k, c_{k-1}. */
+static int rbm_segments(void *self, int k, ffr_train_seg *seg, int max) {
+    const ffr_net *net = ((rbm_run *)self)->net;
+    int nv = net->n[k - 1], nh = net->n[k];
+    (void)max;
+    seg[0] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)nh * nv, 1};
+    seg[1] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)nh, 0};
+    seg[2] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)nv, 0};
+    return 3;
+}
+
+/* Persistent CD: the chains (Bmax, n_{k-1}) and whether they have started. */
+static size_t rbm_extra_floats(void *self, int k) {
+    rbm_run *s = self;
+    return s->o->persistent ? s->Bmax * s->net->n[k - 1] + 1 : 0;
+}
+static void rbm_extra_save(void *self, int k, float *dst) {
+    rbm_run *s = self;
+    size_t nc = rbm_extra_floats(self, k) - 1;
+    memcpy(dst, s->chain, nc * sizeof(float));
+    dst[nc] = (float)s->chain_ok;
+}
+static ffr_status rbm_extra_load(void *self, int k, const float *src, size_t n, ffr_err *err) {
+    rbm_run *s = self;
+    (void)k; (void)err; /* n == rbm_extra_floats(k): checked by the loop */
+    memcpy(s->chain, src, (n - 1) * sizeof(float));
+    s->chain_ok = src[n - 1] != 0.f;
+    return FFR_OK;
+}
+
 ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                          int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
@@ -88,133 +165,32 @@ ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train
     if (!x || n < 1 || n > (size_t)1 << 31) return ffr_fail(err, FFR_ERR_ARG, "rbm: expected 1..2^31 examples, found %zu", n);
     if (o->epochs < 0 || o->batch < 1 || !(o->lr >= 0) || o->cd_k < 1 || o->cd_k > 100000)
         return ffr_fail(err, FFR_ERR_ARG, "rbm: expected epochs >= 0, batch >= 1, lr >= 0, 1 <= cd_k <= 1e5");
-    ffr_status rc = ffr_net_check(net, err);
+    ffr_status rc = ffr_train_check_common(net, x, n, o, err);
     if (rc) return rc;
     for (size_t i = 0; i < n * net->n[0]; i++)
         if (!(x[i] >= 0.f && x[i] <= 1.f))
             return ffr_fail(err, FFR_ERR_ARG, "rbm: data value %zu is %g, expected probabilities in [0, 1]", i, x[i]);
-    int L = net->L, maxn = 0;
-    for (int k = 0; k <= L; k++) maxn = net->n[k] > maxn ? net->n[k] : maxn;
-    int Bmax = o->batch < (int)n ? o->batch : (int)n;
-    uint64_t fp = 0xcbf29ce484222325ULL;
-    int method = FFR_TRAIN_RBM;
-    fp = ffr_train_fnv(fp, &method, sizeof method); fp = ffr_train_fnv(fp, &n, sizeof n); fp = ffr_train_fnv(fp, &o->batch, sizeof o->batch);
-    fp = ffr_train_fnv(fp, &o->seed, sizeof o->seed); fp = ffr_train_fnv(fp, &o->cd_k, sizeof o->cd_k);
+    int maxn = 0;
+    for (int k = 0; k <= net->L; k++) maxn = net->n[k] > maxn ? net->n[k] : maxn;
+    rbm_run s;
+    memset(&s, 0, sizeof s);
+    s.net = net; s.o = o; s.n = n;
+    s.Bmax = (size_t)o->batch < n ? (size_t)o->batch : n;
+    s.H = ffr_calloc(n, (size_t)maxn * sizeof(float));
+    s.Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
+    s.Vb = ffr_calloc(s.Bmax, (size_t)maxn * sizeof(float));
+    s.work = ffr_calloc(ffr_rbm_work_floats(maxn, maxn, (int)s.Bmax), sizeof(float));
+    s.chain = ffr_calloc(s.Bmax, (size_t)maxn * sizeof(float));
+    if (!s.H || !s.Hn || !s.Vb || !s.work || !s.chain) { rc = ffr_fail(err, FFR_ERR_NOMEM, "rbm: out of memory"); goto done; }
+    memcpy(s.H, x, n * net->n[0] * sizeof(float));
+    uint64_t fp = ffr_train_fnv(FFR_TRAIN_FNV0, &o->cd_k, sizeof o->cd_k);
     fp = ffr_train_fnv(fp, &o->persistent, sizeof o->persistent);
-    fp = ffr_train_fnv(fp, &o->optimizer, sizeof o->optimizer); fp = ffr_train_fnv(fp, &o->lr, sizeof o->lr);
-    fp = ffr_train_fnv(fp, &o->weight_decay, sizeof o->weight_decay);
-
-    ffr_net *gnet = NULL;
-    ffr_train_ckpt ck;
-    memset(&ck, 0, sizeof ck);
-    float *H = NULL, *Hn = NULL, *Vb = NULL, *work = NULL, *chain = NULL;
-    size_t *perm = NULL;
-    if ((rc = ffr_net_clone(&gnet, net, err))) return rc;
-    if ((rc = ffr_optim_init(&ck.opt, o->optimizer, net->nparams, err))) goto done;
-    H = ffr_calloc(n, (size_t)maxn * sizeof(float));
-    Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
-    Vb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
-    work = ffr_calloc(ffr_rbm_work_floats(maxn, maxn, Bmax), sizeof(float));
-    chain = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
-    perm = malloc(n * sizeof *perm);
-    if (!H || !Hn || !Vb || !work || !chain || !perm) { rc = ffr_fail(err, FFR_ERR_NOMEM, "rbm: out of memory"); goto done; }
-    int start_layer = 1, start_epoch = 0, chain_ok = 0;
-    ffr_rng_seed(&ck.rng, o->seed);
-    int resumed = 0;
-    if ((rc = ffr_train_resume(o, net, &ck, FFR_TRAIN_RBM, fp, &resumed, err))) goto done;
-    if (resumed) {
-        start_layer = ck.layer; start_epoch = ck.epoch;
-        if (ck.nextra) {
-            if (ck.nextra != (size_t)Bmax * net->n[ck.layer - 1] + 1) {
-                rc = ffr_fail(err, FFR_ERR_FORMAT, "%s: persistent chain size mismatch", o->checkpoint); goto done;
-            }
-            memcpy(chain, ck.extra, (ck.nextra - 1) * sizeof(float));
-            chain_ok = ck.extra[ck.nextra - 1] != 0.f;
-        }
-        free(ck.extra); ck.extra = NULL; ck.nextra = 0;
-    }
-    ck.method = FFR_TRAIN_RBM; ck.fingerprint = fp;
-    ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
-    ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
-
-    double t0 = ffr_train_now();
-    memcpy(H, x, n * net->n[0] * sizeof(float));
-    for (int k = 1; k <= L; k++) {
-        int nv = net->n[k - 1], nh = net->n[k];
-        if (k >= start_layer) {
-            int e0 = k == start_layer ? start_epoch : 0;
-            if (e0 == 0) { ffr_optim_reset(&ck.opt); chain_ok = 0; }
-            size_t oW = (size_t)(net->W[k] - net->params), ob = (size_t)(net->b[k] - net->params);
-            size_t oc = (size_t)(net->c[k - 1] - net->params);
-            for (int e = e0; e < o->epochs; e++) {
-                double te = ffr_train_now(), lsum = 0;
-                size_t done_ex = 0;
-                int nb = 0;
-                ffr_train_shuffle(perm, n, &ck.rng);
-                for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
-                    int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
-                    for (int r = 0; r < B; r++) memcpy(Vb + (size_t)r * nv, H + perm[b0 + r] * nv, nv * sizeof(float));
-                    float *ch = NULL;
-                    if (o->persistent && B == Bmax) {
-                        if (!chain_ok) { sample(Vb, (size_t)B * nv, chain, &ck.rng); chain_ok = 1; }
-                        ch = chain;
-                    }
-                    double l = ffr_rbm_grad(nv, nh, net->W[k], net->b[k], net->c[k - 1], Vb, B, o->cd_k, ch,
-                                            &ck.rng, gnet->W[k], gnet->b[k], gnet->c[k - 1], work);
-                    lsum += l * B; done_ex += B;
-                    ffr_optim_tick(&ck.opt);
-                    ffr_optim_step(&ck.opt, net->params, gnet->params, oW, (size_t)nh * nv, 1);
-                    ffr_optim_step(&ck.opt, net->params, gnet->params, ob, (size_t)nh, 0);
-                    ffr_optim_step(&ck.opt, net->params, gnet->params, oc, (size_t)nv, 0);
-                    if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "rbm layer %d epoch %d: loss is not finite (lower --lr)", k, e + 1); goto done; }
-                    if (ffr_train_mid_report(o, FFR_TRAIN_RBM, k, e + 1, nb, b0 + B, n, done_ex, lsum, te, t0, NAN)) {
-                        if (stopped) *stopped = 1;
-                        goto done;
-                    }
-                }
-                double dt = ffr_train_now() - te;
-                ck.layer = k; ck.epoch = e + 1;
-                char what[64];
-                snprintf(what, sizeof what, "rbm layer %d epoch %d", k, e + 1);
-                if ((rc = ffr_train_check_finite(net, what, err))) goto done;
-                if (o->checkpoint) {
-                    float *ex = NULL;
-                    if (o->persistent) {
-                        ck.nextra = (size_t)Bmax * nv + 1;
-                        ex = malloc(ck.nextra * sizeof(float));
-                        if (!ex) { rc = ffr_fail(err, FFR_ERR_NOMEM, "rbm: out of memory"); goto done; }
-                        memcpy(ex, chain, (ck.nextra - 1) * sizeof(float));
-                        ex[ck.nextra - 1] = (float)chain_ok;
-                    }
-                    ck.extra = ex;
-                    rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err);
-                    free(ex); ck.extra = NULL; ck.nextra = 0;
-                    if (rc) goto done;
-                }
-                ffr_train_metrics m, *mp = NULL;
-                if (o->holdout && o->n_holdout) {
-                    if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
-                    mp = &m;
-                }
-                if (o->progress) {
-                    ffr_train_progress pr = {FFR_TRAIN_RBM, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                             dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, NAN, 1, mp};
-                    if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
-                }
-            }
-        }
-        if (k < L) { /* next RBM's data: hidden probabilities of this one */
-            const size_t CH = 1000;
-            for (size_t r0 = 0; r0 < n; r0 += CH) {
-                int M = (int)(n - r0 < CH ? n - r0 : CH);
-                up(nv, nh, net->W[k], net->b[k], H + r0 * nv, M, Hn + r0 * nh);
-            }
-            float *t = H; H = Hn; Hn = t;
-        }
-    }
+    ffr_trainer t = {.method = FFR_TRAIN_RBM, .name = "rbm", .nstages = net->L, .greedy = 1, .x = x, .n = n,
+                     .dim = net->n[0], .fp = fp, .fp_what = "--cd-k, --persistent", .self = &s,
+                     .stage_begin = rbm_stage_begin, .batch = rbm_batch, .segments = rbm_segments,
+                     .extra_floats = rbm_extra_floats, .extra_save = rbm_extra_save, .extra_load = rbm_extra_load};
+    rc = ffr_train_run(&t, net, o, stopped, err);
 done:
-    ffr_train_ckpt_free(&ck);
-    ffr_net_free(gnet);
-    free(H); free(Hn); free(Vb); free(work); free(chain); free(perm);
+    free(s.H); free(s.Hn); free(s.Vb); free(s.work); free(s.chain);
     return rc;
 }

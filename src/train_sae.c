@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <time.h>
-#include "train_internal.h"
+#include "train_loop.h"
 
 static int maxn_par(const ffr_net *net) {
     int m = 0;
@@ -129,176 +128,151 @@ static void encode(const ffr_net *net, int k, const float *hin, size_t n, float 
     }
 }
 
-static ffr_status check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o, ffr_err *err) {
-    if (!x || n < 1) return ffr_fail(err, FFR_ERR_ARG, "training data: expected at least 1 example, found %zu", n);
-    if (n > (size_t)1 << 31) return ffr_fail(err, FFR_ERR_ARG, "training data: at most 2^31 examples");
-    if (o->epochs < 0) return ffr_fail(err, FFR_ERR_ARG, "epochs: expected >= 0, found %d", o->epochs);
-    if (o->batch < 1) return ffr_fail(err, FFR_ERR_ARG, "batch: expected >= 1, found %d", o->batch);
-    if (!(o->lr >= 0) || !isfinite(o->lr)) return ffr_fail(err, FFR_ERR_ARG, "lr: expected a finite value >= 0, found %g", o->lr);
-    if (!(o->weight_decay >= 0)) return ffr_fail(err, FFR_ERR_ARG, "weight decay: expected >= 0, found %g", o->weight_decay);
-    if (!(o->momentum >= 0 && o->momentum < 1)) return ffr_fail(err, FFR_ERR_ARG, "momentum: expected [0, 1), found %g", o->momentum);
-    if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1 && o->adam_eps > 0))
-        return ffr_fail(err, FFR_ERR_ARG, "adam: expected betas in [0, 1) and eps > 0");
-    if (o->holdout && o->n_holdout && o->n_holdout > (size_t)1 << 24)
-        return ffr_fail(err, FFR_ERR_ARG, "holdout: too many examples (%zu)", o->n_holdout);
-    return ffr_net_check(net, err);
+/* The trainer's state between the loop's calls (train_loop.h). */
+typedef struct {
+    ffr_net *net;
+    const ffr_train_opts *o;
+    size_t n;
+    float *H, *Hn;       /* (n, maxn) the training inputs h_{k-1} of the layer in training, and scratch */
+    float *Xb, *Tb;      /* (B, maxn) minibatch encoder input rho(h) and target */
+    float *work;         /* ffr_sae_work_floats(maxn, maxn, max(B, 1000)) */
+    int par;             /* two halves of each minibatch on two threads */
+    ffr_net *gnet2;      /* the second half's gradient */
+    float *work2;
+    int hpairs, hdone;   /* held-out pairs measured one at a time; pair k done with its final weights */
+    float *Fh, *Fhn;     /* (n_holdout, maxn) held-out raw input of layer k-1, and of layer k */
+    ffr_train_metrics m; /* pairs < k kept, pair k this epoch, pairs > k NaN */
+} sae_run;
+
+static void swapf(float **a, float **b) { float *t = *a; *a = *b; *b = t; }
+
+/* Stage k's inputs: encode the training data (and the held-out pair k-1,
+ * when its final weights were not measured yet) through layer k-1. */
+static ffr_status sae_stage_begin(void *self, int k, int fresh, int skipped, ffr_err *err) {
+    sae_run *s = self;
+    (void)fresh; (void)skipped;
+    if (k > 1) {
+        if (s->hpairs) {
+            ffr_status rc = s->hdone ? FFR_OK
+                : ffr_train_metrics_pairs(s->net, s->o->holdout, s->o->n_holdout, k - 1, k - 1, s->Fh, s->Fhn, &s->m, err);
+            if (rc) return rc;
+            swapf(&s->Fh, &s->Fhn);
+        }
+        encode(s->net, k - 1, s->H, s->n, s->Hn, s->work);
+        swapf(&s->H, &s->Hn);
+    }
+    s->hdone = 0;
+    return FFR_OK;
+}
+
+static ffr_status sae_batch(void *self, int k, const size_t *idx, int B, ffr_net *grad, double *loss,
+                            double *sweeps, ffr_rng *rng, ffr_err *err) {
+    sae_run *s = self;
+    const ffr_net *net = s->net;
+    (void)sweeps; (void)rng; (void)err;
+    int nv = net->n[k - 1], nh = net->n[k];
+    int rate_t = s->o->target == FFR_TARGET_RATE && k > 1;
+    ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
+    ffr_ae G = {nv, nh, grad->W[k], grad->b[k], grad->V[k], grad->c[k - 1]};
+    /* gather the minibatch: X = rho(h) (the encoder's input) and the target */
+    for (int r = 0; r < B; r++) {
+        const float *src = s->H + idx[r] * nv;
+        float *xr = s->Xb + (size_t)r * nv, *tr = s->Tb + (size_t)r * nv;
+        SAE_RHO(net->rho, pass_rho(rho_, src, xr, (size_t)nv));
+        memcpy(tr, rate_t ? xr : src, nv * sizeof(float));
+    }
+    if (!(s->par && B >= 2)) {
+        *loss = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B, &G, s->work, 1.f / B);
+        return FFR_OK;
+    }
+    /* two halves on two threads, single-threaded BLAS each; G = G1 + G2 */
+    ffr_ae G2 = {nv, nh, s->gnet2->W[k], s->gnet2->b[k], s->gnet2->V[k], s->gnet2->c[k - 1]};
+    int B1 = B / 2;
+    sae_job j2 = {&P, net->rho, s->Xb + (size_t)B1 * nv, s->Tb + (size_t)B1 * nv, B - B1, &G2, s->work2, 1.f / B, 0};
+    pthread_t th;
+    int spawned = pthread_create(&th, NULL, sae_job_run, &j2) == 0;
+    if (!spawned) sae_job_run(&j2);
+    double l1 = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B1, &G, s->work, 1.f / B);
+    if (spawned) pthread_join(th, NULL);
+    for (size_t i = 0; i < (size_t)nh * nv; i++) G.W[i] += G2.W[i];
+    if (G.V) for (size_t i = 0; i < (size_t)nh * nv; i++) G.V[i] += G2.V[i];
+    for (int i = 0; i < nh; i++) G.b[i] += G2.b[i];
+    for (int i = 0; i < nv; i++) G.c[i] += G2.c[i];
+    *loss = (l1 * B1 + j2.loss * (B - B1)) / B;
+    return FFR_OK;
+}
+
+/* Layer k's auto-encoder: W_k, b_k, V_k (untied), c_{k-1}. */
+static int sae_segments(void *self, int k, ffr_train_seg *seg, int max) {
+    const ffr_net *net = ((sae_run *)self)->net;
+    int nv = net->n[k - 1], nh = net->n[k], c = 0;
+    (void)max;
+    seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)nh * nv, 1};
+    seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)nh, 0};
+    if (net->V[k]) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)nh * nv, 1};
+    seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)nv, 0};
+    return c;
+}
+
+/* Held-out pair k from the cached input of layer k-1 (pairs below are fixed). */
+static ffr_status sae_metrics(void *self, int k, const ffr_net *net, const ffr_train_opts *o,
+                              ffr_train_metrics *m, ffr_err *err) {
+    sae_run *s = self;
+    ffr_status rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, s->Fh, s->Fhn, &s->m, err);
+    if (rc) return rc;
+    s->hdone = 1;
+    *m = s->m;
+    return FFR_OK;
 }
 
 ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                          int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
-    ffr_status rc = check_common(net, x, n, o, err);
+    ffr_status rc = ffr_train_check_common(net, x, n, o, err);
     if (rc) return rc;
     if ((unsigned)o->target > FFR_TARGET_RATE) return ffr_fail(err, FFR_ERR_ARG, "target: expected voltage or rate");
-    int L = net->L, maxn = 0;
-    for (int k = 0; k <= L; k++) maxn = net->n[k] > maxn ? net->n[k] : maxn;
-    int Bmax = o->batch < (int)n ? o->batch : (int)n;
-    uint64_t fp = 0xcbf29ce484222325ULL;
-    int method = FFR_TRAIN_SAE;
-    fp = ffr_train_fnv(fp, &method, sizeof method); fp = ffr_train_fnv(fp, &n, sizeof n); fp = ffr_train_fnv(fp, &o->batch, sizeof o->batch);
-    fp = ffr_train_fnv(fp, &o->seed, sizeof o->seed); fp = ffr_train_fnv(fp, &o->target, sizeof o->target);
-    fp = ffr_train_fnv(fp, &o->optimizer, sizeof o->optimizer); fp = ffr_train_fnv(fp, &o->lr, sizeof o->lr);
-    fp = ffr_train_fnv(fp, &o->weight_decay, sizeof o->weight_decay);
-
-    ffr_net *gnet = NULL;
-    ffr_train_ckpt ck;
-    memset(&ck, 0, sizeof ck);
-    float *H = NULL, *Hn = NULL, *Xb = NULL, *Tb = NULL, *work = NULL, *Fh = NULL, *Fhn = NULL;
-    size_t *perm = NULL;
-    if ((rc = ffr_net_clone(&gnet, net, err))) return rc;
+    int maxn = maxn_par(net);
+    size_t Bmax = (size_t)o->batch < n ? (size_t)o->batch : n;
+    sae_run s;
+    memset(&s, 0, sizeof s);
+    s.net = net; s.o = o; s.n = n;
     /* two BLAS threads: run the minibatch's two halves on two threads with
      * single-threaded BLAS (batch-100 products do not split well inside BLAS) */
     /* (with ffrelax's AVX-512 kernel the products split over threads inside the
      * kernel instead, packing once, and the result does not depend on the thread count) */
-    int blas_threads = ffr_get_threads(), par = blas_threads >= 2 && !ffr_gemm_uses_fast();
-    ffr_net *gnet2 = NULL;
-    float *work2 = NULL;
-    if (par && ffr_net_clone(&gnet2, net, NULL) == FFR_OK)
-        work2 = ffr_calloc(ffr_sae_work_floats(maxn_par(net), maxn_par(net), o->batch), sizeof(float));
-    if (par && (!gnet2 || !work2)) par = 0;
-    if (par) ffr_set_threads(1);
-    if ((rc = ffr_optim_init(&ck.opt, o->optimizer, net->nparams, err))) goto done;
-    H = ffr_calloc(n, (size_t)maxn * sizeof(float));
-    Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
-    Xb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
-    Tb = ffr_calloc((size_t)Bmax, (size_t)maxn * sizeof(float));
-    work = ffr_calloc(ffr_sae_work_floats(maxn, maxn, Bmax > 1000 ? Bmax : 1000), sizeof(float));
-    perm = malloc(n * sizeof *perm);
+    int blas_threads = ffr_get_threads(), threads = o->threads > 0 ? o->threads : blas_threads;
+    s.par = threads >= 2 && !ffr_gemm_uses_fast();
+    if (s.par && ffr_net_clone(&s.gnet2, net, NULL) == FFR_OK)
+        s.work2 = ffr_calloc(ffr_sae_work_floats(maxn, maxn, o->batch), sizeof(float));
+    if (s.par && (!s.gnet2 || !s.work2)) s.par = 0;
+    s.H = ffr_calloc(n, (size_t)maxn * sizeof(float));
+    s.Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
+    s.Xb = ffr_calloc(Bmax, (size_t)maxn * sizeof(float));
+    s.Tb = ffr_calloc(Bmax, (size_t)maxn * sizeof(float));
+    s.work = ffr_calloc(ffr_sae_work_floats(maxn, maxn, Bmax > 1000 ? (int)Bmax : 1000), sizeof(float));
     /* held-out examples: the raw input of the layer below the pair in training
        (pairs below it are fixed, so each epoch measures one pair from there) */
-    int hpairs = o->holdout && o->n_holdout && !o->holdout_relax;
-    if (hpairs) {
-        Fh = ffr_calloc(o->n_holdout, (size_t)maxn * sizeof(float));
-        Fhn = ffr_calloc(o->n_holdout, (size_t)maxn * sizeof(float));
+    s.hpairs = o->holdout && o->n_holdout && !o->holdout_relax;
+    if (s.hpairs) {
+        s.Fh = ffr_calloc(o->n_holdout, (size_t)maxn * sizeof(float));
+        s.Fhn = ffr_calloc(o->n_holdout, (size_t)maxn * sizeof(float));
+        ffr_train_metrics_clear(&s.m, net, o->n_holdout);
     }
-    if (!H || !Hn || !Xb || !Tb || !work || !perm || (hpairs && (!Fh || !Fhn))) { rc = ffr_fail(err, FFR_ERR_NOMEM, "sae: out of memory"); goto done; }
-
-    int start_layer = 1, start_epoch = 0;
-    ffr_rng_seed(&ck.rng, o->seed);
-    int resumed = 0;
-    if ((rc = ffr_train_resume(o, net, &ck, FFR_TRAIN_SAE, fp, &resumed, err))) goto done;
-    if (resumed) { start_layer = ck.layer; start_epoch = ck.epoch; }
-    ck.method = FFR_TRAIN_SAE; ck.fingerprint = fp;
-    ck.opt.lr = o->lr; ck.opt.momentum = o->momentum; ck.opt.beta1 = o->beta1; ck.opt.beta2 = o->beta2;
-    ck.opt.eps = o->adam_eps; ck.opt.weight_decay = o->weight_decay;
-
-    double t0 = ffr_train_now();
-    ffr_train_metrics m;
-    if (o->holdout && o->n_holdout) ffr_train_metrics_clear(&m, net, o->n_holdout);
-    memcpy(H, x, n * net->n[0] * sizeof(float));
-    for (int k = 1; k <= L; k++) {
-        int nv = net->n[k - 1], nh = net->n[k];
-        int hdone = 0; /* pair k measured with the final weights of layer k, Fhn filled */
-        if (k < start_layer) {
-            encode(net, k, H, n, Hn, work); float *t = H; H = Hn; Hn = t;
-            if (hpairs && (rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
-            if (hpairs) { float *t2 = Fh; Fh = Fhn; Fhn = t2; }
-            continue;
-        }
-        int e0 = k == start_layer ? start_epoch : 0;
-        if (e0 == 0) ffr_optim_reset(&ck.opt);
-        ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
-        ffr_ae G = {nv, nh, gnet->W[k], gnet->b[k], gnet->V[k], gnet->c[k - 1]};
-        ffr_ae G2 = {nv, nh, gnet2 ? gnet2->W[k] : NULL, gnet2 ? gnet2->b[k] : NULL, gnet2 ? gnet2->V[k] : NULL,
-                     gnet2 ? gnet2->c[k - 1] : NULL};
-        size_t oW = (size_t)(net->W[k] - net->params), ob = (size_t)(net->b[k] - net->params);
-        size_t oc = (size_t)(net->c[k - 1] - net->params), oV = net->V[k] ? (size_t)(net->V[k] - net->params) : 0;
-        int rate_t = o->target == FFR_TARGET_RATE && k > 1;
-        for (int e = e0; e < o->epochs; e++) {
-            double te = ffr_train_now(), lsum = 0;
-            size_t done_ex = 0;
-            int nb = 0;
-            ffr_train_shuffle(perm, n, &ck.rng);
-            for (size_t b0 = 0; b0 < n; b0 += (size_t)Bmax, nb++) {
-                int B = (int)(n - b0 < (size_t)Bmax ? n - b0 : (size_t)Bmax);
-                /* gather the minibatch: X = rho(h) (the encoder's input) and the target */
-                for (int r = 0; r < B; r++) {
-                    const float *src = H + perm[b0 + r] * nv;
-                    float *xr = Xb + (size_t)r * nv, *tr = Tb + (size_t)r * nv;
-                    SAE_RHO(net->rho, pass_rho(rho_, src, xr, (size_t)nv));
-                    if (rate_t) memcpy(tr, xr, nv * sizeof(float));
-                    else memcpy(tr, src, nv * sizeof(float));
-                }
-                double l;
-                if (par && B >= 2) { /* two halves on two threads, single-threaded BLAS each; G = G1 + G2 */
-                    int B1 = B / 2;
-                    sae_job j2 = {&P, net->rho, Xb + (size_t)B1 * nv, Tb + (size_t)B1 * nv, B - B1, &G2, work2, 1.f / B, 0};
-                    pthread_t th;
-                    int spawned = pthread_create(&th, NULL, sae_job_run, &j2) == 0;
-                    if (!spawned) sae_job_run(&j2);
-                    double l1 = sae_grad_x(&P, net->rho, Xb, Tb, B1, &G, work, 1.f / B);
-                    if (spawned) pthread_join(th, NULL);
-                    for (size_t i = 0; i < (size_t)nh * nv; i++) G.W[i] += G2.W[i];
-                    if (G.V) for (size_t i = 0; i < (size_t)nh * nv; i++) G.V[i] += G2.V[i];
-                    for (int i = 0; i < nh; i++) G.b[i] += G2.b[i];
-                    for (int i = 0; i < nv; i++) G.c[i] += G2.c[i];
-                    l = (l1 * B1 + j2.loss * (B - B1)) / B;
-                } else l = sae_grad_x(&P, net->rho, Xb, Tb, B, &G, work, 1.f / B);
-                lsum += l * B; done_ex += B;
-                ffr_optim_tick(&ck.opt);
-                ffr_optim_step(&ck.opt, net->params, gnet->params, oW, (size_t)nh * nv, 1);
-                ffr_optim_step(&ck.opt, net->params, gnet->params, ob, (size_t)nh, 0);
-                if (net->V[k]) ffr_optim_step(&ck.opt, net->params, gnet->params, oV, (size_t)nh * nv, 1);
-                ffr_optim_step(&ck.opt, net->params, gnet->params, oc, (size_t)nv, 0);
-                if (!isfinite(l)) { rc = ffr_fail(err, FFR_ERR_DIVERGED, "sae layer %d epoch %d: loss is not finite (lower --lr)", k, e + 1); goto done; }
-                if (ffr_train_mid_report(o, FFR_TRAIN_SAE, k, e + 1, nb, b0 + B, n, done_ex, lsum, te, t0, NAN)) {
-                    if (stopped) *stopped = 1;
-                    goto done;
-                }
-            }
-            double dt = ffr_train_now() - te;
-            ck.layer = k; ck.epoch = e + 1;
-            char what[64];
-            snprintf(what, sizeof what, "sae layer %d epoch %d", k, e + 1);
-            if ((rc = ffr_train_check_finite(net, what, err))) goto done;
-            if (o->checkpoint && (rc = ffr_train_ckpt_save(o->checkpoint, net, &ck, err))) goto done;
-            ffr_train_metrics *mp = NULL;
-            if (hpairs) { /* pair k from the cached input of layer k-1; pairs < k kept, pairs > k NaN */
-                if ((rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
-                hdone = 1;
-                mp = &m;
-            } else if (o->holdout && o->n_holdout) {
-                if ((rc = ffr_train_metrics_compute(net, o->holdout, o->n_holdout, o->holdout_relax, &m, err))) goto done;
-                mp = &m;
-            }
-            if (o->progress) {
-                ffr_train_progress pr = {FFR_TRAIN_SAE, k, e + 1, o->epochs, done_ex, n, lsum / done_ex,
-                                         dt > 0 ? done_ex / dt : 0, ffr_train_now() - t0, NAN, 1, mp};
-                if (o->progress(o->progress_ctx, &pr)) { if (stopped) *stopped = 1; goto done; }
-            }
-        }
-        if (hpairs && k < L) {
-            if (!hdone && (rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, Fh, Fhn, &m, err))) goto done;
-            float *t2 = Fh; Fh = Fhn; Fhn = t2;
-        }
-        if (k < L) { encode(net, k, H, n, Hn, work); float *t = H; H = Hn; Hn = t; }
+    if (!s.H || !s.Hn || !s.Xb || !s.Tb || !s.work || (s.hpairs && (!s.Fh || !s.Fhn))) {
+        rc = ffr_fail(err, FFR_ERR_NOMEM, "sae: out of memory");
+        goto done;
     }
+    memcpy(s.H, x, n * net->n[0] * sizeof(float));
+    uint64_t fp = ffr_train_fnv(FFR_TRAIN_FNV0, &o->target, sizeof o->target);
+    ffr_trainer t = {.method = FFR_TRAIN_SAE, .name = "sae", .nstages = net->L, .greedy = 1, .x = x, .n = n,
+                     .dim = net->n[0], .fp = fp, .fp_what = "--target", .self = &s, .stage_begin = sae_stage_begin,
+                     .batch = sae_batch, .segments = sae_segments, .metrics = s.hpairs ? sae_metrics : NULL};
+    if (s.par) ffr_set_threads(1);
+    rc = ffr_train_run(&t, net, o, stopped, err);
+    if (s.par) ffr_set_threads(blas_threads);
 done:
-    ffr_train_ckpt_free(&ck);
-    ffr_net_free(gnet);
-    ffr_net_free(gnet2);
-    free(work2);
-    if (par) ffr_set_threads(blas_threads);
-    free(H); free(Hn); free(Xb); free(Tb); free(work); free(perm); free(Fh); free(Fhn);
+    ffr_net_free(s.gnet2);
+    free(s.work2);
+    free(s.H); free(s.Hn); free(s.Xb); free(s.Tb); free(s.work); free(s.Fh); free(s.Fhn);
     return rc;
 }

@@ -7,7 +7,10 @@
  * - Eq. 23: zero learning rate leaves the network unchanged; a network that
  *   satisfies the auto-encoder condition exactly gets a zero update;
  * - same seed -> bit-identical weights; kill + resume == uninterrupted run;
- * - corrupt checkpoints are refused. */
+ * - corrupt checkpoints are refused; a checkpoint with a valid crc32 but an
+ *   out-of-range field (layer, epoch, step count, method, rng, extra size,
+ *   hyper-parameter) is refused with a message naming it; so is a resume
+ *   with other optimizer hyper-parameters, data, batch, seed or method options. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +322,150 @@ static void test_ckpt_corrupt(void) {
     ffr_net_free(net); ffr_net_free(net2); ffr_net_free(net3);
 }
 
+/* ------------------------------------------- resume: checkpoint fields */
+/* A run of method m stopped after its first epoch leaves a checkpoint at
+ * path; ffr_train with o (o->resume set) on a fresh net gives the returned
+ * status, err the message. */
+typedef struct { ffr_train_method m; int n[3]; ffr_rule rule; ffr_rho rho; int tied; size_t N; float *x; } ck_case;
+
+static ffr_status try_resume(const ck_case *c, const float *x, const ffr_train_opts *o, ffr_err *err) {
+    ffr_net *d = mknet(2, c->n, c->rule, c->rho, c->tied, 77);
+    ffr_status rc = ffr_train(c->m, d, x, c->N, o, NULL, err);
+    ffr_net_free(d);
+    return rc;
+}
+
+/* Load the checkpoint, let edit() change one field, save it back (a valid
+ * crc32), and expect resume to be refused with code and a message holding want. */
+static void expect_refused(const ck_case *c, const ffr_train_opts *o, const char *what,
+                           void (*edit)(ffr_train_ckpt *, const ffr_net *), ffr_status code, const char *want) {
+    char bak[80];
+    snprintf(bak, sizeof bak, "%s.bak", o->checkpoint);
+    ffr_err err;
+    ffr_net *net = mknet(2, c->n, c->rule, c->rho, c->tied, 1);
+    ffr_train_ckpt ck;
+    CHECKF(ffr_train_ckpt_load(o->checkpoint, net, &ck, &err) == FFR_OK, "%s", err.msg);
+    rename(o->checkpoint, bak);
+    edit(&ck, net);
+    CHECKF(ffr_train_ckpt_save(o->checkpoint, net, &ck, &err) == FFR_OK, "%s", err.msg);
+    ffr_train_ckpt_free(&ck);
+    ffr_status rc = try_resume(c, c->x, o, &err);
+    CHECKF(rc == code && strstr(err.msg, want), "%s %s: status %d (expected %d), message '%s' (expected '%s')",
+           ffr_train_method_name(c->m), what, (int)rc, (int)code, rc ? err.msg : "", want);
+    rename(bak, o->checkpoint);
+    ffr_net_free(net);
+}
+
+static void ed_layer99(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->layer = 99; }
+static void ed_layer0(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->layer = 0; }
+static void ed_layer1(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->layer = 1; }
+static void ed_epoch_neg(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->epoch = -2; }
+static void ed_epoch_big(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->epoch = 4; }
+static void ed_t(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->opt.t += 1; }
+static void ed_method(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->method = (ffr_train_method)7; }
+static void ed_rng0(ffr_train_ckpt *k, const ffr_net *n) { (void)n; memset(&k->rng, 0, sizeof k->rng); }
+static void ed_nan_lr(ffr_train_ckpt *k, const ffr_net *n) { (void)n; k->opt.lr = NAN; }
+static void ed_extra(ffr_train_ckpt *k, const ffr_net *n) {
+    (void)n;
+    float *e = calloc(k->nextra + 5, sizeof(float));
+    if (k->nextra) memcpy(e, k->extra, k->nextra * sizeof(float));
+    free(k->extra);
+    k->extra = e; k->nextra += 5;
+}
+static void ed_none(ffr_train_ckpt *k, const ffr_net *n) { (void)k; (void)n; }
+
+static void ck_run(ck_case *c, ffr_train_opts *o, const char *path) {
+    ffr_train_opts_default(o, c->m);
+    o->epochs = 3; o->batch = 16; o->seed = 5; o->persistent = 1; o->cd_k = 1;
+    o->relax.max_sweeps = 10;
+    o->checkpoint = path;
+    remove(path);
+    stopper s = {c->m == FFR_TRAIN_DENDRITIC ? 0 : 1, 1, 0, 0, 0};
+    o->progress = stop_cb; o->progress_ctx = &s;
+    ffr_err err;
+    int stopped = 0;
+    ffr_net *net = mknet(2, c->n, c->rule, c->rho, c->tied, 3);
+    CHECKF(ffr_train(c->m, net, c->x, c->N, o, &stopped, &err) == FFR_OK && stopped, "%s", err.msg);
+    ffr_net_free(net);
+    o->progress = NULL;
+    o->resume = 1;
+}
+
+/* Class 6 of doc/reliability.md: every field of a checkpoint is range-checked
+ * before use, although its crc32 is valid. Class 8: a resume with other
+ * optimizer hyper-parameters, data, batch, seed or method options is refused
+ * with a message naming the field. */
+static void test_ckpt_fields(void) {
+    ck_case cases[3] = {
+        {FFR_TRAIN_SAE, {12, 7, 5}, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 70, NULL},
+        {FFR_TRAIN_RBM, {12, 7, 5}, FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1, 70, NULL},
+        {FFR_TRAIN_DENDRITIC, {12, 7, 5}, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 70, NULL},
+    };
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ffr_test_ck3_%d.bin", (int)getpid());
+    for (int ci = 0; ci < 3; ci++) {
+        ck_case *c = &cases[ci];
+        c->x = synth(c->N, c->n[0], 40 + ci);
+        ffr_train_opts o;
+        ck_run(c, &o, path);
+        ffr_err err;
+        /* control: the untouched (re-saved) checkpoint resumes */
+        expect_refused(c, &o, "control", ed_none, FFR_OK, "");
+        int greedy = c->m != FFR_TRAIN_DENDRITIC;
+        expect_refused(c, &o, "layer 99", ed_layer99, FFR_ERR_FORMAT, "layer");
+        if (greedy) expect_refused(c, &o, "layer 0", ed_layer0, FFR_ERR_FORMAT, "layer 0 out of range");
+        else expect_refused(c, &o, "layer 1", ed_layer1, FFR_ERR_FORMAT, "layer 1 out of range");
+        expect_refused(c, &o, "epoch -2", ed_epoch_neg, FFR_ERR_FORMAT, "epoch");
+        expect_refused(c, &o, "epoch 4 of 3", ed_epoch_big, FFR_ERR_FORMAT, "epoch 4 out of range");
+        expect_refused(c, &o, "step count", ed_t, FFR_ERR_FORMAT, "step count");
+        expect_refused(c, &o, "method 7", ed_method, FFR_ERR_FORMAT, "method");
+        expect_refused(c, &o, "rng 0", ed_rng0, FFR_ERR_FORMAT, "rng");
+        expect_refused(c, &o, "lr NaN", ed_nan_lr, FFR_ERR_FORMAT, "lr");
+        expect_refused(c, &o, "extra", ed_extra, FFR_ERR_FORMAT, "extra state");
+        /* class 8: the same checkpoint, this run's options or data changed */
+        struct { const char *field; double *v; double to; } hp[] = {
+            {"lr", &o.lr, 0.5}, {"weight decay", &o.weight_decay, 1e-4}, {"momentum", &o.momentum, 0.5},
+            {"beta1", &o.beta1, 0.8}, {"beta2", &o.beta2, 0.99}, {"eps", &o.adam_eps, 1e-6}};
+        for (int i = 0; i < 6; i++) {
+            double keep = *hp[i].v;
+            int used = o.optimizer == FFR_OPT_SGD ? i != 3 && i != 4 && i != 5 : i != 2;
+            *hp[i].v = hp[i].to;
+            ffr_status rc = try_resume(c, c->x, &o, &err);
+            if (used) CHECKF(rc == FFR_ERR_ARG && strstr(err.msg, hp[i].field), "%s: resume with another %s: %d '%s'",
+                             ffr_train_method_name(c->m), hp[i].field, (int)rc, rc ? err.msg : "");
+            else CHECKF(rc == FFR_OK, "%s: %s is unused by %s, yet resume refused: %s", ffr_train_method_name(c->m),
+                        hp[i].field, ffr_optimizer_name(o.optimizer), err.msg);
+            *hp[i].v = keep;
+            if (rc == FFR_OK) ck_run(c, &o, path); /* that resume finished the run: a new checkpoint */
+        }
+        o.optimizer = o.optimizer == FFR_OPT_SGD ? FFR_OPT_ADAM : FFR_OPT_SGD;
+        CHECKF(try_resume(c, c->x, &o, &err) == FFR_ERR_ARG && strstr(err.msg, "optimizer"), "%s: other optimizer: %s",
+               ffr_train_method_name(c->m), err.msg);
+        o.optimizer = o.optimizer == FFR_OPT_SGD ? FFR_OPT_ADAM : FFR_OPT_SGD;
+        float *x2 = malloc(c->N * c->n[0] * sizeof(float));
+        memcpy(x2, c->x, c->N * c->n[0] * sizeof(float));
+        x2[c->N * c->n[0] / 2] = x2[c->N * c->n[0] / 2] > 0.5f ? 0.25f : 0.75f; /* one value of the same-size data */
+        CHECKF(try_resume(c, x2, &o, &err) == FFR_ERR_ARG && strstr(err.msg, "training data differ"),
+               "%s: other data of the same size: %s", ffr_train_method_name(c->m), err.msg);
+        free(x2);
+        o.batch = 15;
+        CHECKF(try_resume(c, c->x, &o, &err) == FFR_ERR_ARG && strstr(err.msg, "batch"), "%s: other batch: %s",
+               ffr_train_method_name(c->m), err.msg);
+        o.batch = 16; o.seed = 6;
+        CHECKF(try_resume(c, c->x, &o, &err) == FFR_ERR_ARG && strstr(err.msg, "seed"), "%s: other seed: %s",
+               ffr_train_method_name(c->m), err.msg);
+        o.seed = 5;
+        const char *opt = c->m == FFR_TRAIN_SAE ? "--target" : c->m == FFR_TRAIN_RBM ? "--cd-k" : "--relax-tol";
+        if (c->m == FFR_TRAIN_SAE) o.target = FFR_TARGET_RATE;
+        else if (c->m == FFR_TRAIN_RBM) o.cd_k = 2;
+        else o.relax.tol = 2e-3;
+        CHECKF(try_resume(c, c->x, &o, &err) == FFR_ERR_ARG && strstr(err.msg, opt), "%s: other %s: %s",
+               ffr_train_method_name(c->m), opt, err.msg);
+        remove(path);
+        free(c->x);
+    }
+}
+
 /* ------------------------------------------------------------- Eq. 23 */
 static void test_eq23(void) {
     ffr_err err;
@@ -474,6 +621,7 @@ int main(void) {
     test_sae_grad(1, 0, FFR_RHO_SIGMOID);
     test_rbm_exact();
     test_ckpt_corrupt();
+    test_ckpt_fields();
     test_eq23();
     test_sae_learns();
     test_sae_two_threads();

@@ -1,0 +1,114 @@
+/* train_loop.h - the one training loop every trainer runs on (train_loop.c);
+ * internal, not installed.
+ *
+ * The loop owns everything that is the same for every trainer: option
+ * checks common to all, the checkpoint fingerprint, resume (with a range
+ * check of every checkpoint field), stages, the shuffle (Fisher-Yates with
+ * the run's rng, one permutation per epoch), the minibatch index ranges, the
+ * optimizer (tick once per minibatch, one step per parameter segment,
+ * reset at each fresh stage), the loss and parameter divergence checks, the
+ * mid-epoch and end-of-epoch progress reports, the held-out metrics and the
+ * atomic checkpoint after every epoch.
+ *
+ * A trainer is one file: it checks its own options, allocates its scratch,
+ * fills an ffr_trainer and calls ffr_train_run. It supplies only
+ *   - batch:    the gradient (or the negative update) of one minibatch, given
+ *               the minibatch's example indices into the training data;
+ *   - segments: which parts of net->params a stage moves (and which decay);
+ *   - fp:       the hash of its own options (ffr_train_fnv);
+ * and optionally
+ *   - stage_begin: per-stage setup (greedy stacks: the inputs of layer k);
+ *   - extra_*:  extra state saved in the checkpoint (RBM persistent chains);
+ *   - metrics:  its own held-out measurements (default
+ *               ffr_train_metrics_compute on o->holdout).
+ *
+ * Order of calls (this order and the rng draws are what the bit-identical
+ * results rest on):
+ *   rng = seed(o->seed); opt = init(o->optimizer)
+ *   if resuming: load checkpoint -> params, rng, opt, stage s0, epoch e0;
+ *                range-check it; extra_load(s0, ...)
+ *   for stage = 1..nstages:
+ *     skipped = stage < s0; fresh = !skipped && (stage > s0 || e0 == 0)
+ *     stage_begin(stage, fresh, skipped = stage < s0)  [if set]
+ *     if skipped: continue
+ *     if fresh: ffr_optim_reset(opt)
+ *     for epoch = e0 (stage s0) or 0 .. o->epochs-1:
+ *       perm = shuffle(n, rng)
+ *       for each minibatch [b0, b0+B) of perm (B = o->batch, the last one short):
+ *         *loss = 0, *sweeps += ...: batch(stage, perm + b0, B, grad, &loss, &sweeps, rng)
+ *         tick(opt); for each segment: step(opt, params, grad, seg)
+ *         loss not finite -> FFR_ERR_DIVERGED
+ *         mid-epoch progress every o->progress_every minibatches (may stop)
+ *       parameters not finite -> FFR_ERR_DIVERGED
+ *       checkpoint (with extra_save(stage)) when o->checkpoint
+ *       metrics (when o->holdout) -> end-of-epoch progress (may stop)
+ *
+ * Greedy trainers have one stage per layer (stage = layer, 1..L, reported
+ * and checkpointed as the layer); whole-network trainers have one stage,
+ * reported and checkpointed as layer 0. */
+#ifndef FFR_TRAIN_LOOP_H
+#define FFR_TRAIN_LOOP_H
+#include "train_internal.h"
+
+/* One contiguous part of net->params that the optimizer steps (offsets in
+ * floats from net->params); decay: weight decay applies (weights, never offsets). */
+typedef struct { size_t off, len; int decay; } ffr_train_seg;
+
+#define FFR_TRAIN_MAX_SEGS (4 * FFR_MAX_LAYERS)
+
+typedef struct ffr_trainer {
+    ffr_train_method method;
+    const char *name;        /* in messages: "sae", "rbm", "dendritic", ... */
+    int nstages;             /* greedy: net->L; whole network: 1 */
+    int greedy;              /* 1: stage k trains layer k (checkpoint layer = k); 0: layer 0 */
+    const float *x;          /* (n, dim) the training data: hashed into the fingerprint */
+    size_t n;                /* examples per epoch */
+    int dim;
+    uint64_t fp;             /* the trainer's own options (ffr_train_fnv from FFR_TRAIN_FNV0);
+                                the loop adds n, batch, seed, optimizer and its
+                                hyper-parameters and the data's hash itself */
+    const char *fp_what;     /* what fp covers, for the resume message: "--cd-k, --persistent" */
+    int has_sweeps;          /* 1: batch reports relaxation sweeps (progress mean_sweeps) */
+    void *self;              /* the trainer's state, passed back to every callback */
+
+    /* Optional. Called for every stage in order before its epochs (also for
+     * the stages a resumed run skips, skipped = 1, so that a greedy trainer
+     * can compute the next stage's inputs). fresh: the stage starts at epoch 0
+     * (the optimizer is reset; 0 for the resumed stage and skipped ones). */
+    ffr_status (*stage_begin)(void *self, int stage, int fresh, int skipped, ffr_err *err);
+    /* Required. The gradient of the minibatch of B examples idx[0..B-1] (indices
+     * into x) into grad (same layout as net; only the stage's segments are read),
+     * the minibatch's mean loss per unit into *loss; trainers that relax add the
+     * updates (sweeps x examples) to *sweeps. rng: the run's generator (sampling). */
+    ffr_status (*batch)(void *self, int stage, const size_t *idx, int B, ffr_net *grad, double *loss,
+                        double *sweeps, ffr_rng *rng, ffr_err *err);
+    /* Required. Fill seg[0..return) (at most max) with the segments stage moves. */
+    int (*segments)(void *self, int stage, ffr_train_seg *seg, int max);
+    /* Optional. Extra checkpoint state of a stage: its size in floats (0: none),
+     * written into dst, read back from src (n = extra_floats(stage), checked by the loop). */
+    size_t (*extra_floats)(void *self, int stage);
+    void (*extra_save)(void *self, int stage, float *dst);
+    ffr_status (*extra_load)(void *self, int stage, const float *src, size_t n, ffr_err *err);
+    /* Optional. The end-of-epoch held-out measurements (called only with
+     * o->holdout and o->n_holdout); default ffr_train_metrics_compute. m keeps
+     * its contents between calls. */
+    ffr_status (*metrics)(void *self, int stage, const ffr_net *net, const ffr_train_opts *o,
+                          ffr_train_metrics *m, ffr_err *err);
+} ffr_trainer;
+
+#define FFR_TRAIN_FNV0 0xcbf29ce484222325ULL
+
+/* The option checks every trainer shares (data size, epochs, batch, lr,
+ * weight decay, optimizer and its hyper-parameters, threads, holdout size,
+ * the network): a trainer calls it after its own checks and before it
+ * allocates; ffr_train_run calls it again. */
+ffr_status ffr_train_check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                                  ffr_err *err);
+
+/* Run the training loop above on net (in place). Returns FFR_OK (also when
+ * the progress callback stopped the run: *stopped = 1 when stopped is not
+ * NULL), or an error with err filled. */
+ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o, int *stopped,
+                         ffr_err *err);
+
+#endif
