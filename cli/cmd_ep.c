@@ -139,7 +139,8 @@ static void usage_train(void) {
            "Supervised equilibrium propagation (doc/training.md): the input clamped, the top layer's NL\n"
            "units the classes; free phase, then nudged phase(s) from its fixed point, and the local update\n"
            "from the difference. Defaults are the measured recipe (fan-in init, beta 0.2 centered, SGD\n"
-           "lr 0.02/0.01, momentum 0.9, batch 100, feedforward start, relative tol 1e-3).\n\n"
+           "lr 0.02 for W_1, 0.01*256/n_{k-1} above, momentum 0.9, batch 100, feedforward start, relative\n"
+           "tol 1e-3).\n\n"
            "  --images FILE        IDX images (plain or .gz) or a 2-D .npy, values in [0,1] (required)\n"
            "  --labels FILE        IDX labels, one per image, 0..NL-1 (required)\n"
            "  --count N            use the first N examples (default all)\n"
@@ -156,7 +157,7 @@ static void usage_train(void) {
            "  --batch N            (default 100)\n"
            "  --beta X             nudging strength (default 0.2)\n"
            "  --nudge M            positive | centered | random-sign (default centered)\n"
-           "  --lr X[,X..]         one rate, or one per weight layer (default 0.02,0.01,..)\n"
+           "  --lr X[,X..]         one rate, or one per weight layer (default 0.02 for W_1, 0.01*256/n_{k-1} above)\n"
            "  --optimizer O        sgd | adam (default sgd; adam: one rate)\n"
            "  --momentum X         sgd momentum (default 0.9)\n"
            "  --weight-decay X     L2 on weights (default 0)\n"
@@ -248,9 +249,8 @@ int cmd_train_ep(int argc, char **argv) {
     if (!sizes == !init_model) return cli_fail(C, "give --sizes N0,..,NL for a new network, or --init-model MODEL");
     if (!timages != !tlabels) return cli_fail(C, "--test-images and --test-labels go together");
     if (resume && !checkpoint) return cli_fail(C, "--resume needs --checkpoint PATH");
-    if (t.optimizer == FFR_OPT_ADAM && nlr == 0) { /* Adam's usual step, one rate */
+    if (t.optimizer == FFR_OPT_ADAM && nlr == 0) /* Adam's usual step, one rate */
         for (int k = 1; k < FFR_MAX_LAYERS; k++) e.lr[k] = 1e-3;
-    }
     ffr_set_threads(threads);
     t.checkpoint = checkpoint;
     t.resume = resume;
@@ -569,7 +569,7 @@ int cmd_ep_study(int argc, char **argv) {
             ep_ui *u = A[a].u[s] = calloc(1, sizeof(ep_ui));
             if (!u) { cli_fail(C, "out of memory"); goto done; }
             char tag[300];
-            snprintf(tag, sizeof tag, "%s %s", A[a].arch, sched_name[s]);
+            snprintf(tag, sizeof tag, "%.127s %s", A[a].arch, sched_name[s]);
             u->tag = tag; u->quiet = quiet; u->tty = isatty(2);
             snprintf(path, sizeof path, "%s/%s_%s.csv", outdir, A[a].arch, sched_name[s]);
             if (!(u->csv = fopen(path, "w"))) { cli_fail(C, "%s: cannot write: %s", path, strerror(errno)); goto done; }

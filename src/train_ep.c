@@ -22,7 +22,8 @@ void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
     memset(e, 0, sizeof *e);
     ffr_train_opts_default(t, FFR_TRAIN_DENDRITIC);
     /* the measured recipe (doc/training.md): SGD with momentum 0.9, batch 100,
-       lr 0.02 for W_1 and 0.01 above, beta 0.2 centered, relative tol 1e-3 */
+       lr 0.02 for W_1 and 0.01 * 256 / n_{k-1} above, beta 0.2 centered,
+       relative tol 1e-3 */
     t->epochs = 10;
     t->batch = 100;
     t->optimizer = FFR_OPT_SGD;
@@ -32,14 +33,22 @@ void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
     e->beta = 0.2;
     e->nudge = FFR_NUDGE_CENTERED;
     e->start = FFR_EP_START_FF;
-    e->lr[1] = 0.02;
-    for (int k = 2; k < FFR_MAX_LAYERS; k++) e->lr[k] = 0.01;
+    /* lr[k] = 0: the default of layer k, ffr_ep_default_lr */
     ffr_relax_opts_default(&e->relax);
     e->relax.tol = 1e-3;
     e->relax.tol_mode = FFR_TOL_REL;
     e->relax.max_sweeps = 100;
     e->relax.measure_every = -1;
     e->relax.diverge_factor = 0;
+}
+
+double ffr_ep_default_lr(const ffr_net *net, int k) {
+    return k <= 1 ? 0.02 : 0.01 * 256.0 / net->n[k - 1];
+}
+
+/* The learning rate of layer k: e->lr[k] when set (> 0), else the default. */
+static double lr_of(const ffr_net *net, const ffr_ep_opts *e, int k) {
+    return e->lr[k] > 0 ? e->lr[k] : ffr_ep_default_lr(net, k);
 }
 
 typedef struct {
@@ -253,10 +262,11 @@ static ffr_status check_ep(const ffr_net *net, const ffr_ep_opts *e, const ffr_t
     if (e->fixed_free == 0 && (e->relax.max_sweeps < 1 || !(e->relax.tol >= 0)))
         return ffr_fail(err, FFR_ERR_ARG, "ep: expected max_sweeps >= 1 and tol >= 0");
     for (int k = 1; k <= net->L; k++) {
-        double lr = e->lr[k] > 0 ? e->lr[k] : t->lr;
+        double lr = lr_of(net, e, k);
         if (!isfinite(lr)) return ffr_fail(err, FFR_ERR_ARG, "ep: lr of layer %d is not finite", k);
-        if (t->optimizer == FFR_OPT_ADAM && lr != (e->lr[1] > 0 ? e->lr[1] : t->lr))
-            return ffr_fail(err, FFR_ERR_ARG, "ep: per-layer learning rates need --optimizer sgd (Adam's step does not scale with the gradient)");
+        if (t->optimizer == FFR_OPT_ADAM && lr != lr_of(net, e, 1))
+            return ffr_fail(err, FFR_ERR_ARG, "ep: per-layer learning rates need --optimizer sgd (Adam's step does not "
+                            "scale with the gradient): give one --lr");
     }
     if (e->test_x && (!e->test_y || !e->n_test)) return ffr_fail(err, FFR_ERR_ARG, "ep: test images without labels");
     return FFR_OK;
@@ -275,9 +285,9 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
     memset(&S, 0, sizeof S);
     S.net = net; S.x = x; S.y = y; S.n = n; S.e = e;
     S.t = *t;
-    double lr1 = e->lr[1] > 0 ? e->lr[1] : t->lr;
+    double lr1 = lr_of(net, e, 1);
     S.t.lr = lr1;
-    for (int k = 1; k <= net->L; k++) S.gscale[k] = (e->lr[k] > 0 ? e->lr[k] : t->lr) / (lr1 > 0 ? lr1 : 1);
+    for (int k = 1; k <= net->L; k++) S.gscale[k] = lr1 > 0 ? lr_of(net, e, k) / lr1 : 1.0;
     S.t.progress = ep_progress;
     S.t.progress_ctx = &S;
     S.t.progress_every = e->progress_every;
