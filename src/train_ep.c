@@ -69,6 +69,8 @@ typedef struct {
     ffr_ep_hist hfree, hnudge;
     double ex, err_ff, err_rel, nff, loss, dist, ndist, t_epoch;
     int has_epoch;
+    ffr_status eval_rc;          /* a failed test evaluation stops the run with this */
+    ffr_err eval_err;
 } ep_self;
 
 static ffr_state view(const ffr_state *s, int B) {
@@ -230,10 +232,9 @@ static int ep_progress(void *ctx, const ffr_train_progress *p) {
         ffr_ep_eval ev;
         ffr_relax_opts o = S->ofree;
         o.init = e->start == FFR_EP_START_ZERO ? FFR_INIT_ZERO : FFR_INIT_FF;
-        ffr_err err;
-        if (ffr_ep_evaluate(S->net, e->test_x, e->test_y, e->n_test, &o, &ev, &err) == FFR_OK) {
-            r.test_err_ff = ev.err_ff; r.test_err_relaxed = ev.err_relaxed; r.test_sweeps_mean = ev.sweeps_mean;
-        }
+        if ((S->eval_rc = ffr_ep_evaluate(S->net, e->test_x, e->test_y, e->n_test, &o, &ev, &S->eval_err)))
+            return 1;
+        r.test_err_ff = ev.err_ff; r.test_err_relaxed = ev.err_relaxed; r.test_sweeps_mean = ev.sweeps_mean;
     }
     if (e->progress) stop = e->progress(e->progress_ctx, &r);
     if (p->end_of_epoch) {
@@ -340,6 +341,10 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
         if (!S.persist) { rc = ffr_fail(err, FFR_ERR_NOMEM, "ep: out of memory for %zu persistent states", n); goto done; }
     }
     rc = ffr_train_run(&tr, net, &S.t, stopped, err);
+    if (!rc && S.eval_rc) {
+        if (stopped) *stopped = 0;
+        rc = ffr_fail(err, S.eval_rc, "ep: test evaluation: %s", S.eval_err.msg);
+    }
 done:
     ffr_state_free(S.sf); ffr_state_free(S.sp); ffr_state_free(S.sm);
     ffr_ep_hist_free(&S.hfree); ffr_ep_hist_free(&S.hnudge);
