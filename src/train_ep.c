@@ -79,8 +79,9 @@ static ffr_state view(const ffr_state *s, int B) {
     return v;
 }
 
+/* The free layers 1..L (the relaxation writes the clamped input into layer 0 itself). */
 static void copy_state(ffr_state *dst, const ffr_state *src, const ffr_net *net) {
-    for (int k = 0; k <= net->L; k++) memcpy(dst->s[k], src->s[k], (size_t)src->B * net->n[k] * sizeof(float));
+    for (int k = 1; k <= net->L; k++) memcpy(dst->s[k], src->s[k], (size_t)src->B * net->n[k] * sizeof(float));
 }
 
 /* persistent rows <-> state (layers k >= 1 of example idx) */
