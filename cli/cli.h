@@ -46,4 +46,8 @@ int cmd_relax(int argc, char **argv);
 int cmd_figure1(int argc, char **argv);
 int cmd_convert_mnist(int argc, char **argv); /* cli/cmd_data.c */
 int cmd_train(int argc, char **argv);
+/* cli/cmd_ep.c: train --method ep, eval, ep-study */
+int cmd_train_ep(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_ep_study(int argc, char **argv);
 #endif

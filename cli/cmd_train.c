@@ -131,7 +131,7 @@ static int on_progress(void *ctx, const ffr_train_progress *p) {
 }
 
 static void usage(void) {
-    printf("usage: ffrelax train --method sae|rbm|dendritic --images FILE (--sizes N0,N1,.. | --init-model MODEL)\n"
+    printf("usage: ffrelax train --method sae|rbm|dendritic|ep --images FILE (--sizes N0,N1,.. | --init-model MODEL)\n"
            "                     --out MODEL [options]\n\n"
            "Train the network's branches so that consecutive layers form good auto-encoders\n"
            "(doc/training.md): greedy stacked auto-encoders (sae), a greedy stack of RBMs with\n"
@@ -197,6 +197,7 @@ int cmd_train(int argc, char **argv) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--method") && i + 1 < argc) v = argv[i + 1];
         else if (!strncmp(argv[i], "--method=", 9)) v = argv[i] + 9;
+        if (v && !strcmp(v, "ep")) return cmd_train_ep(argc, argv); /* supervised EP: cli/cmd_ep.c */
         if (v && ffr_train_method_parse(v, &method))
             return cli_fail(C, "--method: expected sae, rbm or dendritic, found '%s'", v);
     }

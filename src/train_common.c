@@ -12,10 +12,10 @@
 #include <zlib.h>
 #include "train_internal.h"
 
-static const char *method_names[] = {"sae", "rbm", "dendritic"};
+static const char *method_names[] = {"sae", "rbm", "dendritic", "ep"};
 static const char *target_names[] = {"voltage", "rate"};
 
-const char *ffr_train_method_name(ffr_train_method m) { return (unsigned)m < 3 ? method_names[m] : "?"; }
+const char *ffr_train_method_name(ffr_train_method m) { return (unsigned)m < 4 ? method_names[m] : "?"; }
 const char *ffr_target_name(ffr_target t) { return (unsigned)t < 2 ? target_names[t] : "?"; }
 
 int ffr_train_method_parse(const char *s, ffr_train_method *m) {
