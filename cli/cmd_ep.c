@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "plot.h"
 #include "../src/internal.h"
 
 /* --------------------------------------------------------- shared parts */
