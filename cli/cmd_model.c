@@ -53,6 +53,8 @@ int cmd_init(int argc, char **argv) {
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]);
     if (!sizes) return cli_fail(C, "--sizes is required (e.g. --sizes 784,500,500,500)");
     if (!out) return cli_fail(C, "--out is required");
+    cli_path outs[] = {{"out", out, CLI_FILE}};
+    if (cli_check_paths(C, NULL, 0, outs, 1)) return 1;
     int n[FFR_MAX_LAYERS];
     int L = cli_sizes(C, sizes, n);
     if (L < 0) return 1;
@@ -106,6 +108,8 @@ int cmd_import(int argc, char **argv) {
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]);
     if (!dir) return cli_fail(C, "--npy-dir is required");
     if (!out) return cli_fail(C, "--out is required");
+    cli_path ins[] = {{"npy-dir", dir, CLI_DIR_MODEL}}, outs[] = {{"out", out, CLI_FILE}};
+    if (cli_check_paths(C, ins, 1, outs, 1)) return 1;
     ffr_err err;
     ffr_net *net;
     if (ffr_net_import_npy(&net, dir, rule, rho, tied, &err)) return cli_fail(C, "%s", err.msg);
@@ -136,6 +140,8 @@ int cmd_export(int argc, char **argv) {
     }
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]);
     if (!model || !dir) return cli_fail(C, "--model and --npy-dir are required");
+    cli_path ins[] = {{"model", model, CLI_FILE}}, outs[] = {{"npy-dir", dir, CLI_DIR_MODEL}};
+    if (cli_check_paths(C, ins, 1, outs, 1)) return 1;
     ffr_err err;
     ffr_net *net;
     if (ffr_net_load(&net, model, &err)) return cli_fail(C, "%s", err.msg);

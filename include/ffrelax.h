@@ -218,7 +218,8 @@ typedef struct {
     double beta;
     const float *nudge_target; /* (B, n_L) row-major target y of the top layer when beta != 0 */
     int threads;              /* threads of this relaxation's products and passes; 0 (default):
-                                 ffr_set_threads' count, else FFRELAX_THREADS, else the CPUs.
+                                 ffr_set_threads' count, else FFRELAX_THREADS, else
+                                 OPENBLAS_NUM_THREADS, else the CPUs.
                                  (A BLAS build without the AVX-512 kernel: the BLAS's own count
                                  for the products.) Results do not depend on it. */
 } ffr_relax_opts;
@@ -226,7 +227,8 @@ typedef struct {
 void ffr_relax_opts_default(ffr_relax_opts *o);
 
 /* Per-sweep and per-example measurements. Row t = 1..T of a per-sweep array
- * describes the state after sweep t; row 0 describes the start. */
+ * describes the state after sweep t; row 0 describes the start. Only rows
+ * 0..T exist for certain (rows are made as the sweeps need them). */
 typedef struct {
     int B, L, T;              /* examples, weight layers, sweeps run (rows 1..T) */
     int max_sweeps;
@@ -255,7 +257,7 @@ typedef struct {
     long total_updates;       /* sum over examples of sweeps (the work actually done) */
     double flops;             /* floating-point operations done by the products (2 per multiply-add) */
     ffr_precision precision;  /* the precision the products ran in */
-    ffr_status status;        /* FFR_OK, or FFR_ERR_DIVERGED with diag */
+    ffr_status status;        /* FFR_OK, FFR_ERR_DIVERGED with diag, or FFR_ERR_NOMEM (rows could not grow) */
     char diag[256];
 } ffr_trace;
 
@@ -263,7 +265,7 @@ typedef struct {
  * Create checks the network and the options, packs the weights and allocates
  * every workspace and the trace once; a run allocates nothing (but the
  * trace's per-sweep rows, which grow geometrically when a run needs more
- * sweeps than any before: create reserves max_sweeps + 1 rows up to 1,025).
+ * sweeps than any before: create and set_opts make max_sweeps + 1 rows, up to 1,025).
  * The relaxer keeps a const pointer to the caller's network: after changing
  * its parameters, call ffr_relaxer_update (re-packs the weights in place).
  * The option pointers (visible_mask, top_target, nudge_target, progress_ctx)
@@ -343,8 +345,14 @@ ffr_status ffr_idx_write_images(const char *path, const unsigned char *pix, size
                                 size_t rows, size_t cols, int gz, ffr_err *err);
 ffr_status ffr_idx_write_labels(const char *path, const unsigned char *y, size_t count,
                                 int gz, ffr_err *err);
-/* Load a data matrix from an IDX image file or a 2-D .npy: (count, dim). */
+/* Load a data matrix from an IDX image file or a 2-D .npy: (count, dim).
+ * IDX pixels and a uint8 ('|u1') .npy are scaled to [0, 1] (v / 255);
+ * float and other integer arrays are taken as they are. */
 ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err);
+/* The shape ffr_data_load would return, from the header alone (and the checks
+ * that need no data: file size, gzip bound): nothing is inflated or
+ * allocated, so a caller can compare dim with its network first. */
+ffr_status ffr_data_peek(const char *path, size_t *count, size_t *dim, ffr_err *err);
 
 /* ------------------------------------------------------- @io extras */
 /* ffr_npy_read fills shape[d] = 1 for d >= ndim (a 0-d array has one element).
@@ -390,6 +398,11 @@ ffr_status ffr_out_printf(ffr_out *o, ffr_err *err, const char *fmt, ...)
 #endif
     ;
 const char *ffr_out_path(const ffr_out *o); /* the path given to ffr_out_open */
+/* Commit without fsync: the rename stays atomic when the process dies, but
+ * not when the machine does. For a log rewritten every epoch whose
+ * durability follows the next synced file (train --metrics, then the
+ * checkpoint). */
+void ffr_out_nosync(ffr_out *o);
 /* Flush, fsync, rename into place (or finish a direct write) and free o.
  * On failure the target is left as it was and the temporary file removed. */
 ffr_status ffr_out_commit(ffr_out *o, ffr_err *err);
@@ -406,6 +419,12 @@ int ffr_file_same(const char *a, const char *b);
  * NUL after the last byte); *len is its size. FIFOs, devices and directories
  * are refused without blocking. */
 ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err);
+/* An advisory lock (flock) on folder dir while a set of files is written
+ * into it (export, relax --npy-dir): a second writer of the same folder gets
+ * FFR_ERR_IO at once instead of leaving a mixed set. *lock is -1 on failure;
+ * release with ffr_dir_unlock (or by exiting). */
+ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err);
+void ffr_dir_unlock(int lock);
 /* The zlib/gzip crc32: start with crc = 0; chain calls over consecutive parts. */
 uint32_t ffr_crc32(uint32_t crc, const void *p, size_t n);
 
@@ -420,7 +439,7 @@ uint32_t ffr_crc32(uint32_t crc, const void *p, size_t n);
  * tying is the decoder choice (tied: V_k = W_k^T). */
 
 typedef enum { FFR_OPT_SGD = 0, FFR_OPT_ADAM = 1 } ffr_optimizer;
-typedef enum { FFR_TRAIN_SAE = 0, FFR_TRAIN_RBM = 1, FFR_TRAIN_DENDRITIC = 2 } ffr_train_method;
+typedef enum { FFR_TRAIN_SAE = 0, FFR_TRAIN_RBM = 1, FFR_TRAIN_DENDRITIC = 2, FFR_TRAIN_EP = 3 } ffr_train_method;
 typedef enum { FFR_TARGET_VOLTAGE = 0, FFR_TARGET_RATE = 1 } ffr_target;
 const char *ffr_optimizer_name(ffr_optimizer o);
 const char *ffr_train_method_name(ffr_train_method m);
@@ -592,6 +611,109 @@ ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_t
  * ffr_train_ckpt_free. */
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err);
 void ffr_train_ckpt_free(ffr_train_ckpt *c);
+
+
+/* ------------------------------------------------------------- @ep */
+/* Supervised learning by equilibrium propagation (Scellier & Bengio 2017;
+ * doc/training.md "Equilibrium propagation"), with both phases started from
+ * the feedforward pass of Eq. 17. src/ep.c holds the maths (labels, the EP
+ * gradient, evaluation), src/train_ep.c the trainer on the training loop.
+ * The input layer is clamped to the data; the top layer's n_L units are the
+ * classes; the loss is C = 1/2 ||s_L - y||^2 with y the one-hot target. */
+
+/* Fan-in uniform init (PyTorch's nn.Linear default): W_k and b_k drawn from
+ * U(+-scale/sqrt(n_{k-1})), other offsets 0; untied V = W^T. EP needs it:
+ * Glorot-scaled hard-sigmoid outputs collapse (doc/training.md). */
+void ffr_net_init_fanin(ffr_net *net, uint64_t seed, float scale);
+
+/* Check labels y (ny) against nx examples and n_class classes (0..n_class-1);
+ * what names the file in the message ("count: expected 60000 (the images),
+ * found 59999", "label 12 of example 7: expected 0..9"). */
+ffr_status ffr_labels_check(const unsigned char *y, size_t ny, size_t nx, int n_class, const char *what,
+                            ffr_err *err);
+
+typedef enum { FFR_NUDGE_POSITIVE = 0, FFR_NUDGE_CENTERED, FFR_NUDGE_RANDOM_SIGN } ffr_nudge;
+typedef enum { FFR_EP_START_FF = 0, FFR_EP_START_ZERO, FFR_EP_START_PERSISTENT } ffr_ep_start;
+const char *ffr_nudge_name(ffr_nudge m);
+int ffr_nudge_parse(const char *s, ffr_nudge *m);        /* positive | centered | random-sign */
+const char *ffr_ep_start_name(ffr_ep_start s);
+int ffr_ep_start_parse(const char *s, ffr_ep_start *st); /* ff | zero | persistent */
+
+/* The EP gradient (the negative of the update) of B examples from two relaxed
+ * states: sa, the fixed point at nudging strength beta_a, and sb at beta_b
+ * (one-sided: sa nudged at beta, sb free at 0; centered: +beta and -beta).
+ * hopfield (tied; Eq. 3 energy), with r = rho(s) and c = 1/((beta_a - beta_b) B):
+ *   gW_k = -c sum_b (ra_k ra_{k-1}^T - rb_k rb_{k-1}^T),  gb_k = -c sum_b (ra_k - rb_k)
+ * dendritic (vector-field EP, Scellier et al. 2018), with s0 the free state:
+ *   gW_k = -c (a_k/kappa_k) sum_b (sa_k - sb_k) rho(s0_{k-1})^T, gb_k likewise,
+ *   kappa_k = a_k + d_k (k < L), a_k (k = L); untied V_k (k >= 2) and c_{k-1}
+ *   by the Eq. 23 rule at s0: gV_k = -(1/B) sum_b (s0_{k-1} - g_k) rho(s0_k)^T.
+ * Offsets c_k of the hopfield rule are not moved (their gradient equals b_k's).
+ * g must have net's shape; only W_k, b_k (and V_k, c_{k-1} untied dendritic)
+ * are written. work holds ffr_ep_work_floats(net, B) floats.
+ * Returns the loss 1/2 mean_b ||s0_L - y_b||^2 when s0 and y are given, else 0. */
+size_t ffr_ep_work_floats(const ffr_net *net, int B);
+double ffr_ep_grad(const ffr_net *net, const ffr_state *sa, double beta_a, const ffr_state *sb, double beta_b,
+                   const ffr_state *s0, const float *y, ffr_net *g, float *work);
+
+/* Evaluation of a classifier network on n examples x (n, n_0) with labels y:
+ * the feedforward pass alone (Eq. 17) and the free phase relaxed with o
+ * (start given by o->init: ff or zero), in chunks of at most 1000. */
+typedef struct {
+    size_t n;
+    double err_ff, err_relaxed;   /* error rates in [0, 1] */
+    double sweeps_mean, sweeps_p95, sweeps_max;
+    double frac_converged;        /* tolerance reached (1 for fixed sweeps, tol 0) */
+    double frac_max;              /* examples that ran max_sweeps */
+    double dist_rel;              /* mean ||s_ff - s*|| / ||s*|| over free units (ff start) */
+    double seconds;
+} ffr_ep_eval;
+ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned char *y, size_t n,
+                           const ffr_relax_opts *o, ffr_ep_eval *r, ffr_err *err);
+
+/* Per-epoch record of the EP trainer (train: running over the epoch, while
+ * the weights move; test: at the end of the epoch; NaN where not measured). */
+typedef struct {
+    int epoch, epochs, end_of_epoch;
+    size_t done, total;              /* examples done this epoch / per epoch */
+    double loss;                     /* mean 1/2 ||s_L - y||^2 at the free fixed point */
+    double train_err_ff, train_err_relaxed;
+    double test_err_ff, test_err_relaxed;
+    double free_mean, free_p95, nudged_mean, nudged_p95; /* sweeps per example (nudged: per nudged phase) */
+    double free_frac_max, nudged_frac_max;                /* fraction of relaxations that ran max sweeps */
+    double dist_rel;                 /* mean ||s_ff - s_free|| / ||s_free|| (ff start; NaN otherwise) */
+    double test_sweeps_mean;
+    double seconds, seconds_total;   /* this epoch (training only) / since the start of this process */
+} ffr_ep_report;
+typedef int (*ffr_ep_progress_fn)(void *ctx, const ffr_ep_report *r);
+
+typedef struct {
+    double beta;               /* nudging strength, default 0.2 */
+    ffr_nudge nudge;           /* default centered */
+    ffr_ep_start start;        /* free phase start, default ff */
+    double lr[FFR_MAX_LAYERS]; /* lr[k] of W_k, b_k (k = 1..L); 0 (default): ffr_ep_default_lr.
+                                  Unequal rates need SGD (t->lr is not used) */
+    int fixed_free, fixed_nudged; /* > 0: exactly that many sweeps per phase, no tolerance (the anchors) */
+    ffr_relax_opts relax;      /* tol (default 1e-3, relative), max_sweeps (100), anderson, precision */
+    const float *test_x;       /* (n_test, n_0) for the per-epoch test error; NULL: none */
+    const unsigned char *test_y;
+    size_t n_test;
+    ffr_ep_progress_fn progress;
+    void *progress_ctx;
+    int progress_every;        /* minibatches between mid-epoch reports; 0: epoch ends only */
+} ffr_ep_opts;
+/* The default learning rate of W_k, b_k: 0.02 for k = 1, 0.01 * 256 / n_{k-1} above (the
+ * output's pre-activation moves as much per step whatever the width below it; measured in
+ * doc/training.md: 0.01 for 1,024 hidden units stalls near 23% on Fashion-MNIST). */
+double ffr_ep_default_lr(const ffr_net *net, int k);
+/* Defaults above; t gets the trainer defaults (epochs 10, batch 100, SGD, momentum 0.9, seed 1). */
+void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t);
+/* Train net (hopfield tied, or dendritic) in place on x (n, n_0) with labels y
+ * (checked: n_L classes). Checkpoints, resume and the optimizer follow t
+ * (t->progress and t->holdout are not used: e->progress reports). */
+ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, size_t n, const ffr_ep_opts *e,
+                        const ffr_train_opts *t, int *stopped, ffr_err *err);
+
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -9,11 +9,11 @@ lib=${1:?usage: check-symbols.sh LIB HEADER}
 hdr=${2:?usage: check-symbols.sh LIB HEADER}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# Declared: identifiers ffr_xxx directly followed by '(' outside comments,
-# not the (*ffr_xxx_fn) typedefs.
-sed -e 's|/\*.*\*/||g' -e 's|//.*||' "$hdr" | awk '
-  /\/\*/ { inc = 1 } { if (!inc) print } /\*\// { inc = 0 }' |
-  grep -o '[ *]ffr_[A-Za-z0-9_]*[ ]*(' | sed -e 's/^[ *]//' -e 's/[ (]*$//' | sort -u > "$tmp/declared"
+# Declared: identifiers ffr_xxx directly followed by '(' in the preprocessed
+# header (the compiler strips the comments), not the (*ffr_xxx_fn) typedefs.
+${CC:-cc} -E -P -x c "$hdr" | grep -o '[ *]ffr_[A-Za-z0-9_]*[ ]*(' | sed -e 's/^[ *]//' -e 's/[ (]*$//' |
+  sort -u > "$tmp/declared"
+[ -s "$tmp/declared" ] || { echo "check-symbols: no ffr_ function found in $hdr"; exit 1; }
 nm -D --defined-only "$lib" | awk '{ print $NF }' | grep -v -x -e _init -e _fini | sort -u > "$tmp/exported"
 rc=0
 extra=$(comm -13 "$tmp/declared" "$tmp/exported")

@@ -91,9 +91,12 @@ const char *ffr_blas_info(void) {
                  openblas_get_config());
     else snprintf(buf, sizeof buf, "%s, %d threads", openblas_get_config(), openblas_get_num_threads());
 #elif defined(FFR_USE_BLAS)
-    snprintf(buf, sizeof buf, "CBLAS");
+    if (ffr_gemm_uses_fast()) snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (CBLAS for the rest)", ffr_threads_default());
+    else snprintf(buf, sizeof buf, "CBLAS");
 #else
-    snprintf(buf, sizeof buf, "naive reference gemm (no BLAS), 1 thread");
+    if (ffr_gemm_uses_fast())
+        snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (no BLAS)", ffr_threads_default());
+    else snprintf(buf, sizeof buf, "naive reference gemm (no BLAS), 1 thread");
 #endif
     return buf;
 }

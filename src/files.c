@@ -226,7 +226,7 @@ ffr_status ffr_write(ffr_afile *a, const void *p, size_t n, ffr_err *err) {
 ffr_status ffr_atomic_commit(ffr_afile *a, ffr_err *err) {
     int bad = a->werr != 0, e = a->werr;
     if (!bad && fflush(a->f) != 0) { bad = 1; e = errno; }
-    if (!bad && fsync(fileno(a->f)) != 0 && errno != EINVAL && errno != EROFS) { bad = 1; e = errno; }
+    if (!bad && !a->nosync && fsync(fileno(a->f)) != 0 && errno != EINVAL && errno != EROFS) { bad = 1; e = errno; }
     if (ferror(a->f) && !bad) { bad = 1; e = EIO; }
     if (fclose(a->f) != 0 && !bad) { bad = 1; e = errno; }
     a->f = NULL;
@@ -250,7 +250,7 @@ ffr_status ffr_atomic_commit(ffr_afile *a, ffr_err *err) {
     if (slash == dir) slash[1] = 0;
     else if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
+    int fd = a->nosync ? -1 : open(dir, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) { fsync(fd); close(fd); }
     return FFR_OK;
 }
@@ -304,6 +304,8 @@ void ffr_out_abort(ffr_out *o) {
 
 const char *ffr_out_path(const ffr_out *o) { return o ? o->path : ""; }
 
+void ffr_out_nosync(ffr_out *o) { if (o) o->nosync = 1; }
+
 ffr_status ffr_out_check(const char *path, ffr_err *err) {
     int mode, exists;
     struct stat old;
@@ -328,6 +330,27 @@ int ffr_file_same(const char *a, const char *b) {
     if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
     if (S_ISCHR(sa.st_mode) || S_ISFIFO(sa.st_mode)) return 0; /* /dev/null twice is fine */
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* ------------------------------------------------------------ folder lock */
+ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err) {
+    *lock = -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return ffr_fail(err, FFR_ERR_IO, "%s: another process is writing this folder (it holds an advisory "
+                            "lock on it); wait for it to finish or choose another folder", dir);
+        return ffr_fail(err, FFR_ERR_IO, "%s: cannot lock the folder: %s", dir, strerror(e));
+    }
+    *lock = fd;
+    return FFR_OK;
+}
+
+void ffr_dir_unlock(int lock) {
+    if (lock >= 0) close(lock); /* closing releases the flock */
 }
 
 /* ---------------------------------------------------------------- reading */

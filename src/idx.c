@@ -220,6 +220,10 @@ static ffr_status read_images(idx_in *in, const char *path, float **x, size_t *c
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: count * rows * cols (%zu * %zu * %zu) overflows", path,
                         n, r, c);
     if ((st = idx_too_short(in, 16, pix, "pixels", path, err))) return st;
+    if (!x) { /* the header only (ffr_data_peek): nothing inflated, nothing allocated */
+        *count = n; *rows = r; *cols = c;
+        return FFR_OK;
+    }
     float *out = ffr_calloc(pix ? pix : 1, sizeof(float));
     unsigned char *buf = malloc(IDX_CHUNK);
     if (!out || !buf) {
@@ -387,8 +391,9 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err) {
-    *x = NULL;
+/* ffr_data_load, or with x NULL ffr_data_peek: the shape from the header only. */
+static ffr_status data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err) {
+    if (x) *x = NULL;
     *count = *dim = 0;
     idx_in in;
     ffr_status st = idx_open(&in, path, err);
@@ -409,8 +414,7 @@ ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim
         gzclose(in.gz);
         if (!st) *dim = r * c; /* no overflow: r * c * count was checked, count may be 0 */
         if (!st && *count == 0) {
-            free(*x);
-            *x = NULL;
+            if (x) free(*x), *x = NULL;
             return ffr_fail(err, FFR_ERR_FORMAT, "%s: count: expected at least one image, found 0",
                             path);
         }
@@ -428,10 +432,10 @@ ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim
         return ffr_fail(err, FFR_ERR_FORMAT,
                         "%s: not a data file: expected IDX images (magic 2051) or an .npy array, "
                         "found first bytes %02x %02x %02x %02x", path, m[0], m[1], m[2], m[3]);
-    float *d;
-    int ndim;
+    float *d = NULL;
+    int ndim, u8 = 0;
     size_t shape[4];
-    if ((st = ffr_npy_read(path, &d, &ndim, shape, err))) return st;
+    if ((st = ffr_npy_read_u8(path, x ? &d : NULL, &ndim, shape, &u8, err))) return st;
     if (ndim != 2) {
         free(d);
         return ffr_fail(err, FFR_ERR_FORMAT,
@@ -443,6 +447,11 @@ ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim
                         "%s: shape: expected at least one row and one column, found (%zu, %zu)", path,
                         shape[0], shape[1]);
     }
+    if (!x) {
+        *count = shape[0];
+        *dim = shape[1];
+        return FFR_OK;
+    }
     for (size_t i = 0; i < shape[0] * shape[1]; i++)
         if (!isfinite(d[i])) {
             size_t r = i / shape[1], c = i % shape[1];
@@ -451,8 +460,20 @@ ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim
             return ffr_fail(err, FFR_ERR_FORMAT, "%s: element (%zu, %zu): expected a finite value, found %s",
                             path, r, c, what);
         }
+    if (u8) /* uint8 pixels (np.save of MNIST): scaled to [0, 1] like IDX images */
+        for (size_t i = 0; i < shape[0] * shape[1]; i++) d[i] = d[i] / 255.0f;
     *x = d;
     *count = shape[0];
     *dim = shape[1];
     return FFR_OK;
+}
+
+ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err) {
+    if (!x || !count || !dim) return ffr_fail(err, FFR_ERR_ARG, "ffr_data_load: NULL argument");
+    return data_load(path, x, count, dim, err);
+}
+
+ffr_status ffr_data_peek(const char *path, size_t *count, size_t *dim, ffr_err *err) {
+    if (!count || !dim) return ffr_fail(err, FFR_ERR_ARG, "ffr_data_peek: NULL argument");
+    return data_load(path, NULL, count, dim, err);
 }

@@ -31,6 +31,7 @@ void *ffr_big_alloc(size_t count, size_t size, int zero);
 struct ffr_out {
     FILE *f;
     int fd, direct, werr;  /* direct: a device, FIFO or stdout, written in place */
+    int nosync;            /* commit without fsync (ffr_out_nosync) */
     char tmp[4200], path[4096], target[4096]; /* target: path with links followed */
 };
 typedef struct ffr_out ffr_afile;
@@ -46,6 +47,13 @@ ffr_status ffr_open_read(const char *path, FILE **f, uint64_t *size, ffr_err *er
 
 /* rho, the rules' F_k, rates and gains: rule.h. */
 #include "rule.h"
+/* npy.c: ffr_npy_read that also tells whether the file's dtype is uint8 ('|u1');
+ * with data NULL it reads and checks the header only (ndim, shape). */
+ffr_status ffr_npy_read_u8(const char *path, float **data, int *ndim, size_t shape[4], int *is_u8,
+                           ffr_err *err);
+/* Escape a string for a message: bytes < 32, 127 and '\\' as \xNN (or \\). */
+const char *ffr_esc(const char *s, char *buf, size_t cap);
+
 
 /* gemm.c: the AVX-512 kernel (doc/performance.md). Packed op(B): panels of
  * FFR_NR columns, P[jp][k][FFR_NR], 64-byte aligned; FFR_KC is the depth block

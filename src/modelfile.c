@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "internal.h"
 
 #define MDL_MAGIC "FFRLXMDL"
@@ -385,11 +386,26 @@ ffr_status ffr_net_import_npy(ffr_net **out, const char *dir, ffr_rule rule, ffr
     return FFR_OK;
 }
 
-ffr_status ffr_net_export_npy(const ffr_net *net, const char *dir, ffr_err *err) {
-    ffr_status st = ffr_net_check(net, err);
-    if (st) return st;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return ffr_fail(err, FFR_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+/* Remove DIR/<name><k>.npy for k = from .. FFR_MAX_LAYERS-1 (a deeper model's
+ * leftovers, which import would read as part of this one). */
+static ffr_status remove_members(const char *dir, const char *name, int from, ffr_err *err) {
+    char p[4096], pat[16];
+    snprintf(pat, sizeof pat, "%s%%d.npy", name);
+    for (int k = from; k < FFR_MAX_LAYERS; k++) {
+        ffr_status st = join(p, sizeof p, dir, pat, k, err);
+        if (st) return st;
+        if (unlink(p) != 0 && errno != ENOENT)
+            return ffr_fail(err, FFR_ERR_IO, "%s: cannot remove a stale member of the set: %s", p, strerror(errno));
+    }
+    return FFR_OK;
+}
+
+static ffr_status export_set(const ffr_net *net, const char *dir, ffr_err *err) {
+    ffr_status st;
+    /* first the members this network does not have (a crash then leaves no deeper leftovers) */
+    if ((st = remove_members(dir, "W", net->L + 1, err)) || (st = remove_members(dir, "b", net->L + 1, err)) ||
+        (st = remove_members(dir, "V", net->tied ? 1 : net->L + 1, err)) || (st = remove_members(dir, "c", net->L, err)))
+        return st;
     char p[4096];
     for (int k = 1; k <= net->L; k++) {
         size_t sw[2] = {(size_t)net->n[k], (size_t)net->n[k - 1]};
@@ -412,4 +428,16 @@ ffr_status ffr_net_export_npy(const ffr_net *net, const char *dir, ffr_err *err)
             return st;
     }
     return FFR_OK;
+}
+
+ffr_status ffr_net_export_npy(const ffr_net *net, const char *dir, ffr_err *err) {
+    ffr_status st = ffr_net_check(net, err);
+    if (st) return st;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return ffr_fail(err, FFR_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+    int lock;
+    if ((st = ffr_dir_lock(dir, &lock, err))) return st; /* one writer per folder */
+    st = export_set(net, dir, err);
+    ffr_dir_unlock(lock);
+    return st;
 }

@@ -81,6 +81,14 @@ ffr_status ffr_net_clone(ffr_net **out, const ffr_net *src, ffr_err *err) {
     return FFR_OK;
 }
 
+/* Untied: feedback = transpose of the feedforward weights, V_k = W_k^T. */
+static void feedback_transpose(ffr_net *net, int k) {
+    int no = net->n[k], ni = net->n[k - 1];
+    if (!net->tied)
+        for (int i = 0; i < no; i++)
+            for (int j = 0; j < ni; j++) net->V[k][(size_t)j * no + i] = net->W[k][(size_t)i * ni + j];
+}
+
 void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale) {
     ffr_rng r;
     ffr_rng_seed(&r, seed);
@@ -90,9 +98,21 @@ void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale) {
         double a = scale * sqrt(6.0 / (ni + no));
         for (size_t i = 0; i < (size_t)no * ni; i++)
             net->W[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
-        if (!net->tied) /* feedback = transpose of the feedforward weights */
-            for (int i = 0; i < no; i++)
-                for (int j = 0; j < ni; j++) net->V[k][(size_t)j * no + i] = net->W[k][(size_t)i * ni + j];
+        feedback_transpose(net, k);
+    }
+}
+
+/* Fan-in uniform (PyTorch nn.Linear): W_k, b_k ~ U(+-scale/sqrt(n_{k-1})), c = 0. */
+void ffr_net_init_fanin(ffr_net *net, uint64_t seed, float scale) {
+    ffr_rng r;
+    ffr_rng_seed(&r, seed);
+    memset(net->params, 0, net->nparams * sizeof(float));
+    for (int k = 1; k <= net->L; k++) {
+        int no = net->n[k], ni = net->n[k - 1];
+        double a = scale / sqrt((double)ni);
+        for (size_t i = 0; i < (size_t)no * ni; i++) net->W[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
+        for (int i = 0; i < no; i++) net->b[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
+        feedback_transpose(net, k);
     }
 }
 

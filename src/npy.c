@@ -129,7 +129,7 @@ static ffr_status parse_shape(cursor *c, const char *path, npy_header *h, ffr_er
 static ffr_status parse_header(const char *s, size_t n, const char *path, npy_header *h,
                                ffr_err *err) {
     cursor c = {s, n, 0};
-    char key[32], fb[48];
+    char key[32], fb[48], eb[160];
     int seen_descr = 0, seen_fortran = 0, seen_shape = 0;
     memset(h, 0, sizeof *h);
     skip_ws(&c);
@@ -146,7 +146,7 @@ static ffr_status parse_header(const char *s, size_t n, const char *path, npy_he
         skip_ws(&c);
         if (peek(&c) != ':')
             return ffr_fail(err, FFR_ERR_FORMAT, "%s: header: expected ':' after '%s', found %s", path,
-                            key, found_at(&c, fb, sizeof fb));
+                            ffr_esc(key, eb, sizeof eb), found_at(&c, fb, sizeof fb));
         c.i++;
         skip_ws(&c);
         int *seen;
@@ -173,10 +173,10 @@ static ffr_status parse_header(const char *s, size_t n, const char *path, npy_he
         } else {
             return ffr_fail(err, FFR_ERR_FORMAT,
                             "%s: header: expected the keys 'descr', 'fortran_order', 'shape', found '%s'",
-                            path, key);
+                            path, ffr_esc(key, eb, sizeof eb));
         }
         if (*seen)
-            return ffr_fail(err, FFR_ERR_FORMAT, "%s: header: key '%s' appears twice", path, key);
+            return ffr_fail(err, FFR_ERR_FORMAT, "%s: header: key '%s' appears twice", path, ffr_esc(key, eb, sizeof eb));
         *seen = 1;
         skip_ws(&c);
         if (peek(&c) == ',') { c.i++; continue; }
@@ -245,7 +245,7 @@ static ffr_status read_exact(FILE *f, void *buf, size_t n, const char *path, con
 }
 
 static ffr_status npy_read_file(FILE *f, const char *path, float **data, int *ndim,
-                                size_t shape[4], ffr_err *err) {
+                                size_t shape[4], int *is_u8, ffr_err *err) {
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0)
         return ffr_fail(err, FFR_ERR_IO, "%s: stat: %s", path, strerror(errno));
@@ -297,10 +297,12 @@ static ffr_status npy_read_file(FILE *f, const char *path, float **data, int *nd
     npy_kind kind;
     size_t isz;
     int swap;
+    char eb[160];
     if (parse_descr(h.descr, &kind, &isz, &swap))
         return ffr_fail(err, FFR_ERR_UNSUPPORTED,
                         "%s: dtype: expected '<f4' or '<f8' (also '>f4', '>f8', '|u1', '|i1', '<i4', "
-                        "'>i4'), found '%s'", path, h.descr);
+                        "'>i4'), found '%s'", path, ffr_esc(h.descr, eb, sizeof eb));
+    if (is_u8) *is_u8 = kind == K_U1;
     if (h.fortran)
         return ffr_fail(err, FFR_ERR_UNSUPPORTED,
                         "%s: fortran_order: expected False, found True (save a C-ordered array, "
@@ -319,6 +321,11 @@ static ffr_status npy_read_file(FILE *f, const char *path, float **data, int *nd
         return ffr_fail(err, FFR_ERR_FORMAT,
                         "%s: trailing bytes: expected %zu bytes of data, found %llu", path, bytes,
                         (unsigned long long)have);
+    if (!data) { /* the header only */
+        *ndim = h.ndim;
+        for (int d = 0; d < 4; d++) shape[d] = d < h.ndim ? h.shape[d] : 1;
+        return FFR_OK;
+    }
     float *out = ffr_calloc(count ? count : 1, sizeof(float));
     unsigned char *buf = malloc(NPY_CHUNK * 8);
     if (!out || !buf) {
@@ -343,16 +350,21 @@ static ffr_status npy_read_file(FILE *f, const char *path, float **data, int *nd
     return FFR_OK;
 }
 
-ffr_status ffr_npy_read(const char *path, float **data, int *ndim, size_t shape[4], ffr_err *err) {
-    *data = NULL;
+ffr_status ffr_npy_read_u8(const char *path, float **data, int *ndim, size_t shape[4], int *is_u8,
+                           ffr_err *err) {
+    if (data) *data = NULL;
     *ndim = 0;
     for (int d = 0; d < 4; d++) shape[d] = 1;
     FILE *f;
     ffr_status st = ffr_open_read(path, &f, NULL, err); /* regular files only, never blocks */
     if (st) return st;
-    st = npy_read_file(f, path, data, ndim, shape, err);
+    st = npy_read_file(f, path, data, ndim, shape, is_u8, err);
     fclose(f);
     return st;
+}
+
+ffr_status ffr_npy_read(const char *path, float **data, int *ndim, size_t shape[4], ffr_err *err) {
+    return ffr_npy_read_u8(path, data, ndim, shape, NULL, err);
 }
 
 /* ----------------------------------------------------------------- write */

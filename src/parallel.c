@@ -37,8 +37,8 @@ void ffr_threads_set_default(int n) {
 int ffr_threads_default(void) {
     int n = atomic_load(&g_default);
     if (n > 0) return n;
-    const char *e = getenv("FFRELAX_THREADS");
-    n = e && *e ? atoi(e) : 0;
+    const char *e = getenv("FFRELAX_THREADS"), *eb = getenv("OPENBLAS_NUM_THREADS"); /* the latter: the old default */
+    n = e && *e ? atoi(e) : eb && *eb ? atoi(eb) : 0;
     if (n <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (int)c : 1;

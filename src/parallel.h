@@ -20,7 +20,8 @@
 void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx);
 
 /* The default thread count: the last ffr_threads_set_default(n > 0), else the
- * environment's FFRELAX_THREADS, else the number of online CPUs; 1..64. */
+ * environment's FFRELAX_THREADS, else OPENBLAS_NUM_THREADS (the default before
+ * the pool had its own), else the number of online CPUs; 1..64. */
 int ffr_threads_default(void);
 void ffr_threads_set_default(int n);
 /* A thread count as given by a caller: n > 0 (capped at 64), or the default for n <= 0. */

@@ -214,6 +214,7 @@ static void aa_part(void *arg, int t, int nt) {
 /* After sweep t, on the active rows (converged ones already swapped out). */
 void ffr_aa_step(ffr_ws *w, ffr_state *st) {
     int nt = ffr_gemm_uses_fast() ? w->nt : 1;
+    if (nt > w->aa_cap_nt) nt = w->aa_cap_nt; /* aatmp's rows (the default count may have grown since) */
     long work = (long)w->nact * w->aa_nf * (w->aa_m + 2);
     if (work < 200000L * nt) nt = work / 200000 > 1 ? (int)(work / 200000) : 1;
     aa_job j = {w, st};

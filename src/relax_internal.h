@@ -118,6 +118,7 @@ int ffr_relax_energy_rows(const ffr_net *net, float *const *S, float *const *R, 
                           double nbeta, const float *Y, const int *perm);
 ffr_status ffr_trace_make(ffr_ws *w, int rows);         /* the trace with room for rows rows */
 ffr_status ffr_trace_reserve(ffr_ws *w, int t, ffr_err *err); /* room for row t (grows geometrically) */
+ffr_status ffr_trace_reserve_rows(ffr_ws *w, int rows); /* at least rows rows (set_opts) */
 void ffr_trace_begin(ffr_ws *w);                        /* reset for a run of w->B examples */
 void ffr_trace_row_reset(ffr_ws *w, int t);
 double ffr_trace_sweep_stats(ffr_ws *w, int t);         /* per-example steps, mean, median, max; their sum */

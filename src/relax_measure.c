@@ -179,6 +179,11 @@ static int trace_rows(ffr_ws *w, int rows) {
     return 1;
 }
 
+/* At least rows per-sweep rows (before a run); FFR_OK or FFR_ERR_NOMEM. */
+ffr_status ffr_trace_reserve_rows(ffr_ws *w, int rows) {
+    return rows <= w->tr_rows || trace_rows(w, rows) ? FFR_OK : FFR_ERR_NOMEM;
+}
+
 /* The trace with room for rows per-sweep rows and max_batch examples. */
 ffr_status ffr_trace_make(ffr_ws *w, int rows) {
     size_t Bm = (size_t)w->maxB;

@@ -237,6 +237,13 @@ void ffr_relaxer_free(ffr_relaxer *rx) {
     free(rx);
 }
 
+/* The trace's per-sweep rows made before a run: max_sweeps + 1 up to 1,024
+ * sweeps (and 16M per-example floats); more only when a run needs them. */
+static long trace_rows_wanted(int max_sweeps, int maxB) {
+    long rows = (long)(max_sweeps < 1024 ? max_sweeps : 1024) + 1, cap = (16L << 20) / maxB;
+    return rows > cap ? (cap > 2 ? cap : 2) : rows;
+}
+
 /* The options o in force: which layers and units move, the caches of the
  * clamped layers' products, the packs' precision, Anderson's history; each
  * buffer allocated only when these options need one the relaxer lacks. */
@@ -259,6 +266,10 @@ static ffr_status apply_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", rx->maxB);
     if (use_cdown && !rx->cdown && !(rx->cdown = ffr_big_alloc((size_t)rx->maxB * net->n[L - 1], sizeof(float), 1)))
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", rx->maxB);
+    long rows = trace_rows_wanted(o->max_sweeps, rx->maxB), most = trace_rows_wanted(1024, rx->maxB);
+    if (rows > rx->tr_rows && 2L * rx->tr_rows > rows) rows = 2L * rx->tr_rows < most ? 2L * rx->tr_rows : most; /* geometric */
+    if (rx->tr_rows < rows && ffr_trace_reserve_rows(rx, (int)rows))
+        return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the trace of %d sweeps (%d examples)", o->max_sweeps, rx->maxB);
     int bf16 = o->precision == FFR_PREC_BF16 && ffr_bf16_available();
     if ((!rx->packbuf || rx->packed_bf16 != bf16) && !ws_pack(rx, bf16, 1))
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the packed weights");
@@ -300,11 +311,7 @@ ffr_status ffr_relaxer_create(ffr_relaxer **out, const ffr_net *net, const ffr_r
     w->meas = ffr_calloc(B, sizeof(double)); w->rowtmp = ffr_calloc(maxn, sizeof(float));
     int ok = w->perm && w->rng && w->step2 && w->rstep2 && w->norm2 && w->scratch && w->meas && w->rowtmp;
     for (int i = 0; i < 7; i++) ok = ok && w->blocks[i];
-    /* the trace's per-sweep rows: max_sweeps + 1 up to 1,024 sweeps (and 16M
-     * per-example floats); more rows only when a run needs them */
-    long rows = (long)(o->max_sweeps < 1024 ? o->max_sweeps : 1024) + 1, cap = (16L << 20) / B;
-    if (rows > cap) rows = cap > 2 ? cap : 2;
-    ok = ok && ffr_trace_make(w, (int)rows) == FFR_OK;
+    ok = ok && ffr_trace_make(w, (int)trace_rows_wanted(o->max_sweeps, B)) == FFR_OK;
     if (!ok) { ffr_relaxer_free(w); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", B); }
     ffr_coefs_fill(net, &w->cf);
     if ((rc = apply_opts(w, o, err))) { ffr_relaxer_free(w); return rc; }

@@ -7,14 +7,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
 #include "train_internal.h"
 
-static const char *method_names[] = {"sae", "rbm", "dendritic"};
+static const char *method_names[] = {"sae", "rbm", "dendritic", "ep"};
 static const char *target_names[] = {"voltage", "rate"};
 
-const char *ffr_train_method_name(ffr_train_method m) { return (unsigned)m < 3 ? method_names[m] : "?"; }
+const char *ffr_train_method_name(ffr_train_method m) { return (unsigned)m < 4 ? method_names[m] : "?"; }
 const char *ffr_target_name(ffr_target t) { return (unsigned)t < 2 ? target_names[t] : "?"; }
 
 int ffr_train_method_parse(const char *s, ffr_train_method *m) {
@@ -295,8 +296,9 @@ void ffr_train_ckpt_free(ffr_train_ckpt *c) {
 
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open checkpoint", path);
+    FILE *f;
+    ffr_status ost = ffr_open_read(path, &f, NULL, err); /* regular files only, never blocks */
+    if (ost) return ost;
     unsigned char *data = NULL;
     size_t n = 0, cap = 0;
     for (;;) {

@@ -156,6 +156,7 @@ ffr_status ffr_train(ffr_train_method m, ffr_net *net, const float *x, size_t n,
     case FFR_TRAIN_SAE: return ffr_train_sae(net, x, n, o, stopped, err);
     case FFR_TRAIN_RBM: return ffr_train_rbm(net, x, n, o, stopped, err);
     case FFR_TRAIN_DENDRITIC: return ffr_train_dendritic(net, x, n, o, stopped, err);
+    case FFR_TRAIN_EP: return ffr_fail(err, FFR_ERR_ARG, "training method ep needs labels: call ffr_train_ep");
     }
     return ffr_fail(err, FFR_ERR_ARG, "training method: expected sae, rbm or dendritic, found %d", (int)m);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "train_loop.h"
 
 ffr_status ffr_train_check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
@@ -109,9 +110,8 @@ static ffr_status resume(const ffr_trainer *t, const ffr_train_opts *o, ffr_net 
                          uint64_t dh, size_t nbatches, int *resumed, ffr_err *err) {
     *resumed = 0;
     if (!o->resume || !o->checkpoint) return FFR_OK;
-    FILE *f = fopen(o->checkpoint, "rb");
-    if (!f) return FFR_OK; /* nothing to resume from: a fresh start */
-    fclose(f);
+    struct stat sb;
+    if (stat(o->checkpoint, &sb) != 0) return FFR_OK; /* nothing to resume from: a fresh start (never opens a FIFO) */
     ffr_train_ckpt_free(ck);
     ffr_status rc = ffr_train_ckpt_load(o->checkpoint, net, ck, err);
     if (!rc) rc = check_ckpt(t, o, ck, dh, nbatches, err);
@@ -140,7 +140,7 @@ static void what_name(char *buf, size_t sz, const ffr_trainer *t, int stage, int
     else snprintf(buf, sz, "%s epoch %d", t->name, epoch);
 }
 
-/* The end of an epoch: parameters finite, checkpoint, metrics, report. */
+/* The end of an epoch: parameters finite, metrics, report, checkpoint. */
 static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o, ffr_train_ckpt *ck,
                             int stage, int epoch, const epoch_acc *a, ffr_train_metrics *m, int *stop,
                             ffr_err *err) {
@@ -151,6 +151,17 @@ static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_
     ck->epoch = epoch;
     ffr_status rc = ffr_train_check_finite(net, what, err);
     if (rc) return rc;
+    ffr_train_metrics *mp = NULL;
+    if (o->holdout && o->n_holdout) {
+        rc = t->metrics ? t->metrics(t->self, stage, net, o, m, err)
+                        : ffr_train_metrics_nt(net, o->holdout, o->n_holdout, o->holdout_relax, o->threads, m, err);
+        if (rc) return rc;
+        mp = m;
+    }
+    if (o->progress) *stop = report(t, o, stage, epoch, a, dt, 1, mp);
+    /* the checkpoint after the epoch's report (the caller's metrics row): a kill
+       between the two repeats the epoch, and the caller drops rows past the
+       checkpoint's epoch on resume, so every epoch's row is written once */
     if (o->checkpoint) {
         size_t nx = t->extra_floats ? t->extra_floats(t->self, stage) : 0;
         if (nx) {
@@ -164,14 +175,6 @@ static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_
         ck->extra = NULL; ck->nextra = 0;
         if (rc) return rc;
     }
-    ffr_train_metrics *mp = NULL;
-    if (o->holdout && o->n_holdout) {
-        rc = t->metrics ? t->metrics(t->self, stage, net, o, m, err)
-                        : ffr_train_metrics_nt(net, o->holdout, o->n_holdout, o->holdout_relax, o->threads, m, err);
-        if (rc) return rc;
-        mp = m;
-    }
-    if (o->progress) *stop = report(t, o, stage, epoch, a, dt, 1, mp);
     return FFR_OK;
 }
 

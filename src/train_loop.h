@@ -42,8 +42,10 @@
  *         loss not finite -> FFR_ERR_DIVERGED
  *         mid-epoch progress every o->progress_every minibatches (may stop)
  *       parameters not finite -> FFR_ERR_DIVERGED
- *       checkpoint (with extra_save(stage)) when o->checkpoint
  *       metrics (when o->holdout) -> end-of-epoch progress (may stop)
+ *       checkpoint (with extra_save(stage)) when o->checkpoint: after the
+ *       report, so that a kill between the two repeats the epoch and the
+ *       caller's per-epoch rows are each written once)
  *
  * Greedy trainers have one stage per layer (stage = layer, 1..L, reported
  * and checkpointed as the layer); whole-network trainers have one stage,

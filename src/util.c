@@ -30,6 +30,17 @@ const char *ffr_status_str(ffr_status s) {
 
 float ffr_rho_value(ffr_rho r, float s) { return ffr_rho_apply(r, s); }
 
+const char *ffr_esc(const char *s, char *buf, size_t cap) {
+    size_t k = 0;
+    for (; *s && k + 5 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 32 || c == 127) k += (size_t)snprintf(buf + k, cap - k, "\\x%02x", c);
+        else buf[k++] = (char)c;
+    }
+    buf[k] = 0;
+    return buf;
+}
+
 ffr_status ffr_fail(ffr_err *err, ffr_status code, const char *fmt, ...) {
     if (err) {
         va_list ap;

@@ -6,33 +6,7 @@
 # diagnosis). Runs in a temporary directory so messages carry short names.
 # `sh tests/cli_badinput.sh --markdown` prints the table rows instead.
 set -u
-F=${FFRELAX:-build/ffrelax}
-case "$F" in /*) ;; *) F="$(pwd)/$F" ;; esac
-MD=0
-[ "${1:-}" = "--markdown" ] && MD=1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-nfail=0
-n=0
-
-# match PATTERN TEXT: 0 when TEXT is PATTERN with {*} as a wildcard
-match() {
-    awk -v pat="$1" -v s="$2" 'BEGIN {
-        np = split(pat, seg, /\{\*\}/)
-        if (np == 1) exit !(s == pat)
-        if (index(s, seg[1]) != 1) exit 1
-        pos = length(seg[1]) + 1
-        for (i = 2; i < np; i++) {
-            k = index(substr(s, pos), seg[i]); if (!k) exit 1
-            pos += k - 1 + length(seg[i])
-        }
-        last = seg[np]
-        if (length(last) == 0) exit 0
-        if (length(s) - pos + 1 < length(last)) exit 1
-        exit !(substr(s, length(s) - length(last) + 1) == last)
-    }'
-}
+. "$(dirname "$0")/lib.sh"
 
 # row DESCRIPTION EXPECTED_STDERR ARGS...
 row() {
@@ -128,8 +102,8 @@ row "model into a missing directory" "ffrelax init: nodir/x: cannot create tempo
 row "model below a regular file" "ffrelax init: afile/x: cannot create temporary file afile/x.tmp.{*}: Not a directory" init --sizes 20,10 --out afile/x
 row "model over a directory" "ffrelax init: w: is a directory: expected a regular file to replace (or a new path)" init --sizes 20,10 --out w
 row "trace into a missing directory" "ffrelax relax: nodir/t.csv: cannot create temporary file nodir/t.csv.tmp.{*}: No such file or directory" $R --trace nodir/t.csv
-row "npy-dir below a regular file" "ffrelax relax: afile/o: cannot create the output folder" $R --npy-dir afile/o
-row "export below a regular file" "ffrelax export: afile/w: cannot create directory: Not a directory" export --model m --npy-dir afile/w
+row "npy-dir below a regular file" "ffrelax relax: afile/o: cannot create the output folder: Not a directory" $R --npy-dir afile/o
+row "export below a regular file" "ffrelax export: afile/w: cannot create the output folder: Not a directory" export --model m --npy-dir afile/w
 # ---- numerical faults
 row "identity rho, weights x50: diverges" "ffrelax relax: relaxation diverged: non-finite state in layer {*} at sweep {*}" relax --model big --images w/W1.npy --max-sweeps 500 --quiet
 

@@ -4,7 +4,9 @@
 # its checkpoint, and must end with a model byte-identical to an
 # uninterrupted run. After every kill the checkpoint and the model are either
 # absent or whole: the next --resume would reject a torn checkpoint (crc32),
-# and `ffrelax info` must read the model. Methods: sae (10 kills), rbm with
+# and `ffrelax info` must read the model. The metrics CSV must hold every
+# epoch's row exactly once, equal to the uninterrupted run's (bar the timing
+# columns examples_per_s and seconds). Methods: sae (10 kills), rbm with
 # persistent chains (5), dendritic (5). One BLAS thread (bit-identical resume
 # needs the same thread count).
 set -u
@@ -36,7 +38,8 @@ ncase=0
 run_case() {
     name=$1; kills=$2; maxd=$3; shift 3
     t0=$(date +%s%N)
-    "$F" train "$@" --out "$name.ref" --checkpoint "$name.refck" --quiet || fail "$name: uninterrupted run failed"
+    "$F" train "$@" --out "$name.ref" --checkpoint "$name.refck" --metrics "$name.ref.csv" --quiet ||
+        fail "$name: uninterrupted run failed"
     t1=$(date +%s%N)
     # the first kill within half the uninterrupted run's time (on any machine; else
     # MAXDELAY_MS), kill k within 2/(k+2) of that, as less work is left each time
@@ -45,11 +48,11 @@ run_case() {
     done_=0; k=0; hits=0
     while [ $done_ = 0 ]; do
         if [ $k -ge $kills ]; then
-            "$F" train "$@" --out "$name.out" --checkpoint "$name.ck" --resume --quiet 2> err.txt ||
+            "$F" train "$@" --out "$name.out" --checkpoint "$name.ck" --metrics "$name.csv" --resume --quiet 2> err.txt ||
                 fail "$name: final resume failed: $(cat err.txt)"
             done_=1; break
         fi
-        "$F" train "$@" --out "$name.out" --checkpoint "$name.ck" --resume --quiet 2> err.txt &
+        "$F" train "$@" --out "$name.out" --checkpoint "$name.ck" --metrics "$name.csv" --resume --quiet 2> err.txt &
         pid=$!
         d=$(rand_ms $((100 * ncase + k)) 5 $((maxd * 2 / (k + 2))))
         sleep "$(awk -v d=$d 'BEGIN { printf "%.3f", d / 1000 }')"
@@ -63,8 +66,11 @@ run_case() {
         if [ -e "$name.out" ]; then "$F" info "$name.out" > /dev/null 2>&1 || fail "$name: torn model after kill $k"; fi
     done
     cmp -s "$name.out" "$name.ref" || fail "$name: resumed model differs from the uninterrupted run (after $k kills)"
+    cut -d, -f1-10,12-14 "$name.ref.csv" > ref-rows.csv
+    cut -d, -f1-10,12-14 "$name.csv" > rows.csv
+    cmp -s ref-rows.csv rows.csv || fail "$name: metrics rows after resume differ from the uninterrupted run's: $(diff ref-rows.csv rows.csv | head -5)"
     [ $hits -ge 1 ] || fail "$name: no kill landed during training (runs too short?)"
-    echo "cli_resume: $name: $hits runs killed mid-training (delays up to $maxd ms), resumed to a byte-identical model"
+    echo "cli_resume: $name: $hits runs killed mid-training (delays up to $maxd ms), resumed to a byte-identical model and metrics"
 }
 
 run_case sae 10 400 --method sae --images dw/W1.npy --sizes 24,16,12 --epochs 1500 --batch 10 --holdout 0 --seed 3

@@ -470,6 +470,109 @@ static void idx_rows(void) {
 #undef LAB
 }
 
+/* ------------------------------------------- output targets, special inputs */
+/* Issue 14, classes 1, 3, 5, 9, 10, 12: what each kind of output target gets,
+ * special files as inputs (refused without blocking or reading), the header
+ * checked before inflating, folder locks, escaped header bytes. */
+static void files_rows(void) {
+    ffr_err e;
+    ffr_net *net, *m = NULL;
+    int n[2] = {3, 2};
+    ffr_status st;
+    ffr_net_create(&net, 1, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e);
+    ffr_net_init_glorot(net, 1, 1.f);
+    puts_file("ro.model", "old");
+    chmod("ro.model", 0444);
+    row("output", "a read-only file (not replaced, even for root)", ffr_net_save(net, "ro.model", &e), &e, FFR_ERR_IO,
+        "ro.model: the file is read-only (mode 0444): not replaced; make it writable (chmod u+w) or remove it first");
+    puts_file("hl.model", "old");
+    if (link("hl.model", "hl2.model")) { perror("link"); exit(100); }
+    row("output", "a file with a second hard link (not split)", ffr_net_save(net, "hl.model", &e), &e, FFR_ERR_IO,
+        "hl.model: the file has 2 hard links: replacing it would split them; remove the other links or write elsewhere");
+    if (mkfifo("fifo", 0600)) { perror("mkfifo"); exit(100); }
+    row("output", "a FIFO without a reader (no hang)", ffr_net_save(net, "fifo", &e), &e, FFR_ERR_IO,
+        "fifo: cannot open a FIFO for writing: No such device or address (no reader on the FIFO)");
+    row("output", "/dev/full (a character device: written through)", ffr_net_save(net, "/dev/full", &e), &e, FFR_ERR_IO,
+        "/dev/full: write failed: No space left on device");
+    mkdir("odir", 0777);
+    row("output", "a directory, checked before any work", ffr_out_check("odir", &e), &e, FFR_ERR_IO,
+        "odir: is a directory: expected a regular file to replace (or a new path)");
+    row("output", "into a missing folder, checked before any work", ffr_out_check("nodir/x", &e), &e, FFR_ERR_IO,
+        "nodir/x: cannot create temporary file nodir/x.tmp.{pid}: No such file or directory");
+    ffr_out *o = NULL;
+    row("output", "an empty path", ffr_out_open(&o, "", &e), &e, FFR_ERR_ARG, "output path is empty");
+    if (symlink("loop2", "loop1") || symlink("loop1", "loop2")) { perror("symlink"); exit(100); }
+    row("output", "a symbolic link loop", ffr_net_save(net, "loop1", &e), &e, FFR_ERR_IO,
+        "loop1: too many levels of symbolic links");
+    int l1, l2;
+    if (ffr_dir_lock("odir", &l1, &e)) { fprintf(stderr, "%s\n", e.msg); exit(100); }
+    row("output", "a folder another writer holds (flock)", ffr_dir_lock("odir", &l2, &e), &e, FFR_ERR_IO,
+        "odir: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or "
+        "choose another folder");
+    row("output", "export into a folder another writer holds", ffr_net_export_npy(net, "odir", &e), &e, FFR_ERR_IO,
+        "odir: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or "
+        "choose another folder");
+    ffr_dir_unlock(l1);
+    /* special files as inputs: refused at open (O_NONBLOCK, fstat), never read */
+#define LOAD(name) (st = ffr_net_load(&m, name, &e), ffr_net_free(m), m = NULL, st)
+    row("input", "a FIFO as a model (no hang)", LOAD("fifo"), &e, FFR_ERR_IO, "fifo: not a readable regular file: found a FIFO");
+    row("input", "/dev/zero as a model", LOAD("/dev/zero"), &e, FFR_ERR_IO,
+        "/dev/zero: not a readable regular file: found a character device");
+#undef LOAD
+    float *x = NULL;
+    size_t cnt, dim, r, c;
+    int nd;
+    size_t sh[4];
+    char *buf = NULL;
+    size_t len;
+    row("input", "a FIFO as .npy", ffr_npy_read("fifo", &x, &nd, sh, &e), &e, FFR_ERR_IO,
+        "fifo: not a readable regular file: found a FIFO");
+    row("input", "a FIFO as IDX images", ffr_idx_read_images("fifo", &x, &cnt, &r, &c, &e), &e, FFR_ERR_IO,
+        "fifo: not a readable regular file: found a FIFO");
+    row("input", "/dev/zero as data", ffr_data_load("/dev/zero", &x, &cnt, &dim, &e), &e, FFR_ERR_IO,
+        "/dev/zero: not a readable regular file: found a character device");
+    row("input", "/dev/zero as a whole file", ffr_read_file("/dev/zero", 1 << 20, &buf, &len, &e), &e, FFR_ERR_IO,
+        "/dev/zero: not a readable regular file: found a character device");
+    row("input", "a directory as data", ffr_data_peek("odir", &cnt, &dim, &e), &e, FFR_ERR_IO,
+        "odir: not a readable regular file: found a directory");
+    /* class 9: the shape from the header, before inflating: a gzip IDX whose
+     * pixels are corrupt past the header peeks fine and fails to load */
+    {
+        size_t np = (size_t)300 * 28 * 36;
+        unsigned char *im = malloc(16 + np);
+        be32(im, 2051); be32(im + 4, 300); be32(im + 8, 28); be32(im + 12, 36);
+        uint32_t v = 1;
+        for (size_t i = 0; i < np; i++) { v = v * 1664525u + 1013904223u; im[16 + i] = (unsigned char)(v >> 24); }
+        gz_put("wide-idx3.gz", im, 16 + np);
+        size_t zn;
+        unsigned char *z = slurp("wide-idx3.gz", &zn);
+        for (size_t i = zn / 2; i < zn / 2 + 64; i++) z[i] ^= 0x5a;
+        put("wide-idx3.gz", z, zn);
+        st = ffr_data_peek("wide-idx3.gz", &cnt, &dim, &e);
+        CHECKF(st == FFR_OK && cnt == 300 && dim == 1008, "peek: %s (%zu, %zu)", st ? e.msg : "ok", cnt, dim);
+        row("input", "the same gzip IDX, loaded", (st = ffr_data_load("wide-idx3.gz", &x, &cnt, &dim, &e), free(x), x = NULL, st),
+            &e, FFR_ERR_FORMAT, "wide-idx3.gz: corrupt gzip data: {*}");
+        free(z);
+        free(im);
+    }
+    /* class 12: bytes of an npy header reach a message escaped */
+    {
+        const char *h = "{'descr': '\x1b[2J', 'fortran_order': False, 'shape': (2,), }";
+        unsigned char b[256];
+        size_t hl = strlen(h);
+        memcpy(b, "\x93NUMPY\x01\x00", 8);
+        b[8] = (unsigned char)hl; b[9] = 0;
+        memcpy(b + 10, h, hl);
+        memset(b + 10 + hl, 0, 8);
+        put("esc.npy", b, 10 + hl + 8);
+        row("input", "an escape sequence as the npy dtype", ffr_npy_read("esc.npy", &x, &nd, sh, &e), &e,
+            FFR_ERR_UNSUPPORTED, "esc.npy: dtype: expected '<f4' or '<f8' (also '>f4', '>f8', '|u1', '|i1', '<i4', "
+            "'>i4'), found '\\x1b[2J'");
+    }
+    chmod("ro.model", 0644);
+    ffr_net_free(net);
+}
+
 /* ---------------------------------------------------------------- mnist */
 static void mnist_rows(void) {
     ffr_err e;
@@ -718,6 +821,7 @@ int main(int argc, char **argv) {
     import_rows();
     relax_rows();
     regress_rows();
+    files_rows();
     if (chdir("/") != 0) return 100;
     rm_rf(dir);
     if (markdown) return 0;

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "ffrelax.h"
@@ -714,6 +716,110 @@ static void test_mnist(void) {
     CHECK(ffr_mnist_load(plain, 1, &x, &y, &n, &e) == FFR_ERR_IO && has(&e, "train-images"));
 }
 
+/* ---- output files (ffr_out) and the checks before work: the rules of
+ * doc/reliability.md "Output targets", crc32, folder locks, data peek. */
+static void test_files(void) {
+    ffr_err e;
+    /* crc32: the standard check value, chaining, and zlib's result on 100 KB */
+    CHECK(ffr_crc32(0, "123456789", 9) == 0xCBF43926u);
+    CHECK(ffr_crc32(ffr_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u);
+    unsigned char *rb = malloc(100000);
+    for (int i = 0; i < 100000; i++) rb[i] = (unsigned char)(i * 2654435761u >> 13);
+    CHECK(ffr_crc32(0, rb, 100000) == (uint32_t)crc32(crc32(0L, Z_NULL, 0), rb, 100000));
+    free(rb);
+    /* write, printf, commit; abort leaves nothing */
+    ffr_out *o;
+    CHECKF(ffr_out_open(&o, tp("a.csv"), &e) == FFR_OK, "%s", e.msg);
+    CHECK(ffr_out_printf(o, &e, "x,%d\n", 7) == FFR_OK && ffr_out_write(o, "y\n", 2, &e) == FFR_OK);
+    CHECK(!strcmp(ffr_out_path(o), tp("a.csv")));
+    CHECKF(ffr_out_commit(o, &e) == FFR_OK, "%s", e.msg);
+    size_t n;
+    unsigned char *b = read_bytes(tp("a.csv"), &n);
+    CHECK(b && n == 6 && !memcmp(b, "x,7\ny\n", 6));
+    free(b);
+    CHECK(ffr_out_open(&o, tp("gone.csv"), &e) == FFR_OK);
+    ffr_out_printf(o, NULL, "z");
+    ffr_out_abort(o);
+    struct stat sb;
+    CHECK(stat(tp("gone.csv"), &sb) != 0);
+    /* a symlink is followed: the target replaced, the link kept; the mode kept */
+    write_bytes(tp("target"), "old", 3);
+    chmod(tp("target"), 0640);
+    CHECK(symlink("target", tp("link")) == 0);
+    CHECK(ffr_out_open(&o, tp("link"), &e) == FFR_OK && ffr_out_printf(o, &e, "new") == FFR_OK &&
+          ffr_out_commit(o, &e) == FFR_OK);
+    CHECK(lstat(tp("link"), &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(stat(tp("target"), &sb) == 0 && (sb.st_mode & 07777) == 0640 && sb.st_size == 3);
+    b = read_bytes(tp("target"), &n);
+    CHECK(b && n == 3 && !memcmp(b, "new", 3));
+    free(b);
+    /* character devices are written through: /dev/null stays a device */
+    CHECK(ffr_out_open(&o, "/dev/null", &e) == FFR_OK && ffr_out_printf(o, &e, "nothing") == FFR_OK &&
+          ffr_out_commit(o, &e) == FFR_OK);
+    CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
+    /* temporaries: a dead writer's (old, unlocked) removed, a fresh one kept;
+     * our own PATH.tmp.PID taken: another name, the other file untouched */
+    char old1[600], fresh[600], mine[600];
+    snprintf(old1, sizeof old1, "%s.tmp.999999", tp("t.model"));
+    snprintf(fresh, sizeof fresh, "%s.tmp.888888", tp("t.model"));
+    snprintf(mine, sizeof mine, "%s.tmp.%ld", tp("t.model"), (long)getpid());
+    write_bytes(old1, "x", 1);
+    write_bytes(fresh, "x", 1);
+    write_bytes(mine, "mine", 4);
+    struct timespec ts[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+    CHECK(utimensat(AT_FDCWD, old1, ts, 0) == 0);
+    CHECK(ffr_out_open(&o, tp("t.model"), &e) == FFR_OK && ffr_out_printf(o, &e, "t") == FFR_OK &&
+          ffr_out_commit(o, &e) == FFR_OK);
+    CHECK(stat(old1, &sb) != 0 && stat(fresh, &sb) == 0);
+    b = read_bytes(mine, &n);
+    CHECK(b && n == 4 && !memcmp(b, "mine", 4));
+    free(b);
+    b = read_bytes(tp("t.model"), &n);
+    CHECK(b && n == 1 && b[0] == 't');
+    free(b);
+    /* same file: through a link yes, two files no, a missing file no, /dev/null never */
+    CHECK(ffr_file_same(tp("link"), tp("target")) == 1);
+    CHECK(ffr_file_same(tp("a.csv"), tp("target")) == 0);
+    CHECK(ffr_file_same(tp("missing"), tp("missing")) == 0);
+    CHECK(ffr_file_same("/dev/null", "/dev/null") == 0);
+    /* the probe writes nothing that stays */
+    CHECK(ffr_out_check(tp("new.model"), &e) == FFR_OK && stat(tp("new.model"), &sb) != 0);
+    /* folder lock: exclusive while held, free after */
+    int l1, l2;
+    CHECK(ffr_dir_lock(tmpdir, &l1, &e) == FFR_OK);
+    CHECK(ffr_dir_lock(tmpdir, &l2, &e) == FFR_ERR_IO && l2 == -1);
+    ffr_dir_unlock(l1);
+    CHECK(ffr_dir_lock(tmpdir, &l2, &e) == FFR_OK);
+    ffr_dir_unlock(l2);
+    /* uint8 .npy data is scaled to [0, 1] like IDX; peek gives load's shape */
+    unsigned char u8[6] = {0, 1, 127, 128, 254, 255};
+    size_t sh[2] = {2, 3}, cnt, dim, pc, pd;
+    CHECK(ffr_npy_write(tp("u8.npy"), u8, 'u', 2, sh, &e) == FFR_OK);
+    float *x = NULL;
+    CHECKF(ffr_data_load(tp("u8.npy"), &x, &cnt, &dim, &e) == FFR_OK, "%s", e.msg);
+    CHECK(ffr_data_peek(tp("u8.npy"), &pc, &pd, &e) == FFR_OK && pc == 2 && pd == 3);
+    for (int i = 0; x && i < 6; i++) CHECKF(x[i] == u8[i] / 255.0f, "u8[%d] -> %g", i, x[i]);
+    free(x);
+    float f6[6] = {0, 1, 127, 128, 254, 255};
+    CHECK(ffr_npy_write(tp("f6.npy"), f6, 'f', 2, sh, &e) == FFR_OK);
+    CHECK(ffr_data_load(tp("f6.npy"), &x, &cnt, &dim, &e) == FFR_OK && x && x[5] == 255.0f); /* floats as they are */
+    free(x);
+    /* export: the stale members of a deeper model are removed */
+    ffr_net *net, *back = NULL;
+    int n3[4] = {4, 3, 3, 2}, n2[3] = {4, 3, 2};
+    CHECK(ffr_net_create(&net, 3, n3, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, &e) == FFR_OK);
+    CHECK(ffr_net_export_npy(net, tp("set"), &e) == FFR_OK);
+    ffr_net_free(net);
+    CHECK(ffr_net_create(&net, 2, n2, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_OK);
+    ffr_net_init_glorot(net, 3, 1.f);
+    CHECK(ffr_net_export_npy(net, tp("set"), &e) == FFR_OK);
+    CHECK(stat(tp("set/W3.npy"), &sb) != 0 && stat(tp("set/c2.npy"), &sb) != 0 && stat(tp("set/V1.npy"), &sb) != 0);
+    CHECKF(ffr_net_import_npy(&back, tp("set"), FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_OK, "%s", e.msg);
+    CHECK(back && back->L == 2 && !memcmp(back->params, net->params, net->nparams * sizeof(float)));
+    ffr_net_free(back);
+    ffr_net_free(net);
+}
+
 static void rm_rf(const char *dir) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -731,6 +837,7 @@ int main(void) {
     test_model();
     test_npy_interop();
     test_mnist();
+    test_files();
     if (!mt_fail) rm_rf(tmpdir);
     else fprintf(stderr, "files kept in %s\n", tmpdir);
     MT_DONE("test_io");

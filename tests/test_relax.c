@@ -727,6 +727,7 @@ static void test_nudge(void) {
         if (cs[c].rule == FFR_RULE_DENDRITIC) for (int k = 0; k <= L; k++) { net->alpha_up[k] = 1.0f + 0.4f * k; net->alpha_down[k] = 0.7f; }
         ffr_relax_opts o; ffr_relax_opts_default(&o);
         o.max_sweeps = 3000; o.tol = 1e-6; o.diverge_factor = 0; /* above float rounding's limit cycles */
+        o.schedule = c == 2 ? FFR_SCHED_SYNC : c == 3 ? FFR_SCHED_UP : FFR_SCHED_ODD_EVEN; /* every schedule */
         ffr_trace *t0, *tb;
         /* beta = 0 is the plain relaxation, bit for bit, with or without a target */
         ffr_state *s0 = nudge_run(net, x, B, &o, &t0);

@@ -92,7 +92,8 @@ class ffr_relax_opts(ctypes.Structure):
                 ("gibbs", ctypes.c_int), ("seed", ctypes.c_uint64), ("visible_mask", c_uchar_p),
                 ("top_target", c_float_p), ("measure_every", ctypes.c_int), ("diverge_factor", ctypes.c_double),
                 ("precision", c_enum), ("anderson", ctypes.c_int), ("progress", RELAX_PROGRESS_FN),
-                ("progress_ctx", ctypes.c_void_p)]
+                ("progress_ctx", ctypes.c_void_p), ("beta", ctypes.c_double), ("nudge_target", c_float_p),
+                ("threads", ctypes.c_int)]
 
 
 class ffr_trace(ctypes.Structure):
@@ -134,7 +135,7 @@ class ffr_train_opts(ctypes.Structure):
                 ("basal", ctypes.c_int), ("relax", ffr_relax_opts), ("holdout", c_float_p),
                 ("n_holdout", ctypes.c_size_t), ("holdout_relax", ctypes.c_int), ("checkpoint", ctypes.c_char_p),
                 ("resume", ctypes.c_int), ("progress", TRAIN_PROGRESS_FN), ("progress_ctx", ctypes.c_void_p),
-                ("progress_every", ctypes.c_int)]
+                ("progress_every", ctypes.c_int), ("threads", ctypes.c_int)]
 
 
 # The structs the tests compare with the header (C name -> ctypes class).
@@ -174,6 +175,12 @@ _SIGNATURES = {
     "ffr_relax": (_status, [P(ffr_net), c_float_p, ctypes.c_int, P(ffr_relax_opts), P(ffr_state),
                             P(P(ffr_trace)), P(ffr_err)]),
     "ffr_trace_free": (None, [P(ffr_trace)]),
+    "ffr_relaxer_create": (_status, [P(ctypes.c_void_p), P(ffr_net), P(ffr_relax_opts), ctypes.c_int, P(ffr_err)]),
+    "ffr_relaxer_run": (_status, [ctypes.c_void_p, c_float_p, ctypes.c_int, P(ffr_state), P(P(ffr_trace)),
+                                  P(ffr_err)]),
+    "ffr_relaxer_set_opts": (_status, [ctypes.c_void_p, P(ffr_relax_opts), P(ffr_err)]),
+    "ffr_relaxer_update": (_status, [ctypes.c_void_p, P(ffr_err)]),
+    "ffr_relaxer_free": (None, [ctypes.c_void_p]),
     "ffr_mnist_load": (_status, [ctypes.c_char_p, ctypes.c_int, P(c_float_p), P(c_uchar_p), P(ctypes.c_size_t),
                                  P(ffr_err)]),
     "ffr_train_opts_default": (None, [P(ffr_train_opts), c_enum]),

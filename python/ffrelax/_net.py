@@ -17,13 +17,19 @@ RHOS = "hardsigmoid, sigmoid or identity"
 
 def as_f32(a, what, shape=None):
     """a as a float32 C-contiguous array: no copy when it already is one, else
-    one converting copy (np.ascontiguousarray). Checks finiteness is left to the
-    library; checks the shape (None entries match anything) here."""
+    one converting copy (np.ascontiguousarray). Real numbers only, all finite;
+    the shape is checked against shape (None entries match anything)."""
+    kind = np.asarray(a).dtype.kind
+    if kind not in "fiub":
+        raise ValueError(f"{what}: expected real numbers (float32 best), found dtype {np.asarray(a).dtype}")
     a = np.ascontiguousarray(a, dtype=np.float32)
     if shape is not None:
         if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
             want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
             raise ValueError(f"{what}: expected shape {want}, found {a.shape}")
+    if kind == "f" and not np.isfinite(a).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"{what}: expected finite values, found {a[bad]} at index {bad}")
     return a
 
 

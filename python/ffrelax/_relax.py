@@ -9,6 +9,7 @@ a copy).
 """
 import ctypes
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -47,21 +48,29 @@ class RelaxResult:
     Per example (B): sweeps, converged (bool), dist, norm, residual, rate.
     Scalars: T, rate_median, total_updates, flops, precision ("fp32"|"bf16"), diag.
     The arrays are copied out of the library's trace when first read (each
-    owns its memory); the trace is freed with the result.
+    owns its memory); the trace is freed with the result (a Relaxer's: the
+    arrays are copied before its next run).
     """
 
     _ARRAYS = ("step_mean", "step_median", "step_max", "rstep_mean", "relstep_median", "frac_converged", "energy",
                "residual_mean", "n_active", "measured", "disagree", "mpe_up", "mpe_down", "step", "sweeps",
                "converged", "dist", "norm", "residual", "rate")
 
-    def __init__(self, tr, states):
+    def __init__(self, tr, states, owned):
         t = tr.contents
         self.states, self.T, self._B, self._Lp = states, t.T, t.B, t.L + 1
         self.rate_median, self.total_updates, self.flops = t.rate_median, t.total_updates, t.flops
         self.precision = lib.ffr_precision_name(t.precision).decode()
         self.diag = t.diag.decode("utf-8", "replace")
         self._tr = tr
-        weakref.finalize(self, lib.ffr_trace_free, tr)
+        if owned:  # from ffr_relax: freed with the result; else the relaxer's, see _detach
+            weakref.finalize(self, lib.ffr_trace_free, tr)
+
+    def _detach(self):
+        """Copy every array not read yet and drop the trace (before a relaxer reuses it)."""
+        for name in RelaxResult._ARRAYS:
+            getattr(self, name)
+        self.__dict__.pop("_tr", None)
 
     def __getattr__(self, name):
         if name not in RelaxResult._ARRAYS or "_tr" not in self.__dict__:
@@ -100,7 +109,7 @@ class _Options:
 
     def __init__(self, net, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_mode="abs", tau=1.0,
                  temperature=0.0, gibbs=False, anderson=0, precision="fp32", mask=None, target=None, seed=1,
-                 threads=None, measure_every=1, diverge_factor=None, progress=None):
+                 threads=None, measure_every=1, diverge_factor=None, beta=0.0, nudge_target=None, progress=None):
         o = _lib.ffr_relax_opts()
         lib.ffr_relax_opts_default(ctypes.byref(o))
         o.init = _lib.parse("ffr_init_parse", "init", init, INITS)
@@ -127,7 +136,10 @@ class _Options:
         o.gibbs, o.anderson, o.seed, o.measure_every = int(bool(gibbs)), int(anderson), int(seed), int(measure_every)
         if diverge_factor is not None:
             o.diverge_factor = float(diverge_factor)
-        self.net, self.threads = net, threads
+        if not math.isfinite(beta):
+            raise ValueError(f"beta: expected a finite number, found {beta!r}")
+        o.threads, o.beta = int(threads or 0), float(beta)
+        self.net = net
         self.mask = None
         if mask is not None:
             m = np.asarray(mask)
@@ -138,6 +150,9 @@ class _Options:
         self.target = None if target is None else as_f32(target, "target", (None, net.sizes[-1]))
         if self.target is not None:
             o.top_target = f32p(self.target)
+        self.nudge = None if nudge_target is None else as_f32(nudge_target, "nudge_target", (None, net.sizes[-1]))
+        if self.nudge is not None:
+            o.nudge_target = f32p(self.nudge)
         self.progress_error = None
         if progress is not None:
             def cb(_ctx, sweep, n_active, step_mean):
@@ -168,7 +183,8 @@ def _state(net, B, start):
     return states, st
 
 
-def _run(net, x, opts, start):
+def _prepare(net, x, opts, start, exact):
+    """Validate the call; returns x (float32, C order), B, the state arrays and the ffr_state."""
     if not isinstance(net, Net):
         raise TypeError(f"net: expected an ffrelax.Net, found {type(net).__name__}")
     x = np.asarray(x)
@@ -178,22 +194,21 @@ def _run(net, x, opts, start):
     B = x.shape[0]
     if B < 1 or B > 2**31 - 1:
         raise ValueError(f"x: expected 1 .. 2^31-1 examples, found {B}")
-    if opts.target is not None and opts.target.shape[0] != B:
-        raise ValueError(f"target: expected shape ({B}, {net.sizes[-1]}), found {opts.target.shape}")
+    for what, a in (("target", opts.target), ("nudge_target", opts.nudge)):
+        if a is not None and (a.shape[0] != B if exact else a.shape[0] < B):
+            raise ValueError(f"{what}: expected shape ({B}, {net.sizes[-1]}), found {a.shape}")
     if start is not None and opts.o.init != 3:
         raise ValueError("start: needs init='given'")
     if start is None and opts.o.init == 3:
         raise ValueError("init='given' needs start=[s_0, .., s_L]")
     states, st = _state(net, B, start)
-    if opts.threads is not None:
-        lib.ffr_set_threads(int(opts.threads))  # TODO(relaxer): opts.threads once ffr_relax_opts has it
-    tr = ctypes.POINTER(_lib.ffr_trace)()
-    err = _lib.ffr_err()
-    status = lib.ffr_relax(net._p, f32p(x), B, ctypes.byref(opts.o), ctypes.byref(st), ctypes.byref(tr),
-                           ctypes.byref(err))
-    res = RelaxResult(tr, states) if tr else None  # owns (and frees) the trace from here on
+    return x, B, states, st
+
+
+def _finish(status, err, res, opts):
     if opts.progress_error is not None:
-        raise opts.progress_error
+        e, opts.progress_error = opts.progress_error, None
+        raise e
     if status == _lib.ERR_DIVERGED:
         e = _lib.DivergedError(err.msg.decode("utf-8", "replace"), status)
         e.result = res
@@ -204,7 +219,7 @@ def _run(net, x, opts, start):
 
 def relax(net, x, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_mode="abs", tau=1.0,
           temperature=0.0, anderson=0, precision="fp32", mask=None, target=None, start=None, seed=1, threads=None,
-          measure_every=1, gibbs=False, diverge_factor=None, progress=None):
+          measure_every=1, gibbs=False, diverge_factor=None, beta=0.0, nudge_target=None, progress=None):
     """Relax net on the inputs x (B, n_0) (or one input (n_0,)) with the visible
     layer clamped (Eq. 9 under the net's rule), as `ffrelax relax` does with
     the same options; returns a RelaxResult.
@@ -212,8 +227,10 @@ def relax(net, x, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_m
     x, target (B, n_L) and start ([s_0 .. s_L], each (B, n_k), with init="given")
     are used in place when they are float32 and C-contiguous, else converted
     once (one copy). mask (n_0,): nonzero = clamped visible unit. tau >= 1
-    (eps = 1/tau). threads: matrix-product threads (None: unchanged; this sets
-    the library-wide count, as --threads does). measure_every: energy,
+    (eps = 1/tau). threads: this relaxation's threads (None: the library's
+    count, ffrelax.set_threads; results do not depend on it). beta and
+    nudge_target (B, n_L): equilibrium-propagation nudging of the top layer
+    (doc/math.md, "Nudging"). measure_every: energy,
     residual and disagreement every k sweeps (the CLI's default 1; 0: start and
     end; -1: never). progress(sweep, n_active, step_mean) is called after each
     sweep; a true return stops the relaxation. Raises ValueError for bad
@@ -223,45 +240,82 @@ def relax(net, x, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_m
     opts = _Options(net, init=init, schedule=schedule, max_sweeps=max_sweeps, tol=tol, tol_mode=tol_mode, tau=tau,
                     temperature=temperature, gibbs=gibbs, anderson=anderson, precision=precision, mask=mask,
                     target=target, seed=seed, threads=threads, measure_every=measure_every,
-                    diverge_factor=diverge_factor, progress=progress)
-    return _run(net, x, opts, start)
+                    diverge_factor=diverge_factor, beta=beta, nudge_target=nudge_target, progress=progress)
+    x, B, states, st = _prepare(net, x, opts, start, True)
+    tr = ctypes.POINTER(_lib.ffr_trace)()
+    err = _lib.ffr_err()
+    status = lib.ffr_relax(net._p, f32p(x), B, ctypes.byref(opts.o), ctypes.byref(st), ctypes.byref(tr),
+                           ctypes.byref(err))
+    res = RelaxResult(tr, states, owned=True) if tr else None  # frees the trace with the result
+    return _finish(status, err, res, opts)
 
 
 class Relaxer:
-    """Relaxation of one Net with fixed options, for loops over many small
-    batches: the options are validated once, and run(x) relaxes up to
-    max_batch examples.
-
-    TODO(relaxer): the engine's reusable relaxer (ffr_relaxer_create / _run /
-    _set_opts / _update / _free, weights packed once) is not on main yet;
-    until it is, run() calls ffr_relax, which packs the weights on each call.
-    The interface stays the same when it switches.
+    """A reusable relaxer (ffr_relaxer): one Net and one set of options (the
+    keyword arguments of relax()), run many times on up to max_batch examples;
+    the weights are packed and the workspaces allocated once. After changing
+    the net's parameters in place call update(). One thread at a time per
+    Relaxer (calls are serialized by a lock); several Relaxers may run at once.
     """
 
     def __init__(self, net, max_batch=1, **opts):
         if not isinstance(net, Net):
             raise TypeError(f"net: expected an ffrelax.Net, found {type(net).__name__}")
-        if not (isinstance(max_batch, (int, np.integer)) and max_batch >= 1):
+        if not (isinstance(max_batch, (int, np.integer)) and 1 <= max_batch <= 2**31 - 1):
             raise ValueError(f"max_batch: expected an integer >= 1, found {max_batch!r}")
         if "start" in opts:
             raise ValueError("start: pass it to run()")
         self.net, self.max_batch, self._kw = net, int(max_batch), dict(opts)
         self._opts = _Options(net, **self._kw)
+        self._lock = threading.Lock()
+        self._last = None
+        self._rx = ctypes.c_void_p()
+        err = _lib.ffr_err()
+        _lib.check(lib.ffr_relaxer_create(ctypes.byref(self._rx), net._p, ctypes.byref(self._opts.o),
+                                          self.max_batch, ctypes.byref(err)), err)
+
+    def __del__(self):
+        rx = getattr(self, "_rx", None)
+        if rx:
+            self._detach()
+            lib.ffr_relaxer_free(rx)
+            self._rx = None
+
+    def _detach(self):
+        """The last result copies what it still reads from the relaxer's trace."""
+        last = self._last() if self._last is not None else None
+        if last is not None:
+            last._detach()
+        self._last = None
 
     def set_opts(self, **opts):
         """Change some options (the others keep their values)."""
         kw = dict(self._kw, **opts)
-        self._opts = _Options(self.net, **kw)
-        self._kw = kw
+        new = _Options(self.net, **kw)
+        err = _lib.ffr_err()
+        with self._lock:
+            self._detach()
+            _lib.check(lib.ffr_relaxer_set_opts(self._rx, ctypes.byref(new.o), ctypes.byref(err)), err)
+            self._opts, self._kw = new, kw
 
     def update(self):
-        """Call after changing the net's parameters in place (e.g. training)."""
-        self.net.check()
+        """Re-pack the weights after the net's parameters changed in place."""
+        err = _lib.ffr_err()
+        with self._lock:
+            _lib.check(lib.ffr_relaxer_update(self._rx, ctypes.byref(err)), err)
 
     def run(self, x, start=None):
-        """Relax x (B, n_0), B <= max_batch; returns a RelaxResult."""
-        x = np.asarray(x)
-        B = 1 if x.ndim == 1 else x.shape[0]
+        """Relax x (B, n_0) (or one input (n_0,)), B <= max_batch; returns a RelaxResult.
+        target / nudge_target given to the Relaxer need at least B rows."""
+        x, B, states, st = _prepare(self.net, x, self._opts, start, False)
         if B > self.max_batch:
             raise ValueError(f"x: expected at most max_batch = {self.max_batch} examples, found {B}")
-        return _run(self.net, x, self._opts, start)
+        tr = ctypes.POINTER(_lib.ffr_trace)()
+        err = _lib.ffr_err()
+        with self._lock:
+            self._detach()
+            status = lib.ffr_relaxer_run(self._rx, f32p(x), B, ctypes.byref(st), ctypes.byref(tr), ctypes.byref(err))
+            res = RelaxResult(tr, states, owned=False) if tr else None
+            if res is not None:
+                self._last = weakref.ref(res)
+            return _finish(status, err, res, self._opts)

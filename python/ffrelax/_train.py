@@ -63,7 +63,7 @@ def _train(method, net, x, holdout, progress, progress_every, threads, opts):
     if threads is not None:
         if not (isinstance(threads, (int, np.integer)) and 1 <= threads <= 1024):
             raise ValueError(f"threads: expected None or 1..1024, found {threads!r}")
-        lib.ffr_set_threads(int(threads))
+        o.threads = int(threads)
     rows, failure = [], []
 
     def cb(_ctx, pp):
@@ -102,8 +102,8 @@ are its options: epochs, batch, lr, optimizer ("sgd"|"adam"), momentum, beta1,
 beta2, adam_eps, weight_decay, seed, holdout (an (n, n_0) array for the
 end-of-epoch metrics), holdout_relax, checkpoint (a path), resume{extra}.
 progress(row) is called at the end of every epoch with that epoch's row (a
-dict); a true return stops training. threads sets the library-wide
-matrix-product threads. Returns a dict of arrays, one row per epoch (of every
+dict); a true return stops training. threads: this run's threads (None: the
+library's count). Returns a dict of arrays, one row per epoch (of every
 layer for greedy methods): layer, epoch, loss, examples_per_s, seconds,
 mean_sweeps, recon_abs/recon_rel/recon_rel_ex/recon_rel_rate (E, L) (column
 k-1 = layer pair k; NaN without holdout), disagree (E, L) (column k-1 = layer

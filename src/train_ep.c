@@ -1,0 +1,354 @@
+/* train_ep.c - supervised equilibrium propagation as a trainer on the one
+ * training loop (train_loop.h). Per minibatch (doc/training.md,
+ * "Equilibrium propagation"):
+ *   free phase:   start (Eq. 17 feedforward, zero, or the example's last
+ *                 free state), relax with the input clamped (Eq. 9) to the
+ *                 tolerance, or exactly F sweeps (the anchors' schedule);
+ *   nudged phase: from the free fixed point, relax with the top layer pulled
+ *                 toward the one-hot target with strength beta (+beta, or
+ *                 +beta and -beta when centered, or a random sign);
+ *   gradient:     ffr_ep_grad from the two fixed points (src/ep.c).
+ * The loop owns shuffling, the optimizer, checkpoints and resume; this file
+ * supplies the gradient, the segments, the fingerprint, the persistent free
+ * states as extra checkpoint state, and the per-epoch EP measurements (through
+ * the loop's progress callback, which it wraps). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ep_internal.h"
+#include "train_loop.h"
+
+void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
+    memset(e, 0, sizeof *e);
+    ffr_train_opts_default(t, FFR_TRAIN_DENDRITIC);
+    /* the measured recipe (doc/training.md): SGD with momentum 0.9, batch 100,
+       lr 0.02 for W_1 and 0.01 * 256 / n_{k-1} above, beta 0.2 centered,
+       relative tol 1e-3 */
+    t->epochs = 10;
+    t->batch = 100;
+    t->optimizer = FFR_OPT_SGD;
+    t->momentum = 0.9;
+    t->lr = 0.02;
+    t->holdout_relax = 0;
+    e->beta = 0.2;
+    e->nudge = FFR_NUDGE_CENTERED;
+    e->start = FFR_EP_START_FF;
+    /* lr[k] = 0: the default of layer k, ffr_ep_default_lr */
+    ffr_relax_opts_default(&e->relax);
+    e->relax.tol = 1e-3;
+    e->relax.tol_mode = FFR_TOL_REL;
+    e->relax.max_sweeps = 100;
+    e->relax.measure_every = -1;
+    e->relax.diverge_factor = 0;
+}
+
+double ffr_ep_default_lr(const ffr_net *net, int k) {
+    return k <= 1 ? 0.02 : 0.01 * 256.0 / net->n[k - 1];
+}
+
+/* The learning rate of layer k: e->lr[k] when set (> 0), else the default. */
+static double lr_of(const ffr_net *net, const ffr_ep_opts *e, int k) {
+    return e->lr[k] > 0 ? e->lr[k] : ffr_ep_default_lr(net, k);
+}
+
+typedef struct {
+    ffr_net *net;
+    const float *x;
+    const unsigned char *y;
+    size_t n;
+    const ffr_ep_opts *e;
+    ffr_train_opts t;            /* the caller's, with our progress wrapper */
+    ffr_relax_opts ofree, onudge;
+    int Bmax, nfree_units;       /* sum of n_k, k >= 1 (persistent rows) */
+    double gscale[FFR_MAX_LAYERS];
+    ffr_state *sf, *sp, *sm;
+    float *X, *Y, *work;
+    float *persist;              /* (n, nfree_units) the last free states; valid after epoch 1 */
+    int persist_valid;
+    /* this epoch so far */
+    ffr_ep_hist hfree, hnudge;
+    double ex, err_ff, err_rel, nff, loss, dist, ndist, t_epoch;
+    int has_epoch;
+    ffr_status eval_rc;          /* a failed test evaluation stops the run with this */
+    ffr_err eval_err;
+} ep_self;
+
+static ffr_state view(const ffr_state *s, int B) {
+    ffr_state v = *s;
+    v.B = B;
+    return v;
+}
+
+/* The free layers 1..L (the relaxation writes the clamped input into layer 0 itself). */
+static void copy_state(ffr_state *dst, const ffr_state *src, const ffr_net *net) {
+    for (int k = 1; k <= net->L; k++) memcpy(dst->s[k], src->s[k], (size_t)src->B * net->n[k] * sizeof(float));
+}
+
+/* persistent rows <-> state (layers k >= 1 of example idx) */
+static void persist_io(ep_self *S, ffr_state *st, int r, size_t ex, int save) {
+    float *p = S->persist + ex * (size_t)S->nfree_units;
+    for (int k = 1; k <= S->net->L; k++) {
+        int nk = S->net->n[k];
+        float *row = st->s[k] + (size_t)r * nk;
+        if (save) memcpy(p, row, nk * sizeof(float));
+        else memcpy(row, p, nk * sizeof(float));
+        p += nk;
+    }
+}
+
+/* One relaxation; its per-example sweeps go into h. */
+static ffr_status relax_phase(ep_self *S, const ffr_relax_opts *o, ffr_state *st, int B, ffr_ep_hist *h,
+                              ffr_trace **keep, ffr_err *err) {
+    ffr_trace *tr = NULL;
+    ffr_status rc = ffr_relax(S->net, S->X, B, o, st, &tr, err);
+    if (!rc) ffr_ep_hist_add(h, tr, o->max_sweeps);
+    if (keep && !rc) *keep = tr;
+    else ffr_trace_free(tr);
+    return rc;
+}
+
+static ffr_status ep_batch(void *self, int stage, const size_t *idx, int B, ffr_net *grad, double *loss,
+                           double *sweeps, ffr_rng *rng, ffr_err *err) {
+    (void)stage;
+    ep_self *S = self;
+    const ffr_net *net = S->net;
+    int L = net->L, n0 = net->n[0], nL = net->n[L];
+    if (!S->has_epoch) { S->has_epoch = 1; S->t_epoch = ffr_train_now(); }
+    for (int b = 0; b < B; b++) memcpy(S->X + (size_t)b * n0, S->x + idx[b] * n0, n0 * sizeof(float));
+    ffr_ep_onehot(S->Y, S->y, idx, B, nL);
+    ffr_state sf = view(S->sf, B), sp = view(S->sp, B), sm = view(S->sm, B);
+
+    /* free phase: the start */
+    int ffknown = S->e->start != FFR_EP_START_ZERO;
+    if (ffknown) {
+        ffr_feedforward(net, S->X, B, &sf); /* Eq. 17 */
+        for (int b = 0; b < B; b++) S->err_ff += ffr_ep_argmax(sf.s[L] + (size_t)b * nL, nL) != S->y[idx[b]];
+        S->nff += B;
+    } else {
+        memcpy(sf.s[0], S->X, (size_t)B * n0 * sizeof(float));
+        for (int k = 1; k <= L; k++) memset(sf.s[k], 0, (size_t)B * net->n[k] * sizeof(float));
+    }
+    if (S->persist && S->persist_valid) /* epoch 1 starts from Eq. 17, later ones from the last free state */
+        for (int b = 0; b < B; b++) persist_io(S, &sf, b, idx[b], 0);
+    ffr_trace *tr = NULL;
+    long before = S->hfree.sum + S->hnudge.sum;
+    ffr_status rc = relax_phase(S, &S->ofree, &sf, B, &S->hfree, &tr, err);
+    if (rc) return rc;
+    if (S->e->start == FFR_EP_START_FF)
+        for (int b = 0; b < B; b++) { S->dist += tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0; S->ndist++; }
+    ffr_trace_free(tr);
+    for (int b = 0; b < B; b++) {
+        S->err_rel += ffr_ep_argmax(sf.s[L] + (size_t)b * nL, nL) != S->y[idx[b]];
+        if (S->persist) persist_io(S, &sf, b, idx[b], 1);
+    }
+
+    /* nudged phase(s) from the free fixed point */
+    double ba = S->e->beta, bb = 0;
+    if (S->e->nudge == FFR_NUDGE_RANDOM_SIGN && (ffr_rng_u64(rng) >> 63)) ba = -ba;
+    if (S->e->nudge == FFR_NUDGE_CENTERED) bb = -ba;
+    ffr_relax_opts on = S->onudge;
+    copy_state(&sp, &sf, net);
+    on.nudge_target = S->Y;
+    on.beta = ba;
+    if ((rc = relax_phase(S, &on, &sp, B, &S->hnudge, NULL, err))) return rc;
+    if (bb != 0) {
+        copy_state(&sm, &sf, net);
+        on.beta = bb;
+        if ((rc = relax_phase(S, &on, &sm, B, &S->hnudge, NULL, err))) return rc;
+    }
+    *sweeps += (double)(S->hfree.sum + S->hnudge.sum - before);
+
+    double l = ffr_ep_grad(net, &sp, ba, bb != 0 ? &sm : &sf, bb, &sf, S->Y, grad, S->work);
+    for (int k = 1; k <= L; k++) /* per-layer learning rates as gradient scales (SGD) */
+        if (S->gscale[k] != 1.0) {
+            float a = (float)S->gscale[k];
+            for (size_t i = 0; i < (size_t)net->n[k] * net->n[k - 1]; i++) grad->W[k][i] *= a;
+            for (int j = 0; j < net->n[k]; j++) grad->b[k][j] *= a;
+        }
+    *loss = l;
+    S->loss += l * B;
+    S->ex += B;
+    return FFR_OK;
+}
+
+static int ep_segments(void *self, int stage, ffr_train_seg *seg, int max) {
+    (void)stage;
+    ep_self *S = self;
+    const ffr_net *net = S->net;
+    int c = 0;
+    for (int k = 1; k <= net->L && c + 4 <= max; k++) {
+        seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1};
+        seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0};
+        if (net->rule == FFR_RULE_DENDRITIC && !net->tied && k >= 2) { /* Eq. 23 feedback */
+            seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1};
+            seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0};
+        }
+    }
+    return c;
+}
+
+static size_t ep_extra_floats(void *self, int stage) {
+    (void)stage;
+    ep_self *S = self;
+    return S->persist ? S->n * (size_t)S->nfree_units : 0;
+}
+static void ep_extra_save(void *self, int stage, float *dst) {
+    (void)stage;
+    ep_self *S = self;
+    memcpy(dst, S->persist, ep_extra_floats(self, 0) * sizeof(float));
+}
+static ffr_status ep_extra_load(void *self, int stage, const float *src, size_t n, ffr_err *err) {
+    (void)stage;
+    ep_self *S = self;
+    if (n != ep_extra_floats(self, 0))
+        return ffr_fail(err, FFR_ERR_FORMAT, "checkpoint: persistent EP states: expected %zu floats, found %zu",
+                        ep_extra_floats(self, 0), n);
+    memcpy(S->persist, src, n * sizeof(float));
+    S->persist_valid = 1; /* a checkpoint follows a whole epoch */
+    return FFR_OK;
+}
+
+/* The loop's progress callback: the EP record of the epoch so far (and, at
+ * its end, the test set) to the caller's callback. */
+static int ep_progress(void *ctx, const ffr_train_progress *p) {
+    ep_self *S = ctx;
+    const ffr_ep_opts *e = S->e;
+    ffr_ep_report r;
+    memset(&r, 0, sizeof r);
+    r.epoch = p->epoch; r.epochs = p->epochs; r.end_of_epoch = p->end_of_epoch;
+    r.done = p->done; r.total = p->total;
+    r.seconds = S->has_epoch ? ffr_train_now() - S->t_epoch : 0;
+    r.seconds_total = p->seconds;
+    r.loss = S->ex ? S->loss / S->ex : NAN;
+    r.train_err_ff = S->nff ? S->err_ff / S->nff : NAN;
+    r.train_err_relaxed = S->ex ? S->err_rel / S->ex : NAN;
+    r.free_mean = ffr_ep_hist_mean(&S->hfree); r.free_p95 = ffr_ep_hist_pct(&S->hfree, 0.95);
+    r.nudged_mean = ffr_ep_hist_mean(&S->hnudge); r.nudged_p95 = ffr_ep_hist_pct(&S->hnudge, 0.95);
+    r.free_frac_max = S->hfree.n ? (double)S->hfree.at_max / S->hfree.n : NAN;
+    r.nudged_frac_max = S->hnudge.n ? (double)S->hnudge.at_max / S->hnudge.n : NAN;
+    r.dist_rel = S->ndist ? S->dist / S->ndist : NAN;
+    r.test_err_ff = r.test_err_relaxed = r.test_sweeps_mean = NAN;
+    int stop = 0;
+    if (p->end_of_epoch && e->test_x && e->n_test) {
+        ffr_ep_eval ev;
+        ffr_relax_opts o = S->ofree;
+        o.init = e->start == FFR_EP_START_ZERO ? FFR_INIT_ZERO : FFR_INIT_FF;
+        if ((S->eval_rc = ffr_ep_evaluate(S->net, e->test_x, e->test_y, e->n_test, &o, &ev, &S->eval_err)))
+            return 1;
+        r.test_err_ff = ev.err_ff; r.test_err_relaxed = ev.err_relaxed; r.test_sweeps_mean = ev.sweeps_mean;
+    }
+    if (e->progress) stop = e->progress(e->progress_ctx, &r);
+    if (p->end_of_epoch) {
+        ffr_ep_hist_clear(&S->hfree); ffr_ep_hist_clear(&S->hnudge);
+        S->ex = S->err_ff = S->err_rel = S->nff = S->loss = S->dist = S->ndist = 0;
+        S->has_epoch = 0;
+        S->persist_valid = S->persist != NULL;
+    }
+    return stop;
+}
+
+static ffr_status check_ep(const ffr_net *net, const ffr_ep_opts *e, const ffr_train_opts *t, ffr_err *err) {
+    if (net->rule == FFR_RULE_HOPFIELD && !net->tied)
+        return ffr_fail(err, FFR_ERR_ARG, "ep: the hopfield rule needs tied weights");
+    if (net->rule != FFR_RULE_HOPFIELD && net->rule != FFR_RULE_DENDRITIC)
+        return ffr_fail(err, FFR_ERR_ARG, "ep: expected the hopfield or dendritic rule, found %s", ffr_rule_name(net->rule));
+    if (!(e->beta > 0) || !isfinite(e->beta))
+        return ffr_fail(err, FFR_ERR_ARG, "ep: beta: expected a finite number > 0, found %g", e->beta);
+    if (net->rule == FFR_RULE_DENDRITIC && e->nudge != FFR_NUDGE_POSITIVE && !(net->alpha_up[net->L] > e->beta))
+        return ffr_fail(err, FFR_ERR_ARG, "ep: beta %g: a negative nudge on the dendritic rule needs beta < alpha_up(L) = %g",
+                        e->beta, net->alpha_up[net->L]);
+    if ((unsigned)e->nudge > FFR_NUDGE_RANDOM_SIGN || (unsigned)e->start > FFR_EP_START_PERSISTENT)
+        return ffr_fail(err, FFR_ERR_ARG, "ep: unknown nudge or start");
+    if (e->fixed_free < 0 || e->fixed_nudged < 0 || (e->fixed_free > 0) != (e->fixed_nudged > 0))
+        return ffr_fail(err, FFR_ERR_ARG, "ep: fixed sweeps: expected both F and N > 0, or neither");
+    if (e->fixed_free == 0 && (e->relax.max_sweeps < 1 || !(e->relax.tol >= 0)))
+        return ffr_fail(err, FFR_ERR_ARG, "ep: expected max_sweeps >= 1 and tol >= 0");
+    for (int k = 1; k <= net->L; k++) {
+        double lr = lr_of(net, e, k);
+        if (!isfinite(lr)) return ffr_fail(err, FFR_ERR_ARG, "ep: lr of layer %d is not finite", k);
+        if (t->optimizer == FFR_OPT_ADAM && lr != lr_of(net, e, 1))
+            return ffr_fail(err, FFR_ERR_ARG, "ep: per-layer learning rates need --optimizer sgd (Adam's step does not "
+                            "scale with the gradient): give one --lr");
+    }
+    if (e->test_x && (!e->test_y || !e->n_test)) return ffr_fail(err, FFR_ERR_ARG, "ep: test images without labels");
+    return FFR_OK;
+}
+
+ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, size_t n, const ffr_ep_opts *e,
+                        const ffr_train_opts *t, int *stopped, ffr_err *err) {
+    if (stopped) *stopped = 0;
+    ffr_status rc;
+    if (!x || !y || n < 1 || n > (size_t)1 << 31) return ffr_fail(err, FFR_ERR_ARG, "ep: expected 1..2^31 examples with labels, found %zu", n);
+    if ((rc = check_ep(net, e, t, err))) return rc;
+    if ((rc = ffr_labels_check(y, n, n, net->n[net->L], "labels", err))) return rc;
+    if (e->test_y && (rc = ffr_labels_check(e->test_y, e->n_test, e->n_test, net->n[net->L], "test labels", err))) return rc;
+    if (t->batch < 1) return ffr_fail(err, FFR_ERR_ARG, "ep: batch: expected >= 1, found %d", t->batch);
+    ep_self S;
+    memset(&S, 0, sizeof S);
+    S.net = net; S.x = x; S.y = y; S.n = n; S.e = e;
+    S.t = *t;
+    double lr1 = lr_of(net, e, 1);
+    S.t.lr = lr1;
+    for (int k = 1; k <= net->L; k++) S.gscale[k] = lr1 > 0 ? lr_of(net, e, k) / lr1 : 1.0;
+    S.t.progress = ep_progress;
+    S.t.progress_ctx = &S;
+    S.t.progress_every = e->progress_every;
+    S.t.holdout = NULL; S.t.n_holdout = 0;
+    S.ofree = e->relax;
+    S.ofree.init = FFR_INIT_GIVEN;
+    S.ofree.beta = 0; S.ofree.nudge_target = NULL; S.ofree.top_target = NULL;
+    if (e->fixed_free > 0) { S.ofree.tol = 0; S.ofree.max_sweeps = e->fixed_free; }
+    S.onudge = S.ofree;
+    if (e->fixed_nudged > 0) S.onudge.max_sweeps = e->fixed_nudged;
+    S.Bmax = t->batch < (int)n ? t->batch : (int)n;
+    int L = net->L;
+    for (int k = 1; k <= L; k++) S.nfree_units += net->n[k];
+
+    /* the fingerprint: every option that changes the run */
+    uint64_t fp = FFR_TRAIN_FNV0;
+    int rule = net->rule;
+    fp = ffr_train_fnv(fp, &rule, sizeof rule);
+    fp = ffr_train_fnv(fp, y, n);
+    fp = ffr_train_fnv(fp, &e->beta, sizeof e->beta); fp = ffr_train_fnv(fp, &e->nudge, sizeof e->nudge);
+    fp = ffr_train_fnv(fp, &e->start, sizeof e->start);
+    fp = ffr_train_fnv(fp, S.gscale, sizeof S.gscale);
+    fp = ffr_train_fnv(fp, &e->fixed_free, sizeof e->fixed_free); fp = ffr_train_fnv(fp, &e->fixed_nudged, sizeof e->fixed_nudged);
+    fp = ffr_train_fnv(fp, &S.ofree.tol, sizeof S.ofree.tol); fp = ffr_train_fnv(fp, &S.ofree.tol_mode, sizeof S.ofree.tol_mode);
+    fp = ffr_train_fnv(fp, &S.ofree.max_sweeps, sizeof S.ofree.max_sweeps);
+    fp = ffr_train_fnv(fp, &S.ofree.anderson, sizeof S.ofree.anderson);
+    fp = ffr_train_fnv(fp, &S.ofree.precision, sizeof S.ofree.precision);
+
+    ffr_trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.method = FFR_TRAIN_EP; tr.name = "ep"; tr.nstages = 1; tr.greedy = 0;
+    tr.x = x; tr.n = n; tr.dim = net->n[0]; tr.fp = fp; tr.has_sweeps = 1;
+    tr.fp_what = "the labels, --beta, --nudge, --init, --lr, --fixed-sweeps, --tol, --tol-mode, --max-sweeps, --anderson, --precision"; tr.self = &S;
+    tr.batch = ep_batch; tr.segments = ep_segments;
+    if (e->start == FFR_EP_START_PERSISTENT) {
+        tr.extra_floats = ep_extra_floats; tr.extra_save = ep_extra_save; tr.extra_load = ep_extra_load;
+    }
+
+    if ((rc = ffr_state_create(&S.sf, net, S.Bmax, err)) || (rc = ffr_state_create(&S.sp, net, S.Bmax, err)) ||
+        (rc = ffr_state_create(&S.sm, net, S.Bmax, err)))
+        goto done;
+    if ((rc = ffr_ep_hist_init(&S.hfree, S.ofree.max_sweeps, err)) || (rc = ffr_ep_hist_init(&S.hnudge, S.onudge.max_sweeps, err)))
+        goto done;
+    S.X = ffr_calloc((size_t)S.Bmax, (size_t)net->n[0] * sizeof(float));
+    S.Y = ffr_calloc((size_t)S.Bmax, (size_t)net->n[L] * sizeof(float));
+    S.work = ffr_calloc(ffr_ep_work_floats(net, S.Bmax), sizeof(float));
+    if (!S.X || !S.Y || !S.work) { rc = ffr_fail(err, FFR_ERR_NOMEM, "ep: out of memory"); goto done; }
+    if (e->start == FFR_EP_START_PERSISTENT) {
+        S.persist = ffr_calloc(n, (size_t)S.nfree_units * sizeof(float));
+        if (!S.persist) { rc = ffr_fail(err, FFR_ERR_NOMEM, "ep: out of memory for %zu persistent states", n); goto done; }
+    }
+    rc = ffr_train_run(&tr, net, &S.t, stopped, err);
+    if (!rc && S.eval_rc) {
+        if (stopped) *stopped = 0;
+        rc = ffr_fail(err, S.eval_rc, "ep: test evaluation: %s", S.eval_err.msg);
+    }
+done:
+    ffr_state_free(S.sf); ffr_state_free(S.sp); ffr_state_free(S.sm);
+    ffr_ep_hist_free(&S.hfree); ffr_ep_hist_free(&S.hnudge);
+    free(S.X); free(S.Y); free(S.work); free(S.persist);
+    return rc;
+}
