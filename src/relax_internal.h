@@ -88,7 +88,7 @@ static inline int ffr_unit_free(const ffr_ws *w, int k, int j) {
 
 /* relax.c: ffr_relax in chunks of at most chunk rows (<= 0: one run); ffr_relax
  * uses FFR_RELAX_CHUNK. Per-example results are bit-identical whatever chunk. */
-#define FFR_RELAX_CHUNK 512
+#define FFR_RELAX_CHUNK 256
 ffr_status ffr_relax_rows(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_state *st,
                           ffr_trace **trace_out, int chunk, ffr_err *err);
 /* relax.c: the options' checks for a batch of up to B examples */
