@@ -34,6 +34,10 @@ typedef struct { const char *opt, *path; cli_kind kind; } cli_path;
  * a folder: exists as a writable folder, or can be made under a writable
  * one). Entries with a NULL path are skipped. Call before any work. */
 int cli_check_paths(const char *cmd, const cli_path *in, int nin, const cli_path *out, int nout);
+/* Hold an advisory lock (flock) on PATH.lock for the rest of the run, so that
+ * two runs never share one checkpoint; returns 0 or prints and returns 1.
+ * Nothing is locked for a device or FIFO. The small PATH.lock stays. */
+int cli_lock_beside(const char *cmd, const char *opt, const char *path, int *lock);
 /* Make folder dir (and missing parents), as figure1, relax --npy-dir and
  * export do; returns 0 or prints the reason and returns 1. */
 int cli_mkdirs(const char *cmd, const char *dir);

@@ -121,8 +121,9 @@ static int on_ep(void *ctx, const ffr_ep_report *r) {
     if (u->nrec < EP_MAX_EPOCHS) u->rec[u->nrec++] = *r;
     if (!u->quiet) {
         if (u->tty) fputs("\r", stderr);
-        fprintf(stderr, "%s epoch %d/%d  train err ff %.2f%% relaxed %.2f%%", u->tag, r->epoch, r->epochs,
-                100 * r->train_err_ff, 100 * r->train_err_relaxed);
+        fprintf(stderr, "%s epoch %d/%d  train err", u->tag, r->epoch, r->epochs);
+        if (!isnan(r->train_err_ff)) fprintf(stderr, " ff %.2f%%", 100 * r->train_err_ff);
+        fprintf(stderr, " relaxed %.2f%%", 100 * r->train_err_relaxed);
         if (!isnan(r->test_err_relaxed))
             fprintf(stderr, "  test ff %.2f%% relaxed %.2f%%", 100 * r->test_err_ff, 100 * r->test_err_relaxed);
         fprintf(stderr, "  sweeps free %.2f (p95 %.0f) nudged %.2f (p95 %.0f)", r->free_mean, r->free_p95, r->nudged_mean,
@@ -468,14 +469,15 @@ static void usage_study(void) {
            "  --count N            training examples (default all; --quick 3000)\n"
            "  --test-count N       test examples (default all; --quick 1000)\n"
            "  --seed S             (default 1)\n"
-           "  --bp-csv FILE        backprop results of scripts/bp_baseline.py (arch,seed,epochs,test_err)\n"
-           "                       to print and keep beside the EP rows\n"
+           "  --bp-csv FILE        backprop results of scripts/bp_baseline.py (arch,seed,epochs,test_err):\n"
+           "                       the row of the same arch and seed is printed and kept beside the EP rows\n"
            "  --threads N          BLAS threads\n"
            "  --quiet              no per-epoch lines\n");
 }
 
-/* The test error of a backprop run for arch in FILE (scripts/bp_baseline.py's CSV); NaN if absent. */
-static double bp_lookup(const char *file, const char *arch) {
+/* The test error of the backprop run for arch and seed in FILE (scripts/bp_baseline.py's CSV:
+ * arch,seed,epochs,test_err,...); NaN if absent. */
+static double bp_lookup(const char *file, const char *arch, uint64_t seed) {
     if (!file) return NAN;
     FILE *f = fopen(file, "r");
     if (!f) return NAN;
@@ -483,8 +485,9 @@ static double bp_lookup(const char *file, const char *arch) {
     double best = NAN;
     while (fgets(line, sizeof line, f)) {
         char a[128];
+        unsigned long long sd;
         double err;
-        if (sscanf(line, "%127[^,],%*[^,],%*[^,],%lf", a, &err) == 2 && !strcmp(a, arch)) best = err;
+        if (sscanf(line, "%127[^,],%llu,%*[^,],%lf", a, &sd, &err) == 3 && !strcmp(a, arch) && sd == seed) best = err;
     }
     fclose(f);
     return best;
@@ -597,7 +600,7 @@ int cmd_ep_study(int argc, char **argv) {
     printf("%-20s %-8s %8s %8s %8s %7s %7s %9s %8s %8s\n", "arch", "schedule", "test_err", "ff_err", "bp_err",
            "free", "nudged", "s/epoch", "total_s", "speedup");
     for (int a = 0; a < na; a++) {
-        double bperr = bp_lookup(bp, A[a].arch), sec[2] = {0, 0};
+        double bperr = bp_lookup(bp, A[a].arch, seed), sec[2] = {0, 0};
         for (int s = 0; s < 2; s++)
             for (int i = 0; i < A[a].u[s]->nrec; i++) sec[s] += A[a].u[s]->rec[i].seconds;
         for (int s = 0; s < 2; s++) {

@@ -300,6 +300,8 @@ int cmd_train(int argc, char **argv) {
     o.checkpoint = checkpoint;
     o.resume = resume;
 
+    int ck_lock = -1; /* one run per checkpoint */
+    if (checkpoint && cli_lock_beside(C, "checkpoint", checkpoint, &ck_lock)) return 1;
     ffr_err err;
     ffr_net *net = NULL;
     float *x = NULL, *xh = NULL;
@@ -377,6 +379,7 @@ int cmd_train(int argc, char **argv) {
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
     rc = 0;
 done:
+    if (ck_lock >= 0) close(ck_lock);
     if (u.csv) fclose(u.csv);
     free(u.csvbuf);
     ffr_net_free(net);

@@ -13,6 +13,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 LOCKPID=
+LOCKPID2=
 
 md_row() { # CLASS WHAT WANT CHECK ARGS...
     printf '| O%d | %s | %s | `ffrelax %s` | %s |\n' $n "$1" "$2" "$(echo "$5" | sed 's/|/\\|/g')" "$3"
@@ -22,7 +23,10 @@ md_row() { # CLASS WHAT WANT CHECK ARGS...
 refuse() {
     cls=$1; what=$2; want=$3; chk=$4; shift 4
     n=$((n + 1))
-    if [ $MD = 1 ]; then md_row "$cls" "$what" "exit 1: \`$(echo "$want" | sed 's/|/\\|/g')\`" "$chk" "$*"; return; fi
+    if [ $MD = 1 ]; then
+        c=""; [ "$chk" = true ] || c="; then \`$(echo "$chk" | sed 's/|/\\|/g')\`"
+        md_row "$cls" "$what" "exit 1: \`$(echo "$want" | sed 's/|/\\|/g')\`$c" "$chk" "$*"; return
+    fi
     timeout 20 "$F" "$@" > out.txt 2> err.txt < /dev/null
     rc=$?
     got=$(cat err.txt)
@@ -85,10 +89,15 @@ if [ $MD = 0 ]; then
     "$F" relax --model m --images u8.idx --quiet --max-sweeps 3 --trace f01.csv || exit 1
     # class 9: a gzip IDX of 3000 images 28 x 36 (3 MB inflated, a few KB on disk)
     { printf '\000\000\010\003\000\000\013\270\000\000\000\034\000\000\000\044'; head -c 3024000 /dev/zero; } | gzip -c > wide.gz
+    mkdir mro && echo x > mro/t10k-images-idx3-ubyte.gz && chmod 444 mro/t10k-images-idx3-ubyte.gz
     mkdir lockw
     # another writer of lockw: a process holding flock on it (the sleep itself holds fd 9)
-    if command -v flock > /dev/null; then ( exec 9< lockw; flock 9; exec sleep 60 ) & LOCKPID=$!; sleep 0.3; fi
-    trap '[ -n "$LOCKPID" ] && kill $LOCKPID 2> /dev/null; rm -rf "$T"' EXIT
+    if command -v flock > /dev/null; then
+        ( exec 9< lockw; flock 9; exec sleep 60 ) & LOCKPID=$!
+        ( exec 8> busy.ck.lock; flock 8; exec sleep 60 ) & LOCKPID2=$!
+        sleep 0.3
+    fi
+    trap '[ -n "$LOCKPID" ] && kill $LOCKPID $LOCKPID2 2> /dev/null; rm -rf "$T"' EXIT
 fi
 R="relax --model m --images w/W1.npy --quiet"
 TR="train --images x.npy --sizes 20,5 --epochs 2 --quiet"
@@ -112,6 +121,7 @@ refuse 3 "train: --checkpoint in a missing folder" "ffrelax train: nodir/ck: can
 refuse 3 "train: --metrics in a missing folder" "ffrelax train: nodir/mt.csv: cannot create temporary file nodir/mt.csv.tmp.{*}: No such file or directory" "test ! -e t1" $TR --out t1 --metrics nodir/mt.csv
 refuse 3 "relax: --npy-dir below a regular file" "ffrelax relax: afile/o: cannot create the output folder: Not a directory" "test ! -e t.csv" $R --trace t.csv --npy-dir afile/o
 refuse 3 "relax: --npy-dir a regular file" "ffrelax relax: afile: not a folder: expected a folder for the outputs" "test ! -e t.csv" $R --trace t.csv --npy-dir afile
+refuse 3 "convert-mnist: a read-only output, before reading the package" "ffrelax convert-mnist: mro/t10k-images-idx3-ubyte.gz: the file is read-only (mode 0444): not replaced; make it writable (chmod u+w) or remove it first" "test ! -e mro/train-images-idx3-ubyte.gz" convert-mnist --package nopkg --out mro
 refuse 3 "figure1: --out below a regular file, before the data" "ffrelax figure1: afile/f: cannot create the output folder: Not a directory" "true" figure1 --quick --data nodata --out afile/f
 # ---- class 1: what each kind of target gets
 accept 1 "model to /dev/null: written through, the device stays" "test -c /dev/null" init --sizes 20,10 --out /dev/null
@@ -143,6 +153,7 @@ accept 10 "relax --npy-dir: stale state3.npy of a deeper run removed" "test ! -e
 accept 10 "export: stale W3.npy of a deeper model removed" "test ! -e deepw/W3.npy && test ! -e deepw/b3.npy && test -e deepw/W2.npy" export --model m --npy-dir deepw
 if [ $MD = 1 ] || [ -n "$LOCKPID" ]; then
 refuse 10 "two writers of one folder (flock held): the second refused" "ffrelax export: lockw: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or choose another folder" "test ! -e lockw/W1.npy" export --model m --npy-dir lockw
+refuse 10 "train: a checkpoint another run uses (it holds CKPT.lock)" "ffrelax train: --checkpoint busy.ck: another process is using it (it holds busy.ck.lock); wait for it to finish or choose another path" "test ! -e t1" $TR --out t1 --checkpoint busy.ck
 refuse 10 "relax --npy-dir into a folder another process writes" "ffrelax relax: lockw: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or choose another folder" "test ! -e lockw/state0.npy" $R --npy-dir lockw
 fi
 # ---- class 12: messages
