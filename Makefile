@@ -82,6 +82,7 @@ check: $(TEST_BIN) $(BUILD)/ffrelax
 
 test: $(TEST_BIN) $(BUILD)/ffrelax
 	@FFRELAX=$(BUILD)/ffrelax sh tests/run.sh $(TEST_BIN)
+	@$(MAKE) --no-print-directory pytest
 
 check-asan:
 	@$(MAKE) --no-print-directory SAN=1 check
@@ -93,10 +94,10 @@ bench: $(BENCH_BIN)
 clean:
 	rm -rf build build-san ffrelax
 
-help:
+help: install-help
 	@echo "targets: all (default): build/ffrelax and build/libffrelax.a"
 	@echo "         check: unit and property tests + quick CLI checks (under a minute)"
-	@echo "         test: check + the end-to-end scripts ($(SLOW_CLI)); the README's test command"
+	@echo "         test: check + the end-to-end scripts ($(SLOW_CLI)) + the Python tests (make pytest); the README's test command"
 	@echo "         check-asan (= test-asan): the check tier under ASan+UBSan in build-san/"
 	@echo "         bench, clean, help, valgrind,"
 	@echo "         fuzz (FUZZ_SECONDS=60 per target, FUZZ_TARGETS=...), fuzz-build"
