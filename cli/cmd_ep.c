@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include "cli.h"
 #include "plot.h"
-#include "../src/internal.h"
 
 /* --------------------------------------------------------- shared parts */
 static int parse_lrs(const char *C, const char *s, double *lr) {
@@ -251,6 +250,12 @@ int cmd_train_ep(int argc, char **argv) {
     if (!sizes == !init_model) return cli_fail(C, "give --sizes N0,..,NL for a new network, or --init-model MODEL");
     if (!timages != !tlabels) return cli_fail(C, "--test-images and --test-labels go together");
     if (resume && !checkpoint) return cli_fail(C, "--resume needs --checkpoint PATH");
+    { /* outputs apart from the inputs and each other, writable: before any work */
+        cli_path ins[] = {{"images", images, CLI_FILE}, {"labels", labels, CLI_FILE}, {"test-images", timages, CLI_FILE},
+                          {"test-labels", tlabels, CLI_FILE}, {"init-model", init_model, CLI_FILE}};
+        cli_path outs[] = {{"out", out, CLI_FILE}, {"checkpoint", checkpoint, CLI_FILE}, {"metrics", metrics, CLI_FILE}};
+        if (cli_check_paths(C, ins, 5, outs, 3)) return 1;
+    }
     if (t.optimizer == FFR_OPT_ADAM && nlr == 0) /* Adam's usual step, one rate */
         for (int k = 1; k < FFR_MAX_LAYERS; k++) e.lr[k] = 1e-3;
     ffr_set_threads(threads);
@@ -281,11 +286,6 @@ int cmd_train_ep(int argc, char **argv) {
     if (timages) {
         if (load_labeled(C, timages, tlabels, tcount, net->n[0], &xt, &yt, &nt)) goto done;
         e.test_x = xt; e.test_y = yt; e.n_test = nt;
-    }
-    { /* probe the output path now, not after the training */
-        ffr_afile a;
-        if (ffr_atomic_open(&a, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-        ffr_atomic_abort(&a);
     }
     if (metrics) {
         int append = resume && access(metrics, F_OK) == 0;
