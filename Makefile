@@ -64,6 +64,9 @@ $(BUILD)/ffrelax: $(CLI_OBJ) $(BUILD)/libffrelax.a
 ffrelax: $(BUILD)/ffrelax
 	@if [ "$(BUILD)" = build ]; then ln -sf build/ffrelax ffrelax; fi
 
+# keep the test objects (make would delete them as intermediates and rebuild them every run)
+.SECONDARY: $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.o)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libffrelax.a
 	$(CC) $(LDSAN) -o $@ $< $(BUILD)/libffrelax.a $(LDLIBS)
 
