@@ -5,10 +5,12 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* realpath */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
@@ -124,4 +126,24 @@ done:
     free(I);
     free(O);
     return rc;
+}
+
+int cli_lock_beside(const char *cmd, const char *opt, const char *path, int *lock) {
+    *lock = -1;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return 0; /* a device or FIFO: nothing to guard */
+    char p[4200];
+    snprintf(p, sizeof p, "%s.lock", path);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return cli_fail(cmd, "--%s %s: cannot create the lock file %s: %s", opt, path, p, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return cli_fail(cmd, "--%s %s: another process is using it (it holds %s); wait for it to finish or "
+                            "choose another path", opt, path, p);
+        return cli_fail(cmd, "--%s %s: cannot lock %s: %s", opt, path, p, strerror(e));
+    }
+    *lock = fd; /* released when the process ends */
+    return 0;
 }

@@ -536,10 +536,10 @@ typedef struct {
     ffr_train_progress_fn progress;
     void *progress_ctx;
     int progress_every;       /* minibatches between mid-epoch reports; 0: epoch ends only */
-    int threads;              /* threads of this run's optimizer steps and of the SAE's split of a
-                                 minibatch in two halves; 0: the library's count. (The products
-                                 still use the library's count; results do not depend on it,
-                                 except that the SAE with BLAS splits minibatches with >= 2.) */
+    int threads;              /* this run's threads: products in ffrelax's kernel, relaxations,
+                                 optimizer steps (the same bits for any count); 0: the library's
+                                 count. BLAS products use the BLAS's count; with BLAS, the SAE
+                                 with 2+ threads splits minibatches in two halves (doc/training.md). */
 } ffr_train_opts;
 
 /* Fill the defaults listed above for a method. */

@@ -65,7 +65,15 @@ void ffr_train_opts_default(ffr_train_opts *o, ffr_train_method m) {
 static inline float out_map(const ffr_net *net, float u) { return ffr_rule_F(net->rule, net->rho, u); }
 static inline float rate_of(const ffr_net *net, float s) { return ffr_rule_rate(net->rule, net->rho, s); }
 
-static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, ffr_train_metrics *m,
+void ffr_train_gemm(int nt, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc) {
+    if (nt > 0 && M > 0 && N > 0 && K > 0 && ffr_gemm_uses_fast() &&
+        ffr_gemm_fast(nt, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+        return;
+    ffr_gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, int nt, ffr_train_metrics *m,
                                 ffr_err *err) {
     ffr_state *st = NULL;
     ffr_trace *tr = NULL;
@@ -76,6 +84,7 @@ static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, ff
     ffr_relax_opts_default(&o);
     o.init = FFR_INIT_FF; o.tol_mode = FFR_TOL_REL; o.tol = 1e-3; o.max_sweeps = 200;
     o.diverge_factor = 0;
+    o.threads = nt;
     rc = ffr_relax(net, x, (int)n, &o, st, &tr, err);
     if (!rc) {
         double s = 0, c = 0;
@@ -109,7 +118,7 @@ void ffr_train_metrics_clear(ffr_train_metrics *m, const ffr_net *net, size_t n)
 }
 
 ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n, int k0, int k1,
-                                   const float *F0, float *Fout, ffr_train_metrics *m, ffr_err *err) {
+                                   const float *F0, float *Fout, int nt, ffr_train_metrics *m, ffr_err *err) {
     FFR_ASSERT(k0 >= 1 && k0 <= k1 && k1 <= net->L && (k0 == 1 || F0));
     if (!n) return FFR_OK;
     const size_t CH = 500;
@@ -138,7 +147,7 @@ ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n,
             int nk = net->n[k];
             if (k >= k0) { /* F_k = b_k + R_{k-1} W_k^T, S_k = rule map */
                 int lo = net->n[k - 1];
-                ffr_gemm(0, 1, M, nk, lo, 1.f, R[k - 1], lo, net->W[k], lo, 0.f, F[k], nk);
+                ffr_train_gemm(nt, 0, 1, M, nk, lo, 1.f, R[k - 1], lo, net->W[k], lo, 0.f, F[k], nk);
                 for (int r = 0; r < M; r++)
                     for (int j = 0; j < nk; j++) {
                         size_t i = (size_t)r * nk + j;
@@ -151,8 +160,8 @@ ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n,
         if (Fout) memcpy(Fout + b0 * net->n[k1], F[k1], (size_t)M * net->n[k1] * sizeof(float));
         for (int k = k0; k <= k1; k++) { /* G_{k-1} = c_{k-1} + R_k V_k^T */
             int lo = net->n[k - 1], hi = net->n[k];
-            if (net->tied) ffr_gemm(0, 0, M, lo, hi, 1.f, R[k], hi, net->W[k], lo, 0.f, G[k - 1], lo);
-            else ffr_gemm(0, 1, M, lo, hi, 1.f, R[k], hi, net->V[k], hi, 0.f, G[k - 1], lo);
+            if (net->tied) ffr_train_gemm(nt, 0, 0, M, lo, hi, 1.f, R[k], hi, net->W[k], lo, 0.f, G[k - 1], lo);
+            else ffr_train_gemm(nt, 0, 1, M, lo, hi, 1.f, R[k], hi, net->V[k], hi, 0.f, G[k - 1], lo);
             for (int r = 0; r < M; r++) {
                 double ee = 0, hh = 0, eer = 0, rr = 0, dd = 0;
                 for (int j = 0; j < lo; j++) {
@@ -183,13 +192,18 @@ ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n,
     return FFR_OK;
 }
 
-ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t n, int relax,
-                                     ffr_train_metrics *m, ffr_err *err) {
+ffr_status ffr_train_metrics_nt(const ffr_net *net, const float *x, size_t n, int relax, int nt,
+                                ffr_train_metrics *m, ffr_err *err) {
     ffr_train_metrics_clear(m, net, n);
     if (!n) return FFR_OK;
-    ffr_status rc = ffr_train_metrics_pairs(net, x, n, 1, net->L, NULL, NULL, m, err);
-    if (!rc && relax && n <= (size_t)1 << 20) return relax_metrics(net, x, n, m, err);
+    ffr_status rc = ffr_train_metrics_pairs(net, x, n, 1, net->L, NULL, NULL, nt, m, err);
+    if (!rc && relax && n <= (size_t)1 << 20) return relax_metrics(net, x, n, nt, m, err);
     return rc;
+}
+
+ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t n, int relax,
+                                     ffr_train_metrics *m, ffr_err *err) {
+    return ffr_train_metrics_nt(net, x, n, relax, 0, m, err);
 }
 
 /* ---------------------------------------------------------- checkpoint */

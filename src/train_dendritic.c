@@ -16,7 +16,7 @@
 /* Eq. 23 gradient (the negative of the update direction) at the state st;
  * f, g, R: (B, n_k) scratch per layer. Returns the mean squared apical error per unit. */
 static double eq23_grad(const ffr_net *net, const ffr_state *st, int basal, float **f, float **g,
-                        float **R, ffr_net *gnet) {
+                        float **R, ffr_net *gnet, int nt) {
     int L = net->L, B = st->B;
     ffr_branches(net, st, basal ? f : NULL, g, NULL);
     for (int k = 0; k <= L; k++)
@@ -36,9 +36,9 @@ static double eq23_grad(const ffr_net *net, const ffr_state *st, int basal, floa
             }
         units += (double)B * lo;
         if (net->tied) /* gW[hi,lo] = -(1/B) R_k^T E */
-            ffr_gemm(1, 0, hi, lo, B, a, R[k], hi, E, lo, 0.f, gnet->W[k], lo);
+            ffr_train_gemm(nt, 1, 0, hi, lo, B, a, R[k], hi, E, lo, 0.f, gnet->W[k], lo);
         else { /* gV[lo,hi] = -(1/B) E^T R_k */
-            ffr_gemm(1, 0, lo, hi, B, a, E, lo, R[k], hi, 0.f, gnet->V[k], hi);
+            ffr_train_gemm(nt, 1, 0, lo, hi, B, a, E, lo, R[k], hi, 0.f, gnet->V[k], hi);
             memset(gnet->W[k], 0, (size_t)hi * lo * sizeof(float));
         }
         memset(gnet->b[k], 0, (size_t)hi * sizeof(float));
@@ -50,7 +50,7 @@ static double eq23_grad(const ffr_net *net, const ffr_state *st, int basal, floa
                     Eb[i] = st->s[k][i] - Eb[i];
                     gnet->b[k][j] += a * Eb[i];
                 }
-            ffr_gemm(1, 0, hi, lo, B, a, Eb, hi, R[k - 1], lo, 1.f, gnet->W[k], lo);
+            ffr_train_gemm(nt, 1, 0, hi, lo, B, a, Eb, hi, R[k - 1], lo, 1.f, gnet->W[k], lo);
         }
     }
     return units > 0 ? sse / units : 0;
@@ -70,6 +70,7 @@ typedef struct {
     ffr_net *net;
     const float *x;
     const ffr_train_opts *o;
+    ffr_relax_opts relax;  /* o->relax, its threads o->threads unless set */
     int basal;
     ffr_state *st, *st2;   /* relaxation states for B = Bmax and for the last short minibatch */
     float *f[FFR_MAX_LAYERS], *g[FFR_MAX_LAYERS], *R[FFR_MAX_LAYERS]; /* (Bmax, n_k) branch scratch */
@@ -87,10 +88,10 @@ static ffr_status den_batch(void *self, int stage, const size_t *idx, int B, ffr
     ffr_state *st = B == s->st->B ? s->st : s->st2;
     for (int r = 0; r < B; r++) memcpy(s->Xb + (size_t)r * n0, s->x + idx[r] * n0, n0 * sizeof(float));
     ffr_trace *tr = NULL;
-    ffr_status rc = ffr_relax(net, s->Xb, B, &s->o->relax, st, &tr, err);
+    ffr_status rc = ffr_relax(net, s->Xb, B, &s->relax, st, &tr, err);
     if (!rc) {
         *sweeps += (double)tr->total_updates;
-        *loss = eq23_grad(net, st, s->basal, s->f, s->g, s->R, grad);
+        *loss = eq23_grad(net, st, s->basal, s->f, s->g, s->R, grad, s->o->threads);
     }
     ffr_trace_free(tr);
     return rc;
@@ -129,6 +130,8 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
     den_run s;
     memset(&s, 0, sizeof s);
     s.net = net; s.x = x; s.o = o; s.basal = o->basal ? 1 : 0;
+    s.relax = o->relax;
+    if (s.relax.threads <= 0) s.relax.threads = o->threads;
     if ((rc = ffr_state_create(&s.st, net, Bmax, err))) goto done;
     if (n % Bmax && (rc = ffr_state_create(&s.st2, net, (int)(n % Bmax), err))) goto done;
     s.fb = layers(net, Bmax, s.f); s.gb = layers(net, Bmax, s.g); s.rb = layers(net, Bmax, s.R);

@@ -21,6 +21,8 @@
  *   - extra_*:  extra state saved in the checkpoint (RBM persistent chains);
  *   - metrics:  its own held-out measurements (default
  *               ffr_train_metrics_compute on o->holdout).
+ * Trainers run their products through ffr_train_gemm(o->threads, ...) and
+ * their relaxations with o->threads, so the run's thread count is its own.
  *
  * Order of calls (this order and the rng draws are what the bit-identical
  * results rest on):
@@ -29,19 +31,21 @@
  *                range-check it; extra_load(s0, ...)
  *   for stage = 1..nstages:
  *     skipped = stage < s0; fresh = !skipped && (stage > s0 || e0 == 0)
- *     stage_begin(stage, fresh, skipped = stage < s0)  [if set]
+ *     stage_begin(stage, fresh, skipped)  [if set]
  *     if skipped: continue
  *     if fresh: ffr_optim_reset(opt)
  *     for epoch = e0 (stage s0) or 0 .. o->epochs-1:
  *       perm = shuffle(n, rng)
  *       for each minibatch [b0, b0+B) of perm (B = o->batch, the last one short):
- *         *loss = 0, *sweeps += ...: batch(stage, perm + b0, B, grad, &loss, &sweeps, rng)
+ *         loss = 0; batch(stage, perm + b0, B, grad, &loss, &sweeps, rng)  (sweeps accumulates)
  *         tick(opt); for each segment: step(opt, params, grad, seg)
  *         loss not finite -> FFR_ERR_DIVERGED
  *         mid-epoch progress every o->progress_every minibatches (may stop)
  *       parameters not finite -> FFR_ERR_DIVERGED
- *       checkpoint (with extra_save(stage)) when o->checkpoint
  *       metrics (when o->holdout) -> end-of-epoch progress (may stop)
+ *       checkpoint (with extra_save(stage)) when o->checkpoint: after the
+ *       report, so that a kill between the two repeats the epoch and the
+ *       caller's per-epoch rows are each written once)
  *
  * Greedy trainers have one stage per layer (stage = layer, 1..L, reported
  * and checkpointed as the layer); whole-network trainers have one stage,

@@ -15,14 +15,14 @@
 size_t ffr_rbm_work_floats(int nv, int nh, int B) { return (size_t)B * (3 * (size_t)nv + 3 * (size_t)nh); }
 
 /* P[B,nh] = sigm(V[B,nv] W^T + b) */
-static void up(int nv, int nh, const float *W, const float *b, const float *V, int B, float *P) {
-    ffr_gemm(0, 1, B, nh, nv, 1.f, V, nv, W, nv, 0.f, P, nh);
+static void up(int nt, int nv, int nh, const float *W, const float *b, const float *V, int B, float *P) {
+    ffr_train_gemm(nt, 0, 1, B, nh, nv, 1.f, V, nv, W, nv, 0.f, P, nh);
     for (int r = 0; r < B; r++)
         for (int j = 0; j < nh; j++) { float *p = &P[(size_t)r * nh + j]; *p = ffr_sigm(*p + b[j]); }
 }
 /* P[B,nv] = sigm(H[B,nh] W + c) */
-static void down(int nv, int nh, const float *W, const float *c, const float *H, int B, float *P) {
-    ffr_gemm(0, 0, B, nv, nh, 1.f, H, nh, W, nv, 0.f, P, nv);
+static void down(int nt, int nv, int nh, const float *W, const float *c, const float *H, int B, float *P) {
+    ffr_train_gemm(nt, 0, 0, B, nv, nh, 1.f, H, nh, W, nv, 0.f, P, nv);
     for (int r = 0; r < B; r++)
         for (int j = 0; j < nv; j++) { float *p = &P[(size_t)r * nv + j]; *p = ffr_sigm(*p + c[j]); }
 }
@@ -30,9 +30,10 @@ static void sample(const float *P, size_t n, float *S, ffr_rng *rng) {
     for (size_t i = 0; i < n; i++) S[i] = ffr_rng_uniform(rng) < P[i] ? 1.f : 0.f;
 }
 
-double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float *c,
-                    const float *v, int B, int k, float *chain, ffr_rng *rng,
-                    float *gW, float *gb, float *gc, float *work) {
+/* ffr_rbm_grad with nt threads for the products (ffr_train_gemm). */
+static double rbm_grad(int nt, int nv, int nh, const float *W, const float *b, const float *c,
+                       const float *v, int B, int k, float *chain, ffr_rng *rng,
+                       float *gW, float *gb, float *gc, float *work) {
     float *PH0 = work;                   /* (B, nh) data hidden probabilities */
     float *Hs = PH0 + (size_t)B * nh;    /* (B, nh) hidden sample */
     float *PHn = Hs + (size_t)B * nh;    /* (B, nh) chain hidden probabilities */
@@ -41,20 +42,20 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
     float *Tmp = Vs + (size_t)B * nv;    /* (B, nv) */
     (void)Tmp;
     if (k < 1) k = 1;
-    up(nv, nh, W, b, v, B, PH0);
-    if (chain) up(nv, nh, W, b, chain, B, PHn); /* persistent: restart from the chain's visible state */
+    up(nt, nv, nh, W, b, v, B, PH0);
+    if (chain) up(nt, nv, nh, W, b, chain, B, PHn); /* persistent: restart from the chain's visible state */
     sample(chain ? PHn : PH0, (size_t)B * nh, Hs, rng);
     for (int step = 0; step < k; step++) {
-        down(nv, nh, W, c, Hs, B, PV);
+        down(nt, nv, nh, W, c, Hs, B, PV);
         sample(PV, (size_t)B * nv, Vs, rng);
-        up(nv, nh, W, b, Vs, B, PHn);
+        up(nt, nv, nh, W, b, Vs, B, PHn);
         if (step + 1 < k) sample(PHn, (size_t)B * nh, Hs, rng);
     }
     if (chain) memcpy(chain, Vs, (size_t)B * nv * sizeof(float));
     /* gW[nh,nv] = -(PH0^T v - PHn^T Vs) / B: the expected hidden given each visible (Rao-Blackwell) */
     float invB = 1.f / B;
-    ffr_gemm(1, 0, nh, nv, B, -invB, PH0, nh, v, nv, 0.f, gW, nv);
-    ffr_gemm(1, 0, nh, nv, B, invB, PHn, nh, Vs, nv, 1.f, gW, nv);
+    ffr_train_gemm(nt, 1, 0, nh, nv, B, -invB, PH0, nh, v, nv, 0.f, gW, nv);
+    ffr_train_gemm(nt, 1, 0, nh, nv, B, invB, PHn, nh, Vs, nv, 1.f, gW, nv);
     memset(gb, 0, (size_t)nh * sizeof(float));
     memset(gc, 0, (size_t)nv * sizeof(float));
     for (int r = 0; r < B; r++) {
@@ -65,7 +66,7 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
     if (!chain) {
         for (size_t i = 0; i < (size_t)B * nv; i++) { double e = v[i] - PV[i]; sse += e * e; }
     } else { /* persistent chains are not reconstructions: report the one-step reconstruction */
-        ffr_gemm(0, 0, B, nv, nh, 1.f, PH0, nh, W, nv, 0.f, PV, nv);
+        ffr_train_gemm(nt, 0, 0, B, nv, nh, 1.f, PH0, nh, W, nv, 0.f, PV, nv);
         for (int r = 0; r < B; r++)
             for (int j = 0; j < nv; j++) {
                 size_t i = (size_t)r * nv + j;
@@ -74,6 +75,12 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
             }
     }
     return sse / ((double)B * nv);
+}
+
+double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float *c,
+                    const float *v, int B, int k, float *chain, ffr_rng *rng,
+                    float *gW, float *gb, float *gc, float *work) {
+    return rbm_grad(0, nv, nh, W, b, c, v, B, k, chain, rng, gW, gb, gc, work);
 }
 
 /* The trainer's state between the loop's calls (train_loop.h). */
@@ -99,7 +106,7 @@ static ffr_status rbm_stage_begin(void *self, int k, int fresh, int skipped, ffr
         const size_t CH = 1000;
         for (size_t r0 = 0; r0 < s->n; r0 += CH) {
             int M = (int)(s->n - r0 < CH ? s->n - r0 : CH);
-            up(nv, nh, net->W[k - 1], net->b[k - 1], s->H + r0 * nv, M, s->Hn + r0 * nh);
+            up(s->o->threads, nv, nh, net->W[k - 1], net->b[k - 1], s->H + r0 * nv, M, s->Hn + r0 * nh);
         }
         float *t = s->H; s->H = s->Hn; s->Hn = t;
     }
@@ -119,7 +126,7 @@ static ffr_status rbm_batch(void *self, int k, const size_t *idx, int B, ffr_net
         if (!s->chain_ok) { sample(s->Vb, (size_t)B * nv, s->chain, rng); s->chain_ok = 1; }
         ch = s->chain;
     }
-    *loss = ffr_rbm_grad(nv, nh, net->W[k], net->b[k], net->c[k - 1], s->Vb, B, s->o->cd_k, ch, rng,
+    *loss = rbm_grad(s->o->threads, nv, nh, net->W[k], net->b[k], net->c[k - 1], s->Vb, B, s->o->cd_k, ch, rng,
                          grad->W[k], grad->b[k], grad->c[k - 1], s->work);
     return FFR_OK;
 }

@@ -58,31 +58,31 @@ size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (2 * (siz
 
 /* One thread's share of a minibatch (data-parallel SAE step, doc/training.md). */
 typedef struct {
-    const ffr_ae *p; ffr_rho rho; const float *X, *t; int B; ffr_ae *g; float *work; float invB; double loss;
+    const ffr_ae *p; ffr_rho rho; const float *X, *t; int B; ffr_ae *g; float *work; float invB; int nt; double loss;
 } sae_job;
 static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, ffr_ae *g,
-                         float *work, float invB);
+                         float *work, float invB, int nt);
 static void *sae_job_run(void *arg) {
     sae_job *j = arg;
-    j->loss = sae_grad_x(j->p, j->rho, j->X, j->t, j->B, j->g, j->work, j->invB);
+    j->loss = sae_grad_x(j->p, j->rho, j->X, j->t, j->B, j->g, j->work, j->invB, j->nt);
     return NULL;
 }
 
 /* ffr_sae_grad with X = rho(h) given (the trainer builds it while gathering
- * the minibatch); work holds B (nv + 3 nh) floats. */
+ * the minibatch); work holds B (nv + 3 nh) floats; nt: ffr_train_gemm. */
 static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, ffr_ae *g,
-                         float *work, float invB) {
+                         float *work, float invB, int nt) {
     int nv = p->nv, nh = p->nh;
     float *Y = work;                      /* (B, nv) decoder output, then dY */
     float *A = Y + (size_t)B * nv;        /* (B, nh) encoder voltage */
     float *R = A + (size_t)B * nh;        /* (B, nh) rho(A) */
     float *D = R + (size_t)B * nh;        /* (B, nh) dL/dA */
     /* A[B,nh] = X[B,nv] * W[nh,nv]^T + b */
-    ffr_gemm(0, 1, B, nh, nv, 1.f, X, nv, p->W, nv, 0.f, A, nh);
+    ffr_train_gemm(nt, 0, 1, B, nh, nv, 1.f, X, nv, p->W, nv, 0.f, A, nh);
     SAE_RHO(rho, pass_enc(rho_, A, R, p->b, B, nh));
     /* Y[B,nv] = R[B,nh] * V[nv,nh]^T + c   (tied: V^T = W) */
-    if (p->V) ffr_gemm(0, 1, B, nv, nh, 1.f, R, nh, p->V, nh, 0.f, Y, nv);
-    else ffr_gemm(0, 0, B, nv, nh, 1.f, R, nh, p->W, nv, 0.f, Y, nv);
+    if (p->V) ffr_train_gemm(nt, 0, 1, B, nv, nh, 1.f, R, nh, p->V, nh, 0.f, Y, nv);
+    else ffr_train_gemm(nt, 0, 0, B, nv, nh, 1.f, R, nh, p->W, nv, 0.f, Y, nv);
     double sse = 0; /* invB: 1/B, or 1/(whole minibatch) when this is one thread's share */
     memset(g->c, 0, (size_t)nv * sizeof(float));
     for (int r = 0; r < B; r++) {
@@ -96,14 +96,14 @@ static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const flo
         }
     }
     /* gV[nv,nh] = dY^T[nv,B] * R[B,nh] */
-    if (p->V) ffr_gemm(1, 0, nv, nh, B, 1.f, Y, nv, R, nh, 0.f, g->V, nh);
+    if (p->V) ffr_train_gemm(nt, 1, 0, nv, nh, B, 1.f, Y, nv, R, nh, 0.f, g->V, nh);
     /* D[B,nh] = dY[B,nv] * V[nv,nh]   (tied: W^T) */
-    if (p->V) ffr_gemm(0, 0, B, nh, nv, 1.f, Y, nv, p->V, nh, 0.f, D, nh);
-    else ffr_gemm(0, 1, B, nh, nv, 1.f, Y, nv, p->W, nv, 0.f, D, nh);
+    if (p->V) ffr_train_gemm(nt, 0, 0, B, nh, nv, 1.f, Y, nv, p->V, nh, 0.f, D, nh);
+    else ffr_train_gemm(nt, 0, 1, B, nh, nv, 1.f, Y, nv, p->W, nv, 0.f, D, nh);
     SAE_RHO(rho, pass_drho(rho_, D, A, R, g->b, B, nh));
     /* gW[nh,nv] = D^T[nh,B] * X[B,nv]  (+ R^T dY, the decoder's use of W when tied, accumulated by beta = 1) */
-    ffr_gemm(1, 0, nh, nv, B, 1.f, D, nh, X, nv, 0.f, g->W, nv);
-    if (!p->V) ffr_gemm(1, 0, nh, nv, B, 1.f, R, nh, Y, nv, 1.f, g->W, nv);
+    ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, D, nh, X, nv, 0.f, g->W, nv);
+    if (!p->V) ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, R, nh, Y, nv, 1.f, g->W, nv);
     return sse / ((double)B * nv);
 }
 
@@ -111,18 +111,18 @@ double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t
                     ffr_ae *g, float *work) {
     float *X = work;                      /* (B, nv) rho(h) */
     SAE_RHO(rho, pass_rho(rho_, h, X, (size_t)B * p->nv));
-    return sae_grad_x(p, rho, X, t, B, g, X + (size_t)B * p->nv, 1.f / B);
+    return sae_grad_x(p, rho, X, t, B, g, X + (size_t)B * p->nv, 1.f / B, 0);
 }
 
 /* h_k = b_k + W_k rho(h_{k-1}) for all n rows, in chunks. */
-static void encode(const ffr_net *net, int k, const float *hin, size_t n, float *hout, float *X) {
+static void encode(const ffr_net *net, int k, const float *hin, size_t n, float *hout, float *X, int nt) {
     int nv = net->n[k - 1], nh = net->n[k];
     const size_t CH = 1000;
     for (size_t r0 = 0; r0 < n; r0 += CH) {
         int M = (int)(n - r0 < CH ? n - r0 : CH);
         for (size_t i = 0; i < (size_t)M * nv; i++) X[i] = ffr_rho_apply(net->rho, hin[r0 * nv + i]);
         float *O = hout + r0 * nh;
-        ffr_gemm(0, 1, M, nh, nv, 1.f, X, nv, net->W[k], nv, 0.f, O, nh);
+        ffr_train_gemm(nt, 0, 1, M, nh, nv, 1.f, X, nv, net->W[k], nv, 0.f, O, nh);
         for (int r = 0; r < M; r++)
             for (int j = 0; j < nh; j++) O[(size_t)r * nh + j] += net->b[k][j];
     }
@@ -141,6 +141,7 @@ typedef struct {
     float *work2;
     int hpairs, hdone;   /* held-out pairs measured one at a time; pair k done with its final weights */
     float *Fh, *Fhn;     /* (n_holdout, maxn) held-out raw input of layer k-1, and of layer k */
+    int nt;              /* o->threads: the products' threads (ffr_train_gemm) */
     ffr_train_metrics m; /* pairs < k kept, pair k this epoch, pairs > k NaN */
 } sae_run;
 
@@ -154,11 +155,11 @@ static ffr_status sae_stage_begin(void *self, int k, int fresh, int skipped, ffr
     if (k > 1) {
         if (s->hpairs) {
             ffr_status rc = s->hdone ? FFR_OK
-                : ffr_train_metrics_pairs(s->net, s->o->holdout, s->o->n_holdout, k - 1, k - 1, s->Fh, s->Fhn, &s->m, err);
+                : ffr_train_metrics_pairs(s->net, s->o->holdout, s->o->n_holdout, k - 1, k - 1, s->Fh, s->Fhn, s->nt, &s->m, err);
             if (rc) return rc;
             swapf(&s->Fh, &s->Fhn);
         }
-        encode(s->net, k - 1, s->H, s->n, s->Hn, s->work);
+        encode(s->net, k - 1, s->H, s->n, s->Hn, s->work, s->nt);
         swapf(&s->H, &s->Hn);
     }
     s->hdone = 0;
@@ -182,17 +183,17 @@ static ffr_status sae_batch(void *self, int k, const size_t *idx, int B, ffr_net
         memcpy(tr, rate_t ? xr : src, nv * sizeof(float));
     }
     if (!(s->par && B >= 2)) {
-        *loss = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B, &G, s->work, 1.f / B);
+        *loss = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B, &G, s->work, 1.f / B, s->nt);
         return FFR_OK;
     }
     /* two halves on two threads, single-threaded BLAS each; G = G1 + G2 */
     ffr_ae G2 = {nv, nh, s->gnet2->W[k], s->gnet2->b[k], s->gnet2->V[k], s->gnet2->c[k - 1]};
     int B1 = B / 2;
-    sae_job j2 = {&P, net->rho, s->Xb + (size_t)B1 * nv, s->Tb + (size_t)B1 * nv, B - B1, &G2, s->work2, 1.f / B, 0};
+    sae_job j2 = {&P, net->rho, s->Xb + (size_t)B1 * nv, s->Tb + (size_t)B1 * nv, B - B1, &G2, s->work2, 1.f / B, s->nt, 0};
     pthread_t th;
     int spawned = pthread_create(&th, NULL, sae_job_run, &j2) == 0;
     if (!spawned) sae_job_run(&j2);
-    double l1 = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B1, &G, s->work, 1.f / B);
+    double l1 = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B1, &G, s->work, 1.f / B, s->nt);
     if (spawned) pthread_join(th, NULL);
     for (size_t i = 0; i < (size_t)nh * nv; i++) G.W[i] += G2.W[i];
     if (G.V) for (size_t i = 0; i < (size_t)nh * nv; i++) G.V[i] += G2.V[i];
@@ -218,7 +219,7 @@ static int sae_segments(void *self, int k, ffr_train_seg *seg, int max) {
 static ffr_status sae_metrics(void *self, int k, const ffr_net *net, const ffr_train_opts *o,
                               ffr_train_metrics *m, ffr_err *err) {
     sae_run *s = self;
-    ffr_status rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, s->Fh, s->Fhn, &s->m, err);
+    ffr_status rc = ffr_train_metrics_pairs(net, o->holdout, o->n_holdout, k, k, s->Fh, s->Fhn, s->nt, &s->m, err);
     if (rc) return rc;
     s->hdone = 1;
     *m = s->m;
@@ -235,7 +236,7 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
     size_t Bmax = (size_t)o->batch < n ? (size_t)o->batch : n;
     sae_run s;
     memset(&s, 0, sizeof s);
-    s.net = net; s.o = o; s.n = n;
+    s.net = net; s.o = o; s.n = n; s.nt = o->threads;
     /* two BLAS threads: run the minibatch's two halves on two threads with
      * single-threaded BLAS (batch-100 products do not split well inside BLAS) */
     /* (with ffrelax's AVX-512 kernel the products split over threads inside the

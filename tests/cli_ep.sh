@@ -81,8 +81,10 @@ awk -F, 'NR == 2 && !($1 == 20 && $2 >= 0 && $2 <= 1 && $3 >= 0 && $3 <= 1 && $4
     fail "eval --csv row: $(tail -1 ev.csv)"
 
 # the study, tiny
-"$F" ep-study --data mn --out st --archs 784-16-10,784-16-16-10 --epochs 1 --quiet > st.txt || fail "ep-study"
+printf 'arch,seed,epochs,test_err,train_err,seconds\n784-16-10,2,1,0.5,0.5,1\n784-16-10,1,1,0.1234,0.1,1\n' > bp.csv
+"$F" ep-study --data mn --out st --archs 784-16-10,784-16-16-10 --epochs 1 --bp-csv bp.csv --quiet > st.txt || fail "ep-study"
 [ "$(wc -l < st/summary.csv)" -eq 5 ] || fail "summary.csv: expected 5 lines, found $(wc -l < st/summary.csv)"
+[ "$(grep -c '^mn,784-16-10,.*,0.1234$' st/summary.csv)" -eq 2 ] || fail "summary.csv: the backprop row of seed 1: $(cat st/summary.csv)"
 for p in test_error sweeps time ff_vs_relaxed; do [ -s st/$p.png ] || fail "ep-study: no $p.png"; done
 grep -q "784-16-16-10 *ffrelax" st.txt || fail "ep-study table: $(cat st.txt)"
 exit 0

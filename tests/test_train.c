@@ -699,6 +699,39 @@ static void test_sae_two_threads(void) {
     free(x);
 }
 
+/* ffr_train_opts.threads: the run's own count. RBM and dendritic give the
+ * same bits for 1 and 3 threads (and the SAE where the products run in
+ * ffrelax's kernel; with BLAS, 2+ threads split the SAE's minibatches in
+ * halves: test_sae_two_threads), and the library's default count is the
+ * same after the run as before. */
+static void test_threads_opt(void) {
+    int n[] = {12, 7, 5};
+    size_t N = 90;
+    float *x = synth(N, 12, 31);
+    for (int mi = 0; mi < 3; mi++) {
+        ffr_train_method m = (ffr_train_method)mi;
+        if (m == FFR_TRAIN_SAE && !ffr_gemm_uses_fast()) continue;
+        ffr_rule rule = m == FFR_TRAIN_RBM ? FFR_RULE_BOLTZMANN : FFR_RULE_DENDRITIC;
+        ffr_rho rho = m == FFR_TRAIN_RBM ? FFR_RHO_SIGMOID : FFR_RHO_HARDSIGMOID;
+        int tied = m == FFR_TRAIN_RBM;
+        ffr_net *a = mknet(2, n, rule, rho, tied, 4), *b = mknet(2, n, rule, rho, tied, 4);
+        ffr_train_opts o;
+        ffr_train_opts_default(&o, m);
+        o.epochs = 2; o.batch = 16; o.holdout = x; o.n_holdout = 30; o.holdout_relax = 1;
+        ffr_err err;
+        int before = ffr_get_threads();
+        o.threads = 1;
+        CHECKF(ffr_train(m, a, x, N, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+        o.threads = 3;
+        CHECKF(ffr_train(m, b, x, N, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+        CHECKF(same(a, b), "%s: threads 1 and 3 give different weights", ffr_train_method_name(m));
+        CHECKF(ffr_get_threads() == before, "%s: the library's thread count changed from %d to %d",
+               ffr_train_method_name(m), before, ffr_get_threads());
+        ffr_net_free(a); ffr_net_free(b);
+    }
+    free(x);
+}
+
 /* ------------------------------------------------- optimizer kernels */
 /* The vectorized step against the scalar loop, bit for bit, on lengths
  * around every vector width, with weight decay, over several steps. */
@@ -750,6 +783,7 @@ int main(void) {
     test_eq23();
     test_sae_learns();
     test_sae_two_threads();
+    test_threads_opt();
     test_determinism_resume(FFR_TRAIN_SAE, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 0, 1, 1);
     test_determinism_resume(FFR_TRAIN_SAE, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 0, 2, 1);
     test_determinism_resume(FFR_TRAIN_RBM, FFR_RULE_BOLTZMANN, FFR_RHO_SIGMOID, 1, 0, 1, 2);

@@ -16,7 +16,7 @@ from ._lib import (ArgError, DivergedError, Error, FileError, FormatError, NoMem
 from ._data import load_mnist  # noqa: F401
 from ._net import Net  # noqa: F401
 from ._relax import Relaxer, RelaxResult, relax  # noqa: F401
-from ._train import train_dendritic, train_rbm, train_sae  # noqa: F401
+from ._train import train_dendritic, train_ep, train_rbm, train_sae  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,6 @@ def get_threads():
     return _clib.ffr_get_threads()
 
 
-__all__ = ["Net", "relax", "Relaxer", "RelaxResult", "train_sae", "train_rbm", "train_dendritic", "Error",
+__all__ = ["Net", "relax", "Relaxer", "RelaxResult", "train_sae", "train_rbm", "train_dendritic", "train_ep", "Error",
            "ArgError", "load_mnist", "FormatError", "FileError", "NoMemoryError", "DivergedError", "UnsupportedError", "version",
            "lib_path", "blas_info", "set_threads", "get_threads"]

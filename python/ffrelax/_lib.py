@@ -138,8 +138,27 @@ class ffr_train_opts(ctypes.Structure):
                 ("progress_every", ctypes.c_int), ("threads", ctypes.c_int)]
 
 
+class ffr_ep_report(ctypes.Structure):
+    _fields_ = [("epoch", ctypes.c_int), ("epochs", ctypes.c_int), ("end_of_epoch", ctypes.c_int),
+                ("done", ctypes.c_size_t), ("total", ctypes.c_size_t)] + [
+        (name, ctypes.c_double) for name in (
+            "loss", "train_err_ff", "train_err_relaxed", "test_err_ff", "test_err_relaxed", "free_mean", "free_p95",
+            "nudged_mean", "nudged_p95", "free_frac_max", "nudged_frac_max", "dist_rel", "test_sweeps_mean",
+            "seconds", "seconds_total")]
+
+
+EP_PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ffr_ep_report))
+
+
+class ffr_ep_opts(ctypes.Structure):
+    _fields_ = [("beta", ctypes.c_double), ("nudge", c_enum), ("start", c_enum),
+                ("lr", ctypes.c_double * MAX_LAYERS), ("fixed_free", ctypes.c_int), ("fixed_nudged", ctypes.c_int),
+                ("relax", ffr_relax_opts), ("test_x", c_float_p), ("test_y", c_uchar_p), ("n_test", ctypes.c_size_t),
+                ("progress", EP_PROGRESS_FN), ("progress_ctx", ctypes.c_void_p), ("progress_every", ctypes.c_int)]
+
+
 # The structs the tests compare with the header (C name -> ctypes class).
-STRUCTS = {"ffr_err": ffr_err, "ffr_rng": ffr_rng, "ffr_net": ffr_net, "ffr_state": ffr_state,
+STRUCTS = {"ffr_ep_report": ffr_ep_report, "ffr_ep_opts": ffr_ep_opts, "ffr_err": ffr_err, "ffr_rng": ffr_rng, "ffr_net": ffr_net, "ffr_state": ffr_state,
            "ffr_relax_opts": ffr_relax_opts, "ffr_trace": ffr_trace, "ffr_train_metrics": ffr_train_metrics,
            "ffr_train_progress": ffr_train_progress, "ffr_train_opts": ffr_train_opts}
 
@@ -186,6 +205,12 @@ _SIGNATURES = {
     "ffr_train_opts_default": (None, [P(ffr_train_opts), c_enum]),
     "ffr_train_sae": (_status, [P(ffr_net), c_float_p, ctypes.c_size_t, P(ffr_train_opts), c_int_p, P(ffr_err)]),
     "ffr_train_rbm": (_status, [P(ffr_net), c_float_p, ctypes.c_size_t, P(ffr_train_opts), c_int_p, P(ffr_err)]),
+    "ffr_net_init_fanin": (None, [P(ffr_net), ctypes.c_uint64, ctypes.c_float]),
+    "ffr_nudge_parse": (ctypes.c_int, [ctypes.c_char_p, c_int_p]),
+    "ffr_ep_start_parse": (ctypes.c_int, [ctypes.c_char_p, c_int_p]),
+    "ffr_ep_opts_default": (None, [P(ffr_ep_opts), P(ffr_train_opts)]),
+    "ffr_train_ep": (_status, [P(ffr_net), c_float_p, c_uchar_p, ctypes.c_size_t, P(ffr_ep_opts), P(ffr_train_opts),
+                               c_int_p, P(ffr_err)]),
     "ffr_train_dendritic": (_status, [P(ffr_net), c_float_p, ctypes.c_size_t, P(ffr_train_opts), c_int_p,
                                       P(ffr_err)]),
 }

@@ -83,11 +83,15 @@ class Net:
 
     @classmethod
     def init(cls, sizes, rule="dendritic", tied=False, seed=1, rho="hardsigmoid", scale=1.0, alpha_up=1.0,
-             alpha_down=1.0):
+             alpha_down=1.0, init="glorot"):
         """Glorot-uniform weights U(+-scale*sqrt(6/(n_in+n_out))), V = W^T (a copy
-        when untied), zero offsets: the CLI's `ffrelax init`. sizes = [n_0, .., n_L]."""
+        when untied), zero offsets: the CLI's `ffrelax init`. sizes = [n_0, .., n_L].
+        init="fanin": W_k, b_k ~ U(+-scale/sqrt(n_{k-1})) as `train --method ep` makes them."""
+        if init not in ("glorot", "fanin"):
+            raise ValueError(f"init: expected glorot or fanin, found {init!r}")
         net = cls._create(sizes, rule, rho, tied)
-        lib.ffr_net_init_glorot(net._p, int(seed), float(scale))
+        fn = lib.ffr_net_init_glorot if init == "glorot" else lib.ffr_net_init_fanin
+        fn(net._p, int(seed), float(scale))
         net.alpha_up, net.alpha_down = alpha_up, alpha_down
         return net
 

@@ -107,3 +107,36 @@ def test_train_equals_cli(cli, tmp_path, method):
     assert (tmp_path / "cli.ffr").read_bytes() == (tmp_path / "py.ffr").read_bytes()
     epochs = 2 if method == "dendritic" else 4  # greedy methods: 2 epochs per layer pair
     assert m["epoch"].shape == (epochs,) and np.isfinite(m["loss"]).all()
+
+
+def _idx_labels(path, y):
+    with open(path, "wb") as f:
+        f.write(np.array([2049, len(y)], dtype=">u4").tobytes() + np.asarray(y, np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("rule,extra_cli,extra_py", [
+    ("hopfield", [], {}),
+    ("dendritic", ["--nudge", "positive", "--lr", "0.05,0.02", "--fixed-sweeps", "8,4"],
+     dict(nudge="positive", lr=[0.05, 0.02], fixed_sweeps=(8, 4))),
+])
+def test_train_ep_equals_cli(cli, tmp_path, rule, extra_cli, extra_py):
+    rng = np.random.default_rng(3)
+    x = rng.random((50, 12), dtype=np.float32)
+    y = rng.integers(0, 4, 50)
+    np.save(tmp_path / "x.npy", x)
+    _idx_labels(tmp_path / "y.idx", y)
+    np.save(tmp_path / "tx.npy", x[:10])
+    _idx_labels(tmp_path / "ty.idx", y[:10])
+    cli("train", "--method", "ep", "--images", tmp_path / "x.npy", "--labels", tmp_path / "y.idx",
+        "--test-images", tmp_path / "tx.npy", "--test-labels", tmp_path / "ty.idx", "--sizes", "12,9,4",
+        "--rule", rule, "--epochs", 2, "--batch", 10, "--seed", 5, "--threads", 1, "--quiet",
+        "--out", tmp_path / "cli.ffr", *extra_cli)
+    net = ffrelax.Net.init([12, 9, 4], rule=rule, tied=True, seed=5, init="fanin")
+    rows = []
+    m = ffrelax.train_ep(net, x, y, epochs=2, batch=10, seed=5, threads=1, test_x=x[:10], test_y=y[:10],
+                         progress=rows.append, **extra_py)
+    net.save(tmp_path / "py.ffr")
+    assert (tmp_path / "cli.ffr").read_bytes() == (tmp_path / "py.ffr").read_bytes()
+    assert list(m["epoch"]) == [1, 2] and len(rows) == 2 and np.isfinite(m["test_err_relaxed"]).all()
+    with pytest.raises(ValueError, match="labels 0..3"):
+        ffrelax.train_ep(net, x, np.full(50, 4))
