@@ -77,4 +77,8 @@ echo "  fault: a truncated file on rank 1 stops both ranks (status $rc): $(grep 
 # rbm has no per-example split yet: refused with a message, non-zero
 mpi 2 "$M" train --method rbm --images $X --sizes 30,20 --epochs 1 --quiet --out rbm.ffr > out.txt 2>&1 && fail "rbm over 2 ranks was not refused"
 grep -q "no data-parallel training" out.txt || { cat out.txt; fail "rbm: no message"; }
+# the other commands run in one process: refused over 2 ranks, no file written
+mpi 2 "$M" relax --model dm --images $X --trace tr.csv --quiet > out.txt 2>&1 && fail "relax over 2 ranks was not refused"
+grep -q "runs in one process" out.txt || { cat out.txt; fail "relax: no message"; }
+[ ! -e tr.csv ] || fail "relax over 2 ranks wrote its trace"
 echo "cli_mpi.sh: ok"
