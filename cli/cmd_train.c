@@ -199,7 +199,7 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(argv[i], "--method") && i + 1 < argc) v = argv[i + 1];
         else if (!strncmp(argv[i], "--method=", 9)) v = argv[i] + 9;
         if (v && !strcmp(v, "ep")) /* supervised EP: cli/cmd_ep.c, one process (cli/mpi.h) */
-            return cli_comm() ? cli_fail(C, "--method ep: no data-parallel training over MPI ranks yet (doc/scaling.md); run it in one process")
+            return cli_comm() ? cli_mpi_refuse(C, "--method ep: no data-parallel training over MPI ranks yet (doc/scaling.md); run it in one process")
                               : cmd_train_ep(argc, argv);
         if (v && ffr_train_method_parse(v, &method))
             return cli_fail(C, "--method: expected sae, rbm or dendritic, found '%s'", v);
@@ -381,7 +381,11 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "train %s: %zu examples (%zu held out), %s, %s, %s decoder, %s\n", ffr_train_method_name(method),
                 ntrain, nh, ffr_rule_name(net->rule), ffr_rho_name(net->rho), net->tied ? "tied" : "untied", ffr_blas_info());
     int stopped = 0;
-    if (ffr_train_comm(method, net, x, ntrain, &o, comm, &stopped, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (ffr_train_comm(method, net, x, ntrain, &o, comm, &stopped, &err)) {
+        if (writer) cli_fail(C, "%s", err.msg); /* every rank has this error (ffr_comm_agree): rank 0 says it */
+        cli_mpi_failed_everywhere();
+        goto done;
+    }
     if (u.csvfail) { cli_fail(C, "%s (training stopped)", u.csverr.msg); goto done; }
     if (writer && ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (!quiet) fprintf(stderr, "wrote %s\n", out);

@@ -155,7 +155,7 @@ static int run(int argc, char **argv) {
             /* several ranks: train shares its work (cli/mpi.h); the others would
                write the same files once per rank */
             if (cli_comm() && strcmp(argv[1], "train"))
-                return cli_fail(argv[1], "runs in one process (train runs over MPI ranks: doc/scaling.md)");
+                return cli_mpi_refuse(argv[1], "runs in one process (train runs over MPI ranks: doc/scaling.md)");
             return commands[i].fn(argc - 1, argv + 1);
         }
     fprintf(stderr, "ffrelax: unknown command '%s'\n\n", argv[1]);

@@ -6,13 +6,14 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "cli.h"
 #include "mpi.h"
 
 #ifdef FFR_MPI
 #include <mpi.h>
 
 static ffr_comm world;
-static int started;
+static int started, agreed;
 
 static int mpi_allgather(void *ctx, const void *send, size_t bytes, void *recv) {
     (void)ctx;
@@ -64,7 +65,7 @@ void cli_mpi_init(int *argc, char ***argv) {
 
 int cli_mpi_finish(int rc) {
     if (!started) return rc;
-    if (rc && world.size > 1) {
+    if (rc && world.size > 1 && !agreed) {
         fprintf(stderr, "ffrelax: rank %d of %d failed (exit status %d): stopping every rank\n", world.rank, world.size, rc);
         fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, rc);
@@ -73,12 +74,25 @@ int cli_mpi_finish(int rc) {
     return rc;
 }
 
+void cli_mpi_failed_everywhere(void) {
+    if (!started || world.size < 2) return;
+    fflush(stderr);
+    agreed = MPI_Barrier(MPI_COMM_WORLD) == MPI_SUCCESS;
+}
+
 const ffr_comm *cli_comm(void) { return started && world.size > 1 ? &world : NULL; }
 int cli_rank(void) { return started ? world.rank : 0; }
 
 #else /* one process */
 void cli_mpi_init(int *argc, char ***argv) { (void)argc; (void)argv; }
 int cli_mpi_finish(int rc) { return rc; }
+void cli_mpi_failed_everywhere(void) {}
 const ffr_comm *cli_comm(void) { return NULL; }
 int cli_rank(void) { return 0; }
 #endif
+
+int cli_mpi_refuse(const char *cmd, const char *msg) {
+    if (cli_rank() == 0) cli_fail(cmd, "%s", msg);
+    cli_mpi_failed_everywhere();
+    return 1;
+}
