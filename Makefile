@@ -82,6 +82,9 @@ $(BUILD)/ffrelax: $(CLI_OBJ) $(BUILD)/libffrelax.a
 ffrelax: $(BUILD)/ffrelax
 	@if [ "$(BUILD)" = build ]; then ln -sf build/ffrelax ffrelax; fi
 
+# keep the test objects (make would delete them as intermediates and rebuild them every run)
+.SECONDARY: $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.o)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libffrelax.a
 	$(CC) $(LDSAN) -o $@ $< $(BUILD)/libffrelax.a $(LDLIBS)
 
@@ -105,6 +108,7 @@ test: $(TEST_BIN) $(BUILD)/ffrelax
 	@if [ -n "$(HAVE_MPICC)" ] && [ "$(MPI)" != 1 ] && [ "$(SAN)" != 1 ]; then \
 	  $(MAKE) --no-print-directory MPI=1 BLAS=$(BLAS) build-mpi/ffrelax >/dev/null || exit 1; fi
 	@FFRELAX=$(BUILD)/ffrelax FFRELAX_MPI=$(if $(HAVE_MPICC),build-mpi/ffrelax,) sh tests/run.sh $(TEST_BIN)
+	@$(MAKE) --no-print-directory pytest
 
 check-asan:
 	@$(MAKE) --no-print-directory SAN=1 check
@@ -116,10 +120,10 @@ bench: $(BENCH_BIN)
 clean:
 	rm -rf build build-san build-mpi ffrelax
 
-help:
+help: install-help
 	@echo "targets: all (default): build/ffrelax and build/libffrelax.a"
 	@echo "         check: unit and property tests + quick CLI checks (under a minute)"
-	@echo "         test: check + the end-to-end scripts ($(SLOW_CLI)); the README's test command"
+	@echo "         test: check + the end-to-end scripts ($(SLOW_CLI)) + the Python tests (make pytest); the README's test command"
 	@echo "         check-asan (= test-asan): the check tier under ASan+UBSan in build-san/"
 	@echo "         bench, clean, help, valgrind,"
 	@echo "         fuzz (FUZZ_SECONDS=60 per target, FUZZ_TARGETS=...), fuzz-build"
