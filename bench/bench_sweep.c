@@ -17,9 +17,15 @@
  * the feedforward pass, the start/end measurements and allocation are not
  * counted. Median, min and max over the repeats. Two ceilings are timed on
  * exactly the products of one sweep (same shapes, alpha, beta, buffers): the
- * BLAS's cblas_sgemm alone ("sgemm"), and ffrelax's AVX-512 kernel alone on
+ * BLAS's cblas_sgemm alone ("sgemm"), and ffrelax's kernel (AVX-512 or AVX2) alone on
  * the weights packed once ("kern"), which is what the engine runs when the
- * CPU has AVX-512F.
+ * CPU has AVX-512F or AVX2+FMA.
+ *
+ * Peak: a microbenchmark of fused multiply-adds alone (12 independent chains
+ * per thread in vector registers, the widest the kernel uses: AVX-512 or
+ * AVX2), the best of 7 runs on 1 and 2 threads through the library's pool;
+ * each line reports the sweep's rate as a fraction of the measured peak at
+ * its thread count (frac_peak).
  *
  * One line per shape: ms per sweep (median/min/max), GFLOP/s on the FLOPs
  * done and on the naive count (every product of the sweep recomputed, the
@@ -38,8 +44,12 @@
 #include <time.h>
 #include "ffrelax.h"
 #include "internal.h" /* the kernel's packed entry, to time it alone */
+#include "parallel.h"
 #ifdef FFR_USE_BLAS
 #include <cblas.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #endif
 
 static double now(void) {
@@ -364,11 +374,58 @@ static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int
     *ker = stats(vk, reps);
 }
 
+/* ---- the measured FMA peak */
+#define PEAK_ITERS 2000000L
+typedef struct { int wide; double sink[FFR_THREADS_MAX]; } peak_job;
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PEAK_CHAINS(T, FMA, SET1, ADD, X)                                                            \
+    T a0 = SET1(1.f), a1 = SET1(1.1f), a2 = SET1(1.2f), a3 = SET1(1.3f), a4 = SET1(1.4f), a5 = SET1(1.5f); \
+    T a6 = SET1(1.6f), a7 = SET1(1.7f), a8 = SET1(1.8f), a9 = SET1(1.9f), a10 = SET1(2.f), a11 = SET1(2.1f); \
+    T m = SET1(0.999999f), c = SET1(1e-6f);                                                          \
+    for (long i = 0; i < PEAK_ITERS; i++) {                                                          \
+        a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c);              \
+        a4 = FMA(a4, m, c); a5 = FMA(a5, m, c); a6 = FMA(a6, m, c); a7 = FMA(a7, m, c);              \
+        a8 = FMA(a8, m, c); a9 = FMA(a9, m, c); a10 = FMA(a10, m, c); a11 = FMA(a11, m, c);          \
+    }                                                                                                \
+    T t = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));                         \
+    t = ADD(t, ADD(ADD(a8, a9), ADD(a10, a11)));                                                     \
+    X
+__attribute__((target("avx512f"))) static double peak512(void) {
+    PEAK_CHAINS(__m512, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_add_ps, return _mm512_reduce_add_ps(t);)
+}
+__attribute__((target("avx2,fma"))) static double peak256(void) {
+    PEAK_CHAINS(__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_add_ps, float v[8]; _mm256_storeu_ps(v, t); return v[0];)
+}
+#endif
+static void peak_part(void *ctx, int t, int nt) {
+    (void)nt;
+    peak_job *j = ctx;
+#if defined(__x86_64__) && defined(__GNUC__)
+    j->sink[t] = j->wide == 16 ? peak512() : j->wide == 8 ? peak256() : 0;
+#endif
+}
+/* GFLOP/s of nt threads of FMAs (best of 7); lanes: 16 (AVX-512), 8 (AVX2), 0 (neither: NaN). */
+static double peak_gflops(int nt, int *lanes) {
+    int isa = ffr_gemm_isa();
+    peak_job j = {isa == 2 ? 16 : isa == 1 ? 8 : 0, {0}};
+    *lanes = j.wide;
+    if (!j.wide) return NAN;
+    double best = 0;
+    for (int r = 0; r < 7; r++) {
+        double t0 = now();
+        ffr_parallel(nt, peak_part, &j);
+        double g = 2.0 * 12 * j.wide * PEAK_ITERS * nt / (now() - t0) * 1e-9;
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
 /* "OpenBLAS 0.3.21 ... Cooperlake MAX_THREADS=64, 2 threads" -> "OpenBLAS-0.3.21-pthread-Cooperlake" */
 static void blas_short(char *out, size_t sz) {
     const char *info = ffr_blas_info();
     char ver[32] = "", arch[32] = "";
-    if (!strncmp(info, "ffrelax AVX-512", 15)) {
+    int avx2 = !strncmp(info, "ffrelax AVX2+FMA", 16);
+    if (!strncmp(info, "ffrelax AVX-512", 15) || avx2) {
         const char *ob = strstr(info, "OpenBLAS ");
         if (ob && sscanf(ob, "OpenBLAS %31s", ver) == 1) {
             const char *m = strstr(ob, " MAX_THREADS");
@@ -376,7 +433,7 @@ static void blas_short(char *out, size_t sz) {
             while (a && a > ob && a[-1] != ' ') a--;
             if (m) snprintf(arch, sizeof arch, "%.*s", (int)(m - a), a);
         }
-        snprintf(out, sz, "ffrelax-avx512 (sgemm: OpenBLAS-%s-%s)", ver, arch);
+        snprintf(out, sz, "ffrelax-%s (sgemm: OpenBLAS-%s-%s)", avx2 ? "avx2" : "avx512", ver, arch);
     } else if (sscanf(info, "OpenBLAS %31s", ver) == 1) {
         const char *m = strstr(info, " MAX_THREADS");
         if (m) {
@@ -456,7 +513,7 @@ int main(int argc, char **argv) {
     if (reps < 5) reps = 5;
     if (reps > 64) reps = 64;
     FILE *cf = csv ? fopen(csv, "w") : NULL;
-    if (cf) fprintf(cf, "shape,B,threads,ms_med,ms_min,ms_max,gflops_done,gflops_naive,sgemm_ms,sgemm_gflops,frac_sgemm,kernel_ms,kernel_gflops,frac_kernel,blas\n");
+    if (cf) fprintf(cf, "shape,B,threads,ms_med,ms_min,ms_max,gflops_done,gflops_naive,sgemm_ms,sgemm_gflops,frac_sgemm,kernel_ms,kernel_gflops,frac_kernel,peak_gflops,frac_peak,blas\n");
     int fails = 0;
     ffr_set_threads(2);
     for (int si = 0; si < ns; si++) {
@@ -466,10 +523,15 @@ int main(int argc, char **argv) {
     }
     if (fails) { printf("bench_sweep: verification FAILED (%d); no timing\n", fails); return 1; }
     printf("# %s; products in %s\n", ffr_blas_info(), ffr_precision_name(g_prec));
+    double peak[3] = {NAN, NAN, NAN};
+    int lanes = 0;
+    for (int t = 1; t <= 2; t++) peak[t] = peak_gflops(t, &lanes);
+    printf("# measured FMA peak (%d-lane fp32 FMAs, 12 chains per thread): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s\n",
+           lanes, peak[1], peak[2]);
     printf("# sgemm: the BLAS's cblas_sgemm alone on the sweep's products; kernel: ffrelax's kernel alone on them\n"
            "# (weights packed once, as in the engine); frac = that time / the sweep's time\n");
-    printf("%-18s %6s %3s %9s %9s %9s %8s %8s %9s %8s %6s %9s %8s %6s  %s\n", "shape", "B", "thr", "ms_med", "ms_min",
-           "ms_max", "GF/s", "GF/s_nv", "sgemm_ms", "sgemm_GF", "frac", "kern_ms", "kern_GF", "frac", "gemm, threads");
+    printf("%-18s %6s %3s %9s %9s %9s %8s %8s %9s %8s %6s %9s %8s %6s %6s  %s\n", "shape", "B", "thr", "ms_med", "ms_min",
+           "ms_max", "GF/s", "GF/s_nv", "sgemm_ms", "sgemm_GF", "frac", "kern_ms", "kern_GF", "frac", "f_peak", "gemm, threads");
     for (int si = 0; si < ns; si++) {
         ffr_net *net = make_net(sizes[si]);
         const int *n = net->n;
@@ -489,14 +551,15 @@ int main(int argc, char **argv) {
                 snprintf(shape, sizeof shape, "%d-%dx3", n[0], n[1]);
                 double gf = done * B / s.med * 1e-9, gfn = naive * B / s.med * 1e-9, gg = done * B / g.med * 1e-9;
                 double gk = done * B / kk.med * 1e-9;
-                printf("%-18s %6d %3d %9.3f %9.3f %9.3f %8.1f %8.1f %9.3f %8.1f %6.3f %9.3f %8.1f %6.3f  %s, %d thr\n", shape, B,
+                double pk = threads[ti] <= 2 ? peak[threads[ti]] : NAN;
+                printf("%-18s %6d %3d %9.3f %9.3f %9.3f %8.1f %8.1f %9.3f %8.1f %6.3f %9.3f %8.1f %6.3f %6.3f  %s, %d thr\n", shape, B,
                        threads[ti], s.med * 1e3, s.min * 1e3, s.max * 1e3, gf, gfn, g.med * 1e3, gg, g.med / s.med,
-                       kk.med * 1e3, gk, kk.med / s.med, blas, threads[ti]);
+                       kk.med * 1e3, gk, kk.med / s.med, gf / pk, blas, threads[ti]);
                 fflush(stdout);
                 if (cf)
-                    fprintf(cf, "%s,%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%.4f,%.2f,%.4f,%.4f,%.2f,%.4f,\"%s\"\n", shape, B, threads[ti],
-                            s.med * 1e3, s.min * 1e3, s.max * 1e3, gf, gfn, g.med * 1e3, gg, g.med / s.med, kk.med * 1e3,
-                            gk, kk.med / s.med, blas);
+                    fprintf(cf, "%s,%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%.4f,%.2f,%.4f,%.4f,%.2f,%.4f,%.2f,%.4f,\"%s\"\n", shape, B,
+                            threads[ti], s.med * 1e3, s.min * 1e3, s.max * 1e3, gf, gfn, g.med * 1e3, gg, g.med / s.med,
+                            kk.med * 1e3, gk, kk.med / s.med, pk, gf / pk, blas);
             }
             free(x);
         }

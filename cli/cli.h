@@ -2,6 +2,7 @@
  * lives in its own cli/cmd_*.c and is listed in cli/main.c. */
 #ifndef FFR_CLI_H
 #define FFR_CLI_H
+#include <stdio.h>
 #include "ffrelax.h"
 
 /* Print "ffrelax CMD: message" to stderr and return 1 (the exit status). */
@@ -41,6 +42,27 @@ int cli_lock_beside(const char *cmd, const char *opt, const char *path, int *loc
 /* Make folder dir (and missing parents), as figure1, relax --npy-dir and
  * export do; returns 0 or prints the reason and returns 1. */
 int cli_mkdirs(const char *cmd, const char *dir);
+
+/* ---- cli/csvlog.c: a per-epoch metrics CSV, rewritten atomically after every
+ * epoch; with resume, its rows are kept and those from the first epoch the
+ * resumed run reports are dropped (each epoch's row exactly once). Columns
+ * layer_col and epoch_col (0-based; layer_col -1: none) order the rows. */
+typedef struct {
+    const char *path;
+    FILE *mem;           /* the file's content so far (open_memstream) */
+    char *buf;
+    size_t len;
+    int layer_col, epoch_col, trim, fail;
+    ffr_err err;
+} cli_csv;
+/* Load (resume) or start the file with header, and write it now (fails before training). */
+int cli_csv_open(cli_csv *c, const char *cmd, const char *path, const char *header, int resume, int layer_col,
+                 int epoch_col);
+/* The stream to print the rows of epoch (layer, epoch) into; NULL on failure (c->err). */
+FILE *cli_csv_row(cli_csv *c, int layer, int epoch);
+int cli_csv_commit(cli_csv *c); /* 0, or -1 with c->err */
+void cli_csv_close(cli_csv *c);
+void cli_csv_num(FILE *f, double v); /* ",%.6g", or "," for NaN */
 
 int cmd_init(int argc, char **argv);
 int cmd_import(int argc, char **argv);

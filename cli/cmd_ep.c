@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include "cli.h"
 #include "plot.h"
-#include "../src/internal.h"
 
 /* --------------------------------------------------------- shared parts */
 static int parse_lrs(const char *C, const char *s, double *lr) {
@@ -80,11 +79,6 @@ static int relax_opt(const char *C, int c, const char *arg, ffr_relax_opts *o) {
     return 0;
 }
 
-static void csv_num(FILE *f, double v) {
-    if (isnan(v)) fputs(",", f);
-    else fprintf(f, ",%.6g", v);
-}
-
 static const char *EP_CSV_HEADER =
     "epoch,loss,train_err_ff,train_err_relaxed,test_err_ff,test_err_relaxed,free_sweeps_mean,free_sweeps_p95,"
     "nudged_sweeps_mean,nudged_sweeps_p95,free_frac_max,nudged_frac_max,dist_rel,test_sweeps_mean,seconds,seconds_total\n";
@@ -94,16 +88,15 @@ static void csv_row(FILE *f, const ffr_ep_report *r) {
     double v[] = {r->loss, r->train_err_ff, r->train_err_relaxed, r->test_err_ff, r->test_err_relaxed,
                   r->free_mean, r->free_p95, r->nudged_mean, r->nudged_p95, r->free_frac_max, r->nudged_frac_max,
                   r->dist_rel, r->test_sweeps_mean, r->seconds, r->seconds_total};
-    for (size_t i = 0; i < sizeof v / sizeof *v; i++) csv_num(f, v[i]);
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) cli_csv_num(f, v[i]);
     fputc('\n', f);
-    fflush(f);
 }
 
 /* The per-epoch record of a run (kept for the study's plots), the CSV and the progress lines. */
 #define EP_MAX_EPOCHS 1000
 typedef struct {
     int tty, quiet;
-    FILE *csv;
+    cli_csv csv;            /* the per-epoch CSV (cli/csvlog.c); csv.path NULL: none */
     int nrec;
     ffr_ep_report rec[EP_MAX_EPOCHS];
     const char *tag;
@@ -131,7 +124,12 @@ static int on_ep(void *ctx, const ffr_ep_report *r) {
         if (!isnan(r->dist_rel)) fprintf(stderr, "  dist %.4f", r->dist_rel);
         fprintf(stderr, "  %.2f s\n", r->seconds);
     }
-    if (u->csv) csv_row(u->csv, r);
+    if (u->csv.path) {
+        FILE *f = cli_csv_row(&u->csv, 0, r->epoch);
+        if (!f) return 1;
+        csv_row(f, r);
+        if (cli_csv_commit(&u->csv)) { u->csv.fail = 1; return 1; } /* stop: the run's record would be lost */
+    }
     return 0;
 }
 
@@ -251,6 +249,12 @@ int cmd_train_ep(int argc, char **argv) {
     if (!sizes == !init_model) return cli_fail(C, "give --sizes N0,..,NL for a new network, or --init-model MODEL");
     if (!timages != !tlabels) return cli_fail(C, "--test-images and --test-labels go together");
     if (resume && !checkpoint) return cli_fail(C, "--resume needs --checkpoint PATH");
+    { /* outputs apart from the inputs and each other, writable: before any work */
+        cli_path ins[] = {{"images", images, CLI_FILE}, {"labels", labels, CLI_FILE}, {"test-images", timages, CLI_FILE},
+                          {"test-labels", tlabels, CLI_FILE}, {"init-model", init_model, CLI_FILE}};
+        cli_path outs[] = {{"out", out, CLI_FILE}, {"checkpoint", checkpoint, CLI_FILE}, {"metrics", metrics, CLI_FILE}};
+        if (cli_check_paths(C, ins, 5, outs, 3)) return 1;
+    }
     if (t.optimizer == FFR_OPT_ADAM && nlr == 0) /* Adam's usual step, one rate */
         for (int k = 1; k < FFR_MAX_LAYERS; k++) e.lr[k] = 1e-3;
     ffr_set_threads(threads);
@@ -282,17 +286,7 @@ int cmd_train_ep(int argc, char **argv) {
         if (load_labeled(C, timages, tlabels, tcount, net->n[0], &xt, &yt, &nt)) goto done;
         e.test_x = xt; e.test_y = yt; e.n_test = nt;
     }
-    { /* probe the output path now, not after the training */
-        ffr_afile a;
-        if (ffr_atomic_open(&a, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-        ffr_atomic_abort(&a);
-    }
-    if (metrics) {
-        int append = resume && access(metrics, F_OK) == 0;
-        u->csv = fopen(metrics, append ? "a" : "w");
-        if (!u->csv) { cli_fail(C, "%s: cannot write: %s", metrics, strerror(errno)); goto done; }
-        if (!append) { fputs(EP_CSV_HEADER, u->csv); fflush(u->csv); }
-    }
+    if (metrics && cli_csv_open(&u->csv, C, metrics, EP_CSV_HEADER, resume, -1, 0)) goto done;
     e.progress = on_ep; e.progress_ctx = u;
     e.progress_every = u->tty && !quiet ? progress_every : 0;
     if (!quiet)
@@ -301,11 +295,12 @@ int cmd_train_ep(int argc, char **argv) {
                 ffr_ep_start_name(e.start), e.fixed_free ? "fixed sweeps" : "tolerance stop", ffr_blas_info());
     int stopped = 0;
     if (ffr_train_ep(net, x, y, n, &e, &t, &stopped, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (u->csv.fail) { cli_fail(C, "%s (training stopped)", u->csv.err.msg); goto done; }
     if (ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
     rc = 0;
 done:
-    if (u->csv) fclose(u->csv);
+    if (u) cli_csv_close(&u->csv);
     free(u);
     ffr_net_free(net);
     free(x); free(y); free(xt); free(yt);
@@ -381,7 +376,7 @@ int cmd_eval(int argc, char **argv) {
         printf("%zu", r.n);
         double v[] = {r.err_ff, r.err_relaxed, r.sweeps_mean, r.sweeps_p95, r.sweeps_max, r.frac_converged, r.frac_max,
                       r.dist_rel, r.seconds};
-        for (size_t i = 0; i < sizeof v / sizeof *v; i++) csv_num(stdout, v[i]);
+        for (size_t i = 0; i < sizeof v / sizeof *v; i++) cli_csv_num(stdout, v[i]);
         putchar('\n');
     } else
         printf("%zu examples: error feedforward %.2f%%, relaxed %.2f%%; sweeps mean %.2f, p95 %.0f, max %.0f; "
@@ -576,8 +571,7 @@ int cmd_ep_study(int argc, char **argv) {
             snprintf(tag, sizeof tag, "%.127s %s", A[a].arch, sched_name[s]);
             u->tag = tag; u->quiet = quiet; u->tty = isatty(2);
             snprintf(path, sizeof path, "%s/%s_%s.csv", outdir, A[a].arch, sched_name[s]);
-            if (!(u->csv = fopen(path, "w"))) { cli_fail(C, "%s: cannot write: %s", path, strerror(errno)); goto done; }
-            fputs(EP_CSV_HEADER, u->csv);
+            if (cli_csv_open(&u->csv, C, path, EP_CSV_HEADER, 0, -1, 0)) goto done;
             ffr_net *net = NULL;
             if (ffr_net_create(&net, A[a].L, A[a].n, FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID, 1, &err)) {
                 cli_fail(C, "%s", err.msg);
@@ -594,7 +588,10 @@ int cmd_ep_study(int argc, char **argv) {
             e.progress_every = u->tty && !quiet ? 20 : 0;
             int bad = ffr_train_ep(net, x, y, n, &e, &t, NULL, &err);
             ffr_net_free(net);
-            fclose(u->csv); u->csv = NULL;
+            int csvbad = u->csv.fail;
+            if (csvbad) cli_fail(C, "%s", u->csv.err.msg);
+            cli_csv_close(&u->csv);
+            if (csvbad) goto done;
             if (bad) { cli_fail(C, "%s %s: %s", A[a].arch, sched_name[s], err.msg); goto done; }
         }
     printf("%-20s %-8s %8s %8s %8s %7s %7s %9s %8s %8s\n", "arch", "schedule", "test_err", "ff_err", "bp_err",
@@ -612,7 +609,7 @@ int cmd_ep_study(int argc, char **argv) {
                     s ? 0 : A[a].F, s ? 0 : A[a].N, (unsigned long long)seed, u->nrec, n, nt);
             double v[] = {r->test_err_relaxed, r->test_err_ff, r->train_err_relaxed, r->free_mean, r->nudged_mean, spe,
                           sec[s], speed, bperr};
-            for (size_t i = 0; i < sizeof v / sizeof *v; i++) csv_num(sum, v[i]);
+            for (size_t i = 0; i < sizeof v / sizeof *v; i++) cli_csv_num(sum, v[i]);
             fputc('\n', sum);
             char bps[16] = "       -";
             if (!isnan(bperr)) snprintf(bps, sizeof bps, "%7.2f%%", 100 * bperr);
@@ -632,7 +629,7 @@ done:
     if (sum) fclose(sum);
     for (int a = 0; a < na; a++)
         for (int s = 0; s < 2; s++) {
-            if (A[a].u[s] && A[a].u[s]->csv) fclose(A[a].u[s]->csv);
+            if (A[a].u[s]) cli_csv_close(&A[a].u[s]->csv);
             free(A[a].u[s]);
         }
     free(x); free(y); free(xt); free(yt);

@@ -278,7 +278,8 @@ static int relax_config(const fig_opts *f, const fig_data *d, const ffr_net *net
     ffr_err err;
     ffr_relax_opts o;
     ffr_relax_opts_default(&o);
-    o.init = r->init; o.max_sweeps = f->sweeps; o.tol = 1e-7; o.measure_every = 10;
+    /* it plots the steps (every sweep) and sums up the final residual: energy and residual at the start and end */
+    o.init = r->init; o.max_sweeps = f->sweeps; o.tol = 1e-7; o.measure_every = 0;
     ffr_state *st;
     if (ffr_state_create(&st, net, f->ntest, &err)) return cli_fail(C, "%s", err.msg);
     double ts = now();

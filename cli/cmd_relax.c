@@ -81,7 +81,7 @@ int cmd_relax(int argc, char **argv) {
     const char *target_path = NULL, *start_dir = NULL;
     ffr_relax_opts o;
     ffr_relax_opts_default(&o);
-    o.measure_every = 1;
+    o.measure_every = 0; /* the costly measurements at the start and end; steps every sweep */
     int count = 0, offset = 0, threads = 0, quiet = 0, progress_every = 0, nup = 0, ndown = 0;
     float up[FFR_MAX_LAYERS], down[FFR_MAX_LAYERS];
     double tau = 1.0;
@@ -148,7 +148,8 @@ int cmd_relax(int argc, char **argv) {
                    "  --mask FILE.npy      n0 values, nonzero = clamped visible unit (default: all clamped)\n"
                    "  --target FILE.npy    (N, nL) values: clamp the top layer to them (default: free)\n"
                    "  --measure-every K    energy, residual, disagreement every K sweeps; 0 = start and end only,\n"
-                   "                       -1 = never (default 1)\n"
+                   "                       -1 = never; steps, norms and active set are recorded every sweep\n"
+                   "                       whatever K (default 0)\n"
                    "  --trace OUT.csv      per-sweep trace: sweep,step_mean,step_median,step_max,... (default none)\n"
                    "  --npy-dir DIR        write state0..L.npy, step.npy (T+1,N), sweeps.npy, converged.npy,\n"
                    "                       dist.npy, residual.npy, rate.npy, norm.npy (default none)\n"

@@ -9,65 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mpi.h"
 
 typedef struct {
     int tty, quiet, L;
-    FILE *csv;              /* the metrics rows so far, in memory (open_memstream) */
-    char *csvbuf;
-    size_t csvlen;
-    const char *csvpath;    /* rewritten atomically after every epoch */
-    int csvfail;
-    int csvtrim;            /* resumed: drop rows from the first reported epoch on, once */
-    ffr_err csverr;
+    cli_csv csv;            /* --metrics (cli/csvlog.c); csv.path NULL: none */
     ffr_train_method method;
 } ui;
-
-/* Rewrite the whole metrics CSV atomically: a kill leaves the old or the new
- * file. Called at the end of every epoch, before the trainer writes that
- * epoch's checkpoint (so no kill can lose a row; csv_drop_from removes the
- * row of an epoch whose checkpoint a kill prevented). */
-static int metrics_commit(ui *u) {
-    ffr_out *o;
-    if (fflush(u->csv) != 0 || ffr_out_open(&o, u->csvpath, &u->csverr)) return -1;
-    ffr_out_nosync(o); /* every epoch: the checkpoint's fsync that follows makes it durable */
-    if (ffr_out_write(o, u->csvbuf, u->csvlen, &u->csverr)) { ffr_out_abort(o); return -1; }
-    return ffr_out_commit(o, &u->csverr) ? -1 : 0;
-}
-
-/* Resume: drop the rows of epoch (layer, epoch) and later ones. The metrics
- * row is committed before the epoch's checkpoint, so a kill between the two
- * leaves a row that the resumed run writes again: without this, once twice. */
-static int csv_drop_from(ui *u, int layer, int epoch) {
-    if (fflush(u->csv) != 0) return -1;
-    size_t keep = 0;
-    const char *b = u->csvbuf, *end = b + u->csvlen;
-    const char *line = memchr(b, '\n', u->csvlen); /* after the header */
-    line = line ? line + 1 : end;
-    keep = (size_t)(line - b);
-    while (line < end) {
-        int l, e;
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        if (sscanf(line, "%*[^,],%d,%d", &l, &e) == 2 && (l > layer || (l == layer && e >= epoch))) break;
-        line = nl ? nl + 1 : end;
-        keep = (size_t)(line - b);
-    }
-    if (keep == u->csvlen) return 0;
-    char *prefix = malloc(keep + 1);
-    if (!prefix) return -1;
-    memcpy(prefix, b, keep);
-    fclose(u->csv);
-    free(u->csvbuf);
-    u->csvbuf = NULL;
-    u->csv = open_memstream(&u->csvbuf, &u->csvlen);
-    int bad = !u->csv || fwrite(prefix, 1, keep, u->csv) != keep;
-    free(prefix);
-    return bad ? -1 : 0;
-}
-
-static void csv_num(FILE *f, double v) {
-    if (isnan(v)) fputs(",", f);
-    else fprintf(f, ",%.6g", v);
-}
 
 static int on_progress(void *ctx, const ffr_train_progress *p) {
     ui *u = ctx;
@@ -100,32 +48,26 @@ static int on_progress(void *ctx, const ffr_train_progress *p) {
         }
         fputs(u->tty ? "          \n" : "\n", stderr);
     }
-    if (u->csv) {
-        if (u->csvtrim) {
-            u->csvtrim = 0;
-            if (csv_drop_from(u, p->layer, p->epoch)) {
-                ffr_fail(&u->csverr, FFR_ERR_NOMEM, "%s: out of memory", u->csvpath);
-                u->csvfail = 1;
-                return 1;
-            }
-        }
+    if (u->csv.path) {
+        FILE *f = cli_csv_row(&u->csv, p->layer, p->epoch);
+        if (!f) return 1;
         int kmax = m ? m->L : 1;
         for (int k = 1; k <= kmax; k++) {
-            fprintf(u->csv, "%s,%d,%d,%d", ffr_train_method_name(p->method), p->layer, p->epoch, m ? k : 0);
-            csv_num(u->csv, p->loss);
-            csv_num(u->csv, m ? m->recon_abs[k] : NAN);
-            csv_num(u->csv, m ? m->recon_rel[k] : NAN);
-            csv_num(u->csv, m ? m->recon_rel_ex[k] : NAN);
-            csv_num(u->csv, m ? m->recon_rel_rate[k] : NAN);
-            csv_num(u->csv, m && k >= 2 ? m->disagree[k - 1] : NAN);
-            csv_num(u->csv, p->examples_per_s);
-            csv_num(u->csv, p->mean_sweeps);
-            csv_num(u->csv, m && m->relaxed ? m->sweeps_median : NAN);
-            csv_num(u->csv, m && m->relaxed ? m->dist_rel_median : NAN);
-            csv_num(u->csv, p->seconds);
-            fputc('\n', u->csv);
+            fprintf(f, "%s,%d,%d,%d", ffr_train_method_name(p->method), p->layer, p->epoch, m ? k : 0);
+            cli_csv_num(f, p->loss);
+            cli_csv_num(f, m ? m->recon_abs[k] : NAN);
+            cli_csv_num(f, m ? m->recon_rel[k] : NAN);
+            cli_csv_num(f, m ? m->recon_rel_ex[k] : NAN);
+            cli_csv_num(f, m ? m->recon_rel_rate[k] : NAN);
+            cli_csv_num(f, m && k >= 2 ? m->disagree[k - 1] : NAN);
+            cli_csv_num(f, p->examples_per_s);
+            cli_csv_num(f, p->mean_sweeps);
+            cli_csv_num(f, m && m->relaxed ? m->sweeps_median : NAN);
+            cli_csv_num(f, m && m->relaxed ? m->dist_rel_median : NAN);
+            cli_csv_num(f, p->seconds);
+            fputc('\n', f);
         }
-        if (metrics_commit(u)) { u->csvfail = 1; return 1; } /* stop: the run's record would be lost */
+        if (cli_csv_commit(&u->csv)) { u->csv.fail = 1; return 1; } /* stop: the run's record would be lost */
     }
     return 0;
 }
@@ -197,7 +139,9 @@ int cmd_train(int argc, char **argv) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--method") && i + 1 < argc) v = argv[i + 1];
         else if (!strncmp(argv[i], "--method=", 9)) v = argv[i] + 9;
-        if (v && !strcmp(v, "ep")) return cmd_train_ep(argc, argv); /* supervised EP: cli/cmd_ep.c */
+        if (v && !strcmp(v, "ep")) /* supervised EP: cli/cmd_ep.c, one process (cli/mpi.h) */
+            return cli_comm() ? cli_mpi_refuse(C, "--method ep: no data-parallel training over MPI ranks yet (doc/scaling.md); run it in one process")
+                              : cmd_train_ep(argc, argv);
         if (v && ffr_train_method_parse(v, &method))
             return cli_fail(C, "--method: expected sae, rbm or dendritic, found '%s'", v);
     }
@@ -300,8 +244,13 @@ int cmd_train(int argc, char **argv) {
     o.checkpoint = checkpoint;
     o.resume = resume;
 
+    /* under MPI (cli/mpi.h) every rank trains the same network on its shards of
+       each minibatch; rank 0 alone locks and writes the model, checkpoint and metrics */
+    const ffr_comm *comm = cli_comm();
+    int writer = cli_rank() == 0;
+    if (!writer) { metrics = NULL; quiet = 1; }
     int ck_lock = -1; /* one run per checkpoint */
-    if (checkpoint && cli_lock_beside(C, "checkpoint", checkpoint, &ck_lock)) return 1;
+    if (checkpoint && writer && cli_lock_beside(C, "checkpoint", checkpoint, &ck_lock)) return 1;
     ffr_err err;
     ffr_net *net = NULL;
     float *x = NULL, *xh = NULL;
@@ -351,37 +300,27 @@ int cmd_train(int argc, char **argv) {
     o.progress = on_progress;
     o.progress_ctx = &u;
     o.progress_every = u.tty && !quiet ? progress_every : 0;
-    if (metrics) {
-        char *old = NULL;
-        size_t oldlen = 0;
-        int exists = resume && access(metrics, F_OK) == 0;
-        if (exists && ffr_read_file(metrics, (size_t)1 << 30, &old, &oldlen, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-        u.csvpath = metrics;
-        u.csv = open_memstream(&u.csvbuf, &u.csvlen);
-        if (!u.csv) { free(old); cli_fail(C, "%s: out of memory", metrics); goto done; }
-        if (exists) { /* resume: keep the rows of the epochs already done */
-            fwrite(old, 1, oldlen, u.csv);
-            u.csvtrim = 1;
-        }
-        else
-            fprintf(u.csv, "method,layer,epoch,pair,loss,recon_abs,recon_rel,recon_rel_ex,recon_rel_rate,"
-                           "disagree,examples_per_s,mean_sweeps,sweeps_median,dist_rel_median,seconds\n");
-        free(old);
-        if (metrics_commit(&u)) { cli_fail(C, "%s", u.csverr.msg); goto done; } /* fail before training, not after */
-    }
+    if (metrics && cli_csv_open(&u.csv, C, metrics,
+                                "method,layer,epoch,pair,loss,recon_abs,recon_rel,recon_rel_ex,recon_rel_rate,"
+                                "disagree,examples_per_s,mean_sweeps,sweeps_median,dist_rel_median,seconds\n",
+                                resume, 1, 2))
+        goto done;
     if (!quiet)
         fprintf(stderr, "train %s: %zu examples (%zu held out), %s, %s, %s decoder, %s\n", ffr_train_method_name(method),
                 ntrain, nh, ffr_rule_name(net->rule), ffr_rho_name(net->rho), net->tied ? "tied" : "untied", ffr_blas_info());
     int stopped = 0;
-    if (ffr_train(method, net, x, ntrain, &o, &stopped, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-    if (u.csvfail) { cli_fail(C, "%s (training stopped)", u.csverr.msg); goto done; }
-    if (ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (ffr_train_comm(method, net, x, ntrain, &o, comm, &stopped, &err)) {
+        if (writer) cli_fail(C, "%s", err.msg); /* every rank has this error (ffr_comm_agree): rank 0 says it */
+        cli_mpi_failed_everywhere();
+        goto done;
+    }
+    if (u.csv.fail) { cli_fail(C, "%s (training stopped)", u.csv.err.msg); goto done; }
+    if (writer && ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
     rc = 0;
 done:
     if (ck_lock >= 0) close(ck_lock);
-    if (u.csv) fclose(u.csv);
-    free(u.csvbuf);
+    cli_csv_close(&u.csv);
     ffr_net_free(net);
     free(x); free(xh);
     return rc;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "mpi.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
     char msg[4096];
@@ -145,13 +146,26 @@ static void usage(FILE *f) {
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "--version")) { printf("ffrelax %s\n", FFR_VERSION); return 0; }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            /* several ranks: train shares its work (cli/mpi.h); the others would
+               write the same files once per rank */
+            if (cli_comm() && strcmp(argv[1], "train"))
+                return cli_mpi_refuse(argv[1], "runs in one process (train runs over MPI ranks: doc/scaling.md)");
+            return commands[i].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "ffrelax: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+/* cli/mpi.h: under MPI (make MPI=1) every rank runs the command; a failed
+ * rank stops them all */
+int main(int argc, char **argv) {
+    cli_mpi_init(&argc, &argv);
+    return cli_mpi_finish(run(argc, argv));
 }

@@ -5,9 +5,15 @@
 #   2. scripts/bench_torch.py: the same sweep in PyTorch fp32/bf16 on the same
 #      network and inputs (Debian's /usr/bin/python3 with python3-torch);
 #   3. the ratios ffrelax / PyTorch per shape;
-#   4. with E2E=1: bench/bench_e2e (SAE-trained 784-1000x3 network on MNIST,
-#      relax 1,000 held-out digits) and PyTorch's 60 sweeps from zero;
-#   5. with SAE=1: one SAE training epoch (784-1000, 1000-1000), ffrelax train
+#   4. the CLI as a user runs it: `ffrelax relax` (784-1000x3, 1,000 inputs,
+#      --tol 0, --trace) with its default trace against --measure-every -1
+#      (the bare sweep), and the peak RSS of `ffrelax relax` against weights +
+#      states + traces at B = 1,000 and (Fashion-MNIST's 60,000 training
+#      images, where installed) B = 60,000;
+#   5. unless E2E=0: bench/bench_e2e (SAE-trained 784-1000x3 network on MNIST,
+#      relax 1,000 held-out digits) and PyTorch's 60 sweeps from zero, with
+#      the digits-per-second headline;
+#   6. with SAE=1: one SAE training epoch (784-1000, 1000-1000), ffrelax train
 #      against the same training in PyTorch (autograd, torch.optim.Adam).
 # usage: sh scripts/bench.sh [--quick]     (OUT=dir keeps the outputs; default /tmp/ffrelax-bench)
 set -e
@@ -58,7 +64,43 @@ for k in keys:
     x16 = f"{min(bf)/m16:.2f}" if (m16 and bf) else "-"
     print(f"{k[0]:12s} {k[1]:6d} {ms:11.3f} {best['threads']:>3s} {fm(f32):>12s} {rt(f32):>7s} {fm(pl):>9s} {rt(pl):>7s} {f16:>8s} {fm(bf):>8s} {x16:>7s} {float(best['frac_sgemm']):10.3f}")
 PYEOF
-if [ "${E2E:-0}" = 1 ]; then
+# ---- the CLI as a user runs it: default trace vs the bare sweep; peak RSS
+SW=120; [ "$1" = "--quick" ] && SW=30
+CLI="./build/ffrelax"
+$CLI init --sizes 784,1000,1000,1000 --tied --seed 1 --out "$OUT/cli.mdl" >/dev/null
+$PY -c "import numpy as np; np.save('$OUT/x1000.npy', np.load('$OUT/net1000/x.npy')[:1000])"
+echo "# CLI: ffrelax relax --model (784-1000x3 tied) --images (1,000) --max-sweeps $SW --tol 0 --trace t.csv [--measure-every -1]"
+cli_run() { # label, extra options: ms/sweep (wall), CPU s, peak RSS
+    /usr/bin/time -f "%e %U %S %M" -o "$OUT/cli.time" $CLI relax --model "$OUT/cli.mdl" --images "$2" --max-sweeps "$3" \
+        --tol 0 --trace "$OUT/cli-trace.csv" $4 > "$OUT/cli.out" 2>&1
+    sec=$(awk '/^time/ {print $2}' "$OUT/cli.out")
+    read -r wall usr sys rss < "$OUT/cli.time"
+    echo "$1 $sec $usr $sys $rss"
+}
+for rep in 1 2; do
+    cli_run default "$OUT/x1000.npy" $SW ""
+    cli_run bare "$OUT/x1000.npy" $SW "--measure-every -1"
+done > "$OUT/cli.txt"
+FM=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+[ -f "$FM" ] && cli_run b60000 "$FM" 2 "" >> "$OUT/cli.txt"
+$PY - "$OUT/cli.txt" "$OUT/cli.mdl" "$SW" <<'PYEOF'
+import os, sys
+rows = [l.split() for l in open(sys.argv[1])]
+wbytes, sw = os.path.getsize(sys.argv[2]), int(sys.argv[3])
+def ms(label):
+    v = [float(r[1]) / sw * 1e3 for r in rows if r[0] == label]
+    c = [(float(r[2]) + float(r[3])) / sw * 1e3 for r in rows if r[0] == label]
+    return min(v), min(c)
+d, b = ms("default"), ms("bare")
+print(f"cli default trace: {d[0]:.1f} ms/sweep wall, {d[1]:.1f} ms/sweep CPU; bare (--measure-every -1): "
+      f"{b[0]:.1f} wall, {b[1]:.1f} CPU; default / bare = {d[0] / b[0]:.3f} wall, {d[1] / b[1]:.3f} CPU")
+for r in [x for x in rows if x[0] == "default"][:1] + [x for x in rows if x[0] == "b60000"]:
+    B, T = (1000, sw) if r[0] == "default" else (60000, 2)
+    need = wbytes + B * 3784 * 4 + (T + 1) * B * 4 + B * 21
+    rss = int(r[4]) * 1024
+    print(f"peak RSS B={B}: {rss / 1e6:.1f} MB for {need / 1e6:.1f} MB of weights + states + traces ({rss / need:.2f}x)")
+PYEOF
+if [ "${E2E:-1}" = 1 ]; then
     # E2E_MODEL=file: any 3-layer model (e.g. the Eq. 23 network of doc/training.md);
     # default: a 5-epoch tied SAE 784-1000x3 trained here once. E2E_REF: s*'s tolerance.
     M=${E2E_MODEL:-$OUT/sae.mdl}
@@ -86,6 +128,9 @@ for m in re.finditer(r"e2e( anderson \d+)? tol (\S+): ([\d.]+) s .*?mean ([\d.]+
     eq = f"; PyTorch in that time ({same[-1][0]} sweeps): distance {same[-1][2]:.3e}" if same else ""
     print(f"ffrelax{m.group(1) or ''} tol {m.group(2)}: {t:.3f} s, sweeps/example {m.group(4)}, distance median {d:.3e}: "
           f"{best[1][0] / t:.1f}x faster, {'at least as close' if d <= best[1][1] else 'farther'} ({d / best[1][1]:.2g}x the distance){eq}")
+    if m.group(2) == "1e-3":
+        print(f"HEADLINE: {1000 / t:.0f} digits/s (784-1000x3 SAE network, relative step < 1e-3, fp32{m.group(1) or ''}) "
+              f"against PyTorch's {1000 / best[1][0]:.0f} digits/s (60 sweeps from zero)")
 PYEOF
 fi
 if [ "${SAE:-0}" = 1 ]; then

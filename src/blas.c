@@ -83,19 +83,20 @@ int ffr_get_threads(void) {
     return ffr_gemm_uses_fast() ? ffr_threads_default() : ffr_blas_threads();
 }
 
+#define ISA_NAME (ffr_gemm_isa() == 2 ? "AVX-512" : "AVX2+FMA")
 const char *ffr_blas_info(void) {
     static char buf[256]; /* read-only after the first call in practice; informational */
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
     if (ffr_gemm_uses_fast())
-        snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (%s for the rest)", ffr_threads_default(),
+        snprintf(buf, sizeof buf, "ffrelax %s gemm, %d threads (%s for the rest)", ISA_NAME, ffr_threads_default(),
                  openblas_get_config());
     else snprintf(buf, sizeof buf, "%s, %d threads", openblas_get_config(), openblas_get_num_threads());
 #elif defined(FFR_USE_BLAS)
-    if (ffr_gemm_uses_fast()) snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (CBLAS for the rest)", ffr_threads_default());
+    if (ffr_gemm_uses_fast()) snprintf(buf, sizeof buf, "ffrelax %s gemm, %d threads (CBLAS for the rest)", ISA_NAME, ffr_threads_default());
     else snprintf(buf, sizeof buf, "CBLAS");
 #else
     if (ffr_gemm_uses_fast())
-        snprintf(buf, sizeof buf, "ffrelax AVX-512 gemm, %d threads (no BLAS)", ffr_threads_default());
+        snprintf(buf, sizeof buf, "ffrelax %s gemm, %d threads (no BLAS)", ISA_NAME, ffr_threads_default());
     else snprintf(buf, sizeof buf, "naive reference gemm (no BLAS), 1 thread");
 #endif
     return buf;

@@ -36,9 +36,37 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(FFR_NO_AVX512)
 #define FFR_HAVE_KERNEL 1
-#include <immintrin.h>
 #define TGT __attribute__((target("avx512f,fma")))
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FFR_HAVE_AVX2 1 /* the AVX2+FMA twin (below), for CPUs without AVX-512F */
+#define TGT2 __attribute__((target("avx2,fma")))
+#include <immintrin.h>
+#endif
+
+/* Which kernel runs: 2 AVX-512F, 1 AVX2+FMA, 0 none (ffr_gemm goes to the BLAS
+ * or the reference). Read from CPUID (__builtin_cpu_supports) once;
+ * FFRELAX_GEMM=blas: none, FFRELAX_GEMM=avx2: the AVX2 twin on an AVX-512 CPU
+ * too (the tests compare the two). A pure function of the CPU and the
+ * environment. */
+static int gemm_isa(void) {
+    static int isa = -1;
+    if (isa < 0) {
+        const char *e = getenv("FFRELAX_GEMM");
+        int v = 0;
+#if defined(FFR_HAVE_AVX2)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) v = 1;
+#endif
+#if defined(FFR_HAVE_KERNEL)
+        if (__builtin_cpu_supports("avx512f") && !(e && !strcmp(e, "avx2"))) v = 2;
+#endif
+        if (e && !strcmp(e, "blas")) v = 0;
+        isa = v;
+    }
+    return isa;
+}
+int ffr_gemm_isa(void) { return gemm_isa(); }
 
 size_t ffr_gemm_pack_floats(int N, int K) {
     return (size_t)((N + FFR_NR - 1) / FFR_NR) * FFR_NR * (size_t)(K > 0 ? K : 0);
@@ -77,7 +105,7 @@ static inline __attribute__((always_inline)) TGT void tr16(const float *src, siz
 static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 /* P[jp][k][32] from op(B)[k][j] = tB ? B[j*ldb + k] : B[k*ldb + j]. */
-TGT void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
+static TGT void pack_b_512(float *P, int tB, int N, int K, const float *B, int ldb) {
     int np = (N + FFR_NR - 1) / FFR_NR;
     for (int jp = 0; jp < np; jp++) {
         float *dst = P + (size_t)jp * K * FFR_NR;
@@ -121,8 +149,11 @@ static TGT void pack_a(float *Ap, int tA, const float *A, int lda, int i0, int m
         }
     }
 }
-#else
-void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
+#endif
+
+/* The same packings in plain C (the AVX2 twin's, and where no kernel runs):
+ * the same layout and values. */
+static void pack_b_c(float *P, int tB, int N, int K, const float *B, int ldb) {
     int np = (N + FFR_NR - 1) / FFR_NR;
     for (int jp = 0; jp < np; jp++)
         for (int k = 0; k < K; k++)
@@ -131,7 +162,22 @@ void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
                 P[((size_t)jp * K + k) * FFR_NR + jj] = j >= N ? 0.f : tB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
             }
 }
+static void pack_a_c(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
+    for (int t = 0; t * FFR_MR < mc; t++) {
+        float *dst = Ap + (size_t)t * kc * FFR_MR;
+        int r0 = t * FFR_MR, nr = mc - r0 < FFR_MR ? mc - r0 : FFR_MR;
+        for (int i = 0; i < nr; i++)
+            for (int k = 0; k < kc; k++)
+                dst[(size_t)k * nr + i] = tA ? A[(size_t)(p0 + k) * lda + i0 + r0 + i] : A[(size_t)(i0 + r0 + i) * lda + p0 + k];
+    }
+}
+
+void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
+#ifdef FFR_HAVE_KERNEL
+    if (gemm_isa() == 2) { pack_b_512(P, tB, N, K, B, ldb); return; }
 #endif
+    pack_b_c(P, tB, N, K, B, ldb);
+}
 
 #ifdef FFR_HAVE_KERNEL
 /* The write-back of an MR x NP*32 tile of sums, both kernels (fp32, bf16):
@@ -215,19 +261,95 @@ static const kern_fn kern_tab[13][FFR_NPMAX + 1] = {
 static int np_max(int mr) { return mr <= 6 ? FFR_NPMAX : 1; }
 #endif
 
-int ffr_gemm_fast_available(void) {
-#ifdef FFR_HAVE_KERNEL
-    static int avail = -1; /* a pure function of the CPU and the environment */
-    if (avail < 0) {
-        const char *e = getenv("FFRELAX_GEMM");
-        __builtin_cpu_init();
-        avail = __builtin_cpu_supports("avx512f") && !(e && !strcmp(e, "blas"));
+int ffr_gemm_fast_available(void) { return gemm_isa() > 0; }
+
+#ifdef FFR_HAVE_AVX2
+/* ---- the AVX2+FMA twin: the same packed operands (panels of 32 columns, A
+ * tiles of 12 rows) and the same summation order (an FMA chain over k per
+ * depth block of FFR_KC, then the same write-back), so its C is bit-identical
+ * to the AVX-512 kernel's and, like it, independent of M, the tile and the
+ * thread count. The micro-tile is 6 rows x 16 columns (12 of the 16 ymm
+ * registers hold sums): half a panel by half an A tile per call. */
+#define FFR_MR2 6
+/* One row of the write-back (store_tile's arithmetic): columns [0, ncols) of C's row from its two sums. */
+static inline __attribute__((always_inline)) TGT2 void store2(__m256 a0, __m256 a1, float *c, float alpha, float beta,
+                                                            int first, int ncols) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    for (int v = 0; v < 2; v++, c += 8) {
+        int nv = ncols - v * 8;
+        if (nv <= 0) return;
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nv), idx);
+        __m256 x = _mm256_mul_ps(va, v ? a1 : a0);
+        if (first) {
+            if (beta != 0.f) x = _mm256_add_ps(x, _mm256_mul_ps(vb, _mm256_maskload_ps(c, m)));
+        } else
+            x = _mm256_add_ps(_mm256_maskload_ps(c, m), x);
+        if (nv >= 8) _mm256_storeu_ps(c, x);
+        else _mm256_maskstore_ps(c, m, x);
     }
-    return avail;
-#else
-    return 0;
-#endif
 }
+/* MR (<= 6) rows of an A tile (k stride as) times 16 columns of a panel (k
+ * stride FFR_NR): the sums in 12 named registers (an array of them is kept in
+ * memory by GCC, a store per FMA pair). */
+static inline __attribute__((always_inline)) TGT2 void kern2p(const int MR, int kc, const float *restrict Ap, int as,
+                                                            const float *restrict Bp, float *C, int ldc, const float *ab,
+                                                            int first, int ncols) {
+    __m256 z = _mm256_setzero_ps();
+    __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+    for (int k = 0; k < kc; k++) {
+        const float *a = Ap + (size_t)k * as;
+        __m256 b0 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR), b1 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR + 8), x;
+        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers: GCC would fold a load into every FMA (13 loads per k) */
+#define ROW2(i) if (MR > i) { x = _mm256_broadcast_ss(a + i); \
+            c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1); }
+        ROW2(0) ROW2(1) ROW2(2) ROW2(3) ROW2(4) ROW2(5)
+#undef ROW2
+    }
+    float alpha = ab[0], beta = ab[1]; /* read after the loop: no register held for them */
+    store2(c00, c01, C, alpha, beta, first, ncols);
+    if (MR > 1) store2(c10, c11, C + (size_t)ldc, alpha, beta, first, ncols);
+    if (MR > 2) store2(c20, c21, C + (size_t)2 * ldc, alpha, beta, first, ncols);
+    if (MR > 3) store2(c30, c31, C + (size_t)3 * ldc, alpha, beta, first, ncols);
+    if (MR > 4) store2(c40, c41, C + (size_t)4 * ldc, alpha, beta, first, ncols);
+    if (MR > 5) store2(c50, c51, C + (size_t)5 * ldc, alpha, beta, first, ncols);
+}
+typedef void (*kern2_fn)(int, const float *, int, const float *, float *, int, const float *, int, int);
+#define K2_DEF(MR) \
+    static TGT2 void kern2_##MR(int kc, const float *Ap, int as, const float *Bp, float *C, int ldc, const float *ab, \
+                                int first, int nc) { kern2p(MR, kc, Ap, as, Bp, C, ldc, ab, first, nc); }
+K2_DEF(1) K2_DEF(2) K2_DEF(3) K2_DEF(4) K2_DEF(5) K2_DEF(6)
+static const kern2_fn kern2_tab[FFR_MR2 + 1] = {0, kern2_1, kern2_2, kern2_3, kern2_4, kern2_5, kern2_6};
+
+/* drive's loops with the AVX2 micro-tile. */
+static void drive2(int M, int p0, int p1, int N, int K, float alpha, int tA, const float *A, int lda,
+                   const float *P, float beta, float *C, int ldc, float *Ap, const ffr_gemm_epi *epi, int row0) {
+    size_t bs = (size_t)K * FFR_NR;
+    const float ab[2] = {alpha, beta};
+    for (int pc = 0; pc < K; pc += FFR_KC) {
+        int kc = K - pc < FFR_KC ? K - pc : FFR_KC, first = pc == 0, last = pc + kc == K;
+        for (int ic = 0; ic < M; ic += FFR_MC) {
+            int mc = M - ic < FFR_MC ? M - ic : FFR_MC;
+            pack_a_c(Ap, tA, A, lda, ic, mc, pc, kc);
+            for (int jp = p0; jp < p1; jp++) {
+                const float *Bp = P + jp * bs + (size_t)pc * FFR_NR;
+                int nc = N - jp * FFR_NR < FFR_NR ? N - jp * FFR_NR : FFR_NR;
+                for (int t = 0; t * FFR_MR < mc; t++) {
+                    int nr = mc - t * FFR_MR < FFR_MR ? mc - t * FFR_MR : FFR_MR; /* the tile's rows = its k stride */
+                    const float *At = Ap + (size_t)t * kc * FFR_MR;
+                    for (int h = 0; h * 16 < nc; h++)
+                        for (int r = 0; r < nr; r += FFR_MR2) {
+                            int mr = nr - r < FFR_MR2 ? nr - r : FFR_MR2, cols = nc - h * 16 < 16 ? nc - h * 16 : 16;
+                            kern2_tab[mr](kc, At + r, nr, Bp + h * 16, C + (size_t)(ic + t * FFR_MR + r) * ldc + jp * FFR_NR + h * 16,
+                                          ldc, ab, first, cols);
+                        }
+                }
+            }
+            if (epi && last) epi->fn(epi->ctx, row0 + ic, row0 + ic + mc);
+        }
+    }
+}
+#endif
 
 /* Panels [p0, p1) of C for all M rows. Ap: FFR_MC * FFR_KC floats, 64-byte aligned. */
 static void drive(int M, int p0, int p1, int N, int K, float alpha, int tA, const float *A, int lda,
@@ -453,6 +575,12 @@ static void job_drive(const job_t *j, int M, int p0, int p1, const float *A, flo
 #ifdef FFR_HAVE_KERNEL
     if (j->P16) {
         drive16(M, p0, p1, j->N, j->K, j->alpha, A, j->lda, j->P16, j->beta, C, j->ldc, (uint32_t *)Ap, epi, row0);
+        return;
+    }
+#endif
+#ifdef FFR_HAVE_AVX2
+    if (gemm_isa() == 1) {
+        drive2(M, p0, p1, j->N, j->K, j->alpha, j->tA, A, j->lda, j->P, j->beta, C, j->ldc, Ap, epi, row0);
         return;
     }
 #endif

@@ -55,14 +55,16 @@ ffr_status ffr_npy_read_u8(const char *path, float **data, int *ndim, size_t sha
 const char *ffr_esc(const char *s, char *buf, size_t cap);
 
 
-/* gemm.c: the AVX-512 kernel (doc/performance.md). Packed op(B): panels of
- * FFR_NR columns, P[jp][k][FFR_NR], 64-byte aligned; FFR_KC is the depth block
- * that fixes the summation order. ffr_gemm_fast_available: the CPU has AVX-512F
- * and FFRELAX_GEMM is not "blas" (with or without a BLAS build).
+/* gemm.c: the AVX-512 kernel and its AVX2+FMA twin (doc/performance.md), the
+ * same bits. Packed op(B): panels of FFR_NR columns, P[jp][k][FFR_NR], 64-byte
+ * aligned; FFR_KC is the depth block that fixes the summation order.
+ * ffr_gemm_fast_available: the CPU has AVX-512F or AVX2+FMA (CPUID) and
+ * FFRELAX_GEMM is not "blas" (with or without a BLAS build).
  * nt (first argument of the products): threads, 0 = ffr_threads_default(). */
 #define FFR_NR 32
 #define FFR_KC 512
 int ffr_gemm_fast_available(void);
+int ffr_gemm_isa(void); /* the kernel that runs: 2 AVX-512F, 1 AVX2+FMA, 0 none (BLAS or reference) */
 size_t ffr_gemm_pack_floats(int N, int K);
 void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb);
 void ffr_gemm_packed(int nt, int tA, int M, int N, int K, float alpha, const float *A, int lda, const float *P,
@@ -89,7 +91,7 @@ float ffr_bf16_round(float f); /* round to nearest even bf16 (denormals to zero)
 /* The default thread count (parallel.h); the old name, kept for the trainers. */
 #define ffr_gemm_threads() ffr_threads_default()
 int ffr_blas_threads(void);   /* the BLAS library's own thread count (1 without BLAS) */
-int ffr_gemm_uses_fast(void); /* ffr_gemm goes to the kernel (AVX-512F CPU, FFRELAX_GEMM not "blas") */
+int ffr_gemm_uses_fast(void); /* ffr_gemm goes to the kernel (AVX-512F or AVX2+FMA CPU, FFRELAX_GEMM not "blas") */
 /* relax.c: the AVX-512 elementwise pass on (1, the default where the CPU has it) or off (0: row_update, for tests). */
 void ffr_relax_simd(int on);
 /* relax.c: the update fused into each layer's last product (1, the default) or a separate pass (0, for tests). */

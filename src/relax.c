@@ -112,7 +112,7 @@ static void start(ffr_relaxer *w, const float *x, ffr_state *st) {
     int B = w->B, L = w->L;
     for (int b = 0; b < B; b++) {
         w->perm[b] = b;
-        uint64_t z = o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)b * 0xbf58476d1ce4e5b9ULL + 0x1234567ULL;
+        uint64_t z = o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)(b + w->row0) * 0xbf58476d1ce4e5b9ULL + 0x1234567ULL;
         ffr_rng_seed(&w->rng[b], z);
     }
     size_t n0 = (size_t)B * net->n[0];
@@ -285,19 +285,63 @@ ffr_status ffr_relaxer_run(ffr_relaxer *rx, const float *x, int B, ffr_state *st
     return rc;
 }
 
-ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_state *st,
-                     ffr_trace **trace_out, ffr_err *err) {
+/* ffr_relax in chunks of at most `chunk` rows (one relaxer of that many rows,
+ * reused): the memory that grows with the batch is the caller's state and the
+ * trace, plus the relaxer's buffers for one chunk. The examples do not
+ * interact (every product, pass, step and stop is per row; the seeds are per
+ * example: row0), so each example's state and per-example trace entries are
+ * bit-identical to one run of all B; the per-sweep rows combine the chunks'
+ * (relax_measure.c, ffr_trace_merge_add). The divergence test and the progress
+ * callback see one chunk at a time (sweeps count from 1 in each); a chunk that
+ * fails ends the run with its status (the later chunks are not relaxed). */
+ffr_status ffr_relax_rows(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_state *st,
+                          ffr_trace **trace_out, int chunk, ffr_err *err) {
     if (trace_out) *trace_out = NULL;
+    if (chunk < 1 || chunk > B) chunk = B;
     ffr_relaxer *rx;
-    ffr_status rc = ffr_relaxer_create(&rx, net, o, B, err);
+    ffr_status rc = ffr_relaxer_create(&rx, net, o, chunk, err);
     if (rc) return rc;
     if (st->B != B || st->L != net->L) {
         ffr_relaxer_free(rx);
         return ffr_fail(err, FFR_ERR_ARG, "state: expected %d examples and %d layers, found %d and %d", B, net->L, st->B, st->L);
     }
     const ffr_trace *tr = NULL;
-    rc = ffr_relaxer_run(rx, x, B, st, &tr, err);
-    if (trace_out && tr) { *trace_out = rx->tr; rx->tr = NULL; } /* the trace leaves with the caller */
+    if (chunk == B) {
+        rc = ffr_relaxer_run(rx, x, B, st, &tr, err);
+        if (trace_out && tr) { *trace_out = rx->tr; rx->tr = NULL; } /* the trace leaves with the caller */
+        ffr_relaxer_free(rx);
+        return rc;
+    }
+    ffr_trace_merge *g = ffr_trace_merge_new(B, net->L, o->max_sweeps);
+    double *scratch = ffr_calloc((size_t)B, sizeof(double));
+    if (!g || !scratch) rc = ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the trace of %d examples", B);
+    int L = net->L;
+    for (int r0 = 0, m = 0; r0 < B && !rc; r0 += m) {
+        m = B - r0 < chunk ? B - r0 : chunk;
+        if (B - r0 - m == 1) m--; /* never a last chunk of one row (a BLAS's sgemv path rounds differently) */
+        ffr_state sv = *st; /* rows [r0, r0 + m) of the caller's state */
+        sv.B = m; sv.data = NULL;
+        for (int k = 0; k <= L; k++) sv.s[k] = st->s[k] + (size_t)r0 * net->n[k];
+        ffr_relax_opts oc = *o;
+        if (o->top_target) oc.top_target = o->top_target + (size_t)r0 * net->n[L];
+        if (o->nudge_target) oc.nudge_target = o->nudge_target + (size_t)r0 * net->n[L];
+        if ((rc = ffr_relaxer_set_opts(rx, &oc, err))) break;
+        rx->row0 = r0;
+        ffr_status rr = ffr_relaxer_run(rx, x + (size_t)r0 * net->n[0], m, &sv, &tr, err);
+        if (tr && ffr_trace_merge_add(g, tr, r0)) rr = ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the trace of %d examples", B);
+        rc = rr;
+    }
+    ffr_trace *mt = g && scratch ? ffr_trace_merge_finish(g, o->measure_every, scratch) : NULL;
+    if (!mt && !rc) rc = ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the trace of %d examples", B);
+    if (trace_out) *trace_out = mt;
+    else ffr_trace_free(mt);
+    free(scratch);
+    ffr_trace_merge_free(g);
     ffr_relaxer_free(rx);
     return rc;
+}
+
+ffr_status ffr_relax(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_state *st,
+                     ffr_trace **trace_out, ffr_err *err) {
+    return ffr_relax_rows(net, x, B, o, st, trace_out, FFR_RELAX_CHUNK, err);
 }

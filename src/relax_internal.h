@@ -43,6 +43,7 @@ struct ffr_relaxer {
     int opts_ok;                /* 0 after a failed ffr_relaxer_set_opts: runs refused until one succeeds */
     int maxB, L;
     int B, nact, nt;            /* this run: examples, active rows, threads */
+    int row0;                   /* the run's first example in a chunked ffr_relax (its seeds), else 0 */
     float *R[FFR_MAX_LAYERS];   /* rates (maxB, n_k) */
     float *T[FFR_MAX_LAYERS];   /* targets (maxB, n_k) */
     float *mf[FFR_MAX_LAYERS], *mg[FFR_MAX_LAYERS], *mF[FFR_MAX_LAYERS]; /* measuring buffers */
@@ -85,6 +86,11 @@ static inline int ffr_unit_free(const ffr_ws *w, int k, int j) {
     return 1;
 }
 
+/* relax.c: ffr_relax in chunks of at most chunk rows (<= 0: one run); ffr_relax
+ * uses FFR_RELAX_CHUNK. Per-example results are bit-identical whatever chunk. */
+#define FFR_RELAX_CHUNK 256
+ffr_status ffr_relax_rows(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_state *st,
+                          ffr_trace **trace_out, int chunk, ffr_err *err);
 /* relax.c: the options' checks for a batch of up to B examples */
 ffr_status ffr_relax_check_opts(const ffr_net *net, const ffr_relax_opts *o, int B, ffr_err *err);
 
@@ -123,6 +129,15 @@ void ffr_trace_begin(ffr_ws *w);                        /* reset for a run of w-
 void ffr_trace_row_reset(ffr_ws *w, int t);
 double ffr_trace_sweep_stats(ffr_ws *w, int t);         /* per-example steps, mean, median, max; their sum */
 void ffr_trace_finish(ffr_ws *w, ffr_state *st);        /* dist, norm, rates, totals */
+/* relax_measure.c: one trace of B examples from the traces of chunks of rows
+ * (ffr_relax's chunked runs): new, add each chunk's trace (its first row r0),
+ * finish (scratch: B doubles; returns the trace, which leaves with the caller;
+ * NULL if out of memory), free. */
+typedef struct ffr_trace_merge ffr_trace_merge;
+ffr_trace_merge *ffr_trace_merge_new(int B, int L, int max_sweeps);
+ffr_status ffr_trace_merge_add(ffr_trace_merge *g, const ffr_trace *c, int r0);
+ffr_trace *ffr_trace_merge_finish(ffr_trace_merge *g, int measure_every, double *scratch);
+void ffr_trace_merge_free(ffr_trace_merge *g);
 
 /* relax_anderson.c */
 ffr_status ffr_aa_reserve(ffr_ws *w, int m, int nt, ffr_err *err);

@@ -156,11 +156,10 @@ void ffr_trace_free(ffr_trace *t) {
     free(t);
 }
 
-/* Grow (or make) the per-sweep arrays to rows rows; 0 if out of memory (the
- * arrays that did grow stay valid). */
-static int trace_rows(ffr_ws *w, int rows) {
-    ffr_trace *t = w->tr;
-    size_t R = (size_t)rows, Lp = (size_t)w->L + 1, Bm = (size_t)w->maxB;
+/* Grow (or make) t's per-sweep arrays to rows rows (Lp = L + 1 entries per
+ * layer row, Bm examples per step row); 0 if out of memory (the arrays that
+ * did grow stay valid). */
+static int trace_grow(ffr_trace *t, size_t R, size_t Lp, size_t Bm) {
     size_t sz;
 #define GROW(field, count, type) \
     do { \
@@ -175,8 +174,23 @@ static int trace_rows(ffr_ws *w, int rows) {
     GROW(residual_mean, R, double); GROW(disagree, R * Lp, double); GROW(mpe_up, R * Lp, double);
     GROW(mpe_down, R * Lp, double); GROW(step, R * Bm, float);
 #undef GROW
+    return 1;
+}
+static int trace_rows(ffr_ws *w, int rows) {
+    if (!trace_grow(w->tr, (size_t)rows, (size_t)w->L + 1, (size_t)w->maxB)) return 0;
     w->tr_rows = rows;
     return 1;
+}
+
+/* A trace with its per-example arrays for Bm examples, no per-sweep rows yet. */
+static ffr_trace *trace_new(size_t Bm) {
+    ffr_trace *t = ffr_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    int ok = (t->sweeps = ffr_calloc(Bm, sizeof(int))) && (t->converged = ffr_calloc(Bm, 1)) &&
+             (t->dist = ffr_calloc(Bm, sizeof(float))) && (t->norm = ffr_calloc(Bm, sizeof(float))) &&
+             (t->residual = ffr_calloc(Bm, sizeof(float))) && (t->rate = ffr_calloc(Bm, sizeof(float)));
+    if (!ok) { ffr_trace_free(t); return NULL; }
+    return t;
 }
 
 /* At least rows per-sweep rows (before a run); FFR_OK or FFR_ERR_NOMEM. */
@@ -186,14 +200,8 @@ ffr_status ffr_trace_reserve_rows(ffr_ws *w, int rows) {
 
 /* The trace with room for rows per-sweep rows and max_batch examples. */
 ffr_status ffr_trace_make(ffr_ws *w, int rows) {
-    size_t Bm = (size_t)w->maxB;
-    w->tr = ffr_calloc(1, sizeof *w->tr);
-    if (!w->tr) return FFR_ERR_NOMEM;
-    ffr_trace *t = w->tr;
-    int ok = (t->sweeps = ffr_calloc(Bm, sizeof(int))) && (t->converged = ffr_calloc(Bm, 1)) &&
-             (t->dist = ffr_calloc(Bm, sizeof(float))) && (t->norm = ffr_calloc(Bm, sizeof(float))) &&
-             (t->residual = ffr_calloc(Bm, sizeof(float))) && (t->rate = ffr_calloc(Bm, sizeof(float)));
-    return ok && trace_rows(w, rows) ? FFR_OK : FFR_ERR_NOMEM;
+    w->tr = trace_new((size_t)w->maxB);
+    return w->tr && trace_rows(w, rows) ? FFR_OK : FFR_ERR_NOMEM;
 }
 
 /* Room for row t: the rows double (up to max_sweeps + 1) when a run needs
@@ -302,4 +310,154 @@ void ffr_trace_finish(ffr_ws *w, ffr_state *st) {
         tr->dist[b] = (float)sqrt(d); tr->norm[b] = (float)sqrt(nn);
     }
     fit_rates(w);
+}
+
+/* ---- one trace from the chunks of a chunked run (ffr_relax, relax.c)
+ *
+ * The chunks' per-example entries are copied to their rows (bit for bit what
+ * one run of all the examples gives: the examples do not interact). Per-sweep
+ * rows combine the chunks': counts add up; means are the chunks' means
+ * weighted by their examples (equal to one run's up to rounding); step_median
+ * is recomputed from the per-example steps (as floats); relstep_median is the
+ * chunks' medians weighted by their active examples (an approximation). A
+ * chunk that stopped at sweep T_c < t takes part in row t with its final row:
+ * its examples no longer move, so their state at t is their state at T_c. */
+struct ffr_trace_merge {
+    ffr_trace *m;            /* the merged trace (rows 0..T, T = -1 before the first chunk) */
+    int rows;                /* rows allocated */
+    int chunks;              /* chunks merged */
+    int *cnt;                /* (rows) chunks that had a measurement for row t */
+    double tail_frac;        /* sum over merged chunks of frac_converged[T_c] * B_c */
+    double tail_meas[2 + 3 * FFR_MAX_LAYERS]; /* the same for their final measured values */
+    int tail_cnt;            /* merged chunks whose final row was measured */
+};
+
+ffr_trace_merge *ffr_trace_merge_new(int B, int L, int max_sweeps) {
+    ffr_trace_merge *g = ffr_calloc(1, sizeof *g);
+    if (!g) return NULL;
+    if (!(g->m = trace_new((size_t)B))) { free(g); return NULL; }
+    g->m->B = B; g->m->L = L; g->m->T = -1; g->m->max_sweeps = max_sweeps;
+    return g;
+}
+
+void ffr_trace_merge_free(ffr_trace_merge *g) {
+    if (!g) return;
+    ffr_trace_free(g->m);
+    free(g->cnt);
+    free(g);
+}
+
+/* The measured values of row t of tr as one vector (energy, residual, then per layer). */
+static int meas_vec(const ffr_trace *tr, int t, double *v) {
+    int Lp = tr->L + 1, n = 0;
+    v[n++] = tr->energy_mean[t]; v[n++] = tr->residual_mean[t];
+    for (int k = 0; k < Lp; k++) {
+        v[n++] = tr->disagree[(size_t)t * Lp + k]; v[n++] = tr->mpe_up[(size_t)t * Lp + k]; v[n++] = tr->mpe_down[(size_t)t * Lp + k];
+    }
+    return n;
+}
+static void meas_add(ffr_trace *m, int t, const double *v, double wgt) {
+    int Lp = m->L + 1, n = 0;
+    m->energy_mean[t] += v[n++] * wgt; m->residual_mean[t] += v[n++] * wgt;
+    for (int k = 0; k < Lp; k++) {
+        m->disagree[(size_t)t * Lp + k] += v[n++] * wgt; m->mpe_up[(size_t)t * Lp + k] += v[n++] * wgt;
+        m->mpe_down[(size_t)t * Lp + k] += v[n++] * wgt;
+    }
+}
+
+/* Rows up to T, the new ones holding what the chunks merged so far (all of
+ * them stopped before) contribute. 0 if out of memory. */
+static int merge_rows(ffr_trace_merge *g, int T) {
+    ffr_trace *m = g->m;
+    int Lp = m->L + 1;
+    if (T + 1 > g->rows) {
+        int want = 2 * g->rows > T + 1 ? 2 * g->rows : T + 1;
+        if (want > m->max_sweeps + 1) want = m->max_sweeps + 1;
+        int *c = ffr_realloc(g->cnt, (size_t)want * sizeof(int));
+        if (!c) return 0;
+        g->cnt = c;
+        if (!trace_grow(m, (size_t)want, (size_t)Lp, (size_t)m->B)) return 0;
+        g->rows = want;
+    }
+    for (int t = m->T + 1; t <= T; t++) {
+        m->step_mean[t] = m->step_max[t] = m->rstep_mean[t] = m->relstep_median[t] = m->step_median[t] = 0;
+        m->n_active[t] = 0; m->measured[t] = 0; m->frac_converged[t] = g->tail_frac;
+        m->energy_mean[t] = m->residual_mean[t] = 0;
+        for (int k = 0; k < Lp; k++) m->disagree[(size_t)t * Lp + k] = m->mpe_up[(size_t)t * Lp + k] = m->mpe_down[(size_t)t * Lp + k] = 0;
+        meas_add(m, t, g->tail_meas, 1.0);
+        g->cnt[t] = g->tail_cnt;
+        for (int b = 0; b < m->B; b++) m->step[(size_t)t * m->B + b] = NAN;
+    }
+    if (T > m->T) m->T = T;
+    return 1;
+}
+
+ffr_status ffr_trace_merge_add(ffr_trace_merge *g, const ffr_trace *c, int r0) {
+    ffr_trace *m = g->m;
+    int Bc = c->B, Tc = c->T, B = m->B;
+    if (!merge_rows(g, Tc)) return FFR_ERR_NOMEM;
+    memcpy(m->sweeps + r0, c->sweeps, (size_t)Bc * sizeof(int));
+    memcpy(m->converged + r0, c->converged, (size_t)Bc);
+    memcpy(m->dist + r0, c->dist, (size_t)Bc * sizeof(float));
+    memcpy(m->norm + r0, c->norm, (size_t)Bc * sizeof(float));
+    memcpy(m->residual + r0, c->residual, (size_t)Bc * sizeof(float));
+    memcpy(m->rate + r0, c->rate, (size_t)Bc * sizeof(float));
+    m->total_updates += c->total_updates; m->flops += c->flops; m->precision = c->precision;
+    if (c->status && !m->status) { m->status = c->status; memcpy(m->diag, c->diag, sizeof m->diag); }
+    double v[2 + 3 * FFR_MAX_LAYERS];
+    for (int t = 0; t <= m->T; t++) {
+        int tc = t < Tc ? t : Tc;
+        if (t <= Tc) {
+            memcpy(m->step + (size_t)t * B + r0, c->step + (size_t)t * Bc, (size_t)Bc * sizeof(float));
+            double na = c->n_active[t];
+            m->n_active[t] += c->n_active[t];
+            m->step_mean[t] += c->step_mean[t] * na; m->rstep_mean[t] += c->rstep_mean[t] * na;
+            m->relstep_median[t] += c->relstep_median[t] * na;
+            if (c->step_max[t] > m->step_max[t]) m->step_max[t] = c->step_max[t];
+        }
+        m->frac_converged[t] += c->frac_converged[tc] * Bc;
+        if (c->measured[tc]) { meas_vec(c, tc, v); meas_add(m, t, v, Bc); g->cnt[t]++; }
+    }
+    g->tail_frac += c->frac_converged[Tc] * Bc;
+    if (c->measured[Tc]) {
+        int n = meas_vec(c, Tc, v);
+        for (int i = 0; i < n; i++) g->tail_meas[i] += v[i] * Bc;
+        g->tail_cnt++;
+    }
+    g->chunks++;
+    return FFR_OK;
+}
+
+ffr_trace *ffr_trace_merge_finish(ffr_trace_merge *g, int measure_every, double *scratch) {
+    ffr_trace *m = g->m;
+    int B = m->B, T = m->T < 0 ? 0 : m->T, Lp = m->L + 1;
+    if (m->T < 0 && !merge_rows(g, 0)) return NULL;
+    for (int t = 0; t <= T; t++) {
+        double na = m->n_active[t];
+        if (t > 0) {
+            size_t n = 0;
+            for (int b = 0; b < B; b++) {
+                float s = m->step[(size_t)t * B + b];
+                if (!isnan(s)) scratch[n++] = s;
+            }
+            m->step_median[t] = ffr_median(scratch, n);
+        }
+        m->step_mean[t] = na > 0 ? m->step_mean[t] / na : 0; m->rstep_mean[t] = na > 0 ? m->rstep_mean[t] / na : 0;
+        m->relstep_median[t] = na > 0 ? m->relstep_median[t] / na : 0;
+        m->frac_converged[t] /= B;
+        int want = measure_every >= 0 && (t == 0 || t == T || (measure_every > 0 && t % measure_every == 0));
+        m->measured[t] = want && g->cnt[t] == g->chunks;
+        double s = m->measured[t] ? 1.0 / B : NAN;
+        m->energy_mean[t] *= s; m->residual_mean[t] *= s;
+        for (int k = 0; k < Lp; k++) {
+            m->disagree[(size_t)t * Lp + k] *= s; m->mpe_up[(size_t)t * Lp + k] *= s; m->mpe_down[(size_t)t * Lp + k] *= s;
+        }
+    }
+    m->T = T;
+    size_t nf = 0;
+    for (int b = 0; b < B; b++) if (!isnan(m->rate[b])) scratch[nf++] = m->rate[b];
+    m->rate_median = nf ? ffr_median(scratch, nf) : NAN;
+    ffr_trace *out = m;
+    g->m = NULL;
+    return out;
 }

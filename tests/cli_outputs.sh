@@ -58,6 +58,7 @@ accept() {
 
 # fixtures: a tied 20-13-11 model m (and a copy m.orig), its arrays w/, a
 # FIFO, a read-only model, a model with a second hard link, a symlink to a model
+EP="train --method ep --images mn/train-images-idx3-ubyte.gz --labels mn/train-labels-idx1-ubyte.gz --sizes 784,8,10 --batch 6 --seed 3 --quiet"
 if [ $MD = 0 ]; then
     "$F" init --sizes 20,13,11 --tied --seed 3 --out m > /dev/null || { echo "cli_outputs: init failed" >&2; exit 1; }
     cp m m.orig
@@ -89,6 +90,21 @@ if [ $MD = 0 ]; then
     "$F" relax --model m --images u8.idx --quiet --max-sweeps 3 --trace f01.csv || exit 1
     # class 9: a gzip IDX of 3000 images 28 x 36 (3 MB inflated, a few KB on disk)
     { printf '\000\000\010\003\000\000\013\270\000\000\000\034\000\000\000\044'; head -c 3024000 /dev/zero; } | gzip -c > wide.gz
+    # class 7: a run of 2 epochs whose metrics also hold a row of epoch 3 (committed
+    # before a kill prevented epoch 3's checkpoint), and the uninterrupted 3 epochs
+    "$F" train --images x.npy --sizes 20,5 --epochs 3 --quiet --out ref.m --metrics ref.csv || exit 1
+    "$F" train --images x.npy --sizes 20,5 --epochs 2 --quiet --out k.m --metrics k.csv --checkpoint k.ck || exit 1
+    tail -1 k.csv | sed 's/^sae,1,2,/sae,1,3,/; s/,[^,]*$/,999/' >> k.csv
+    mkdir -p pkg/src/digits
+    for c in 0 1 2 3 4 5 6 7 8 9; do
+        awk -v c=$c 'BEGIN { srand(c + 7); printf "{\"data\": [";
+            for (j = 0; j < 2; j++) for (i = 0; i < 784; i++) printf "%s%.2f", (i + j ? "," : ""), (int(i / 78) == c) ? rand() : 0
+            printf "]}" }' > pkg/src/digits/$c.json
+    done
+    "$F" convert-mnist --package pkg --out mn > /dev/null || exit 1
+    "$F" $EP --epochs 3 --out epref.m --metrics epref.csv || exit 1
+    "$F" $EP --epochs 2 --out ep.m --metrics ep.csv --checkpoint ep.ck || exit 1
+    tail -1 ep.csv | sed 's/^2,/3,/' >> ep.csv
     mkdir mro && echo x > mro/t10k-images-idx3-ubyte.gz && chmod 444 mro/t10k-images-idx3-ubyte.gz
     mkdir lockw
     # another writer of lockw: a process holding flock on it (the sleep itself holds fd 9)
@@ -144,6 +160,9 @@ refuse 5 "a FIFO as a checkpoint to resume (no hang)" "ffrelax train: fifo: not 
 refuse 5 "a directory as a checkpoint" "ffrelax train: adir: is a directory: expected a regular file to replace (or a new path)" "true" $TR --out t1 --checkpoint adir --resume
 refuse 5 "a FIFO as the mask" "ffrelax relax: fifo: not a readable regular file: found a FIFO" "true" $R --mask fifo
 refuse 5 "a directory as the data" "ffrelax relax: adir: not a readable regular file: found a directory" "true" relax --model m --images adir
+# ---- class 7: every epoch's metrics row exactly once after a resume
+accept 7 "train: the row of an epoch without a checkpoint is written once" "[ \"\$(cut -d, -f1-10,12-14 k.csv)\" = \"\$(cut -d, -f1-10,12-14 ref.csv)\" ]" train --images x.npy --sizes 20,5 --epochs 3 --quiet --out k.m --metrics k.csv --checkpoint k.ck --resume
+accept 7 "train --method ep: the same" "[ \"\$(cut -d, -f1-14 ep.csv)\" = \"\$(cut -d, -f1-14 epref.csv)\" ]" $EP --epochs 3 --out ep.m --metrics ep.csv --checkpoint ep.ck --resume
 # ---- class 9: the header's width checked against the model before inflating
 refuse 9 "gzip IDX of width 1008 for a 20-unit model" "ffrelax relax: wide.gz: example size: expected 20 (the model's visible layer), found 1008" "true" relax --model m --images wide.gz
 refuse 9 "the same for training from a model" "ffrelax train: wide.gz: example size: expected 20 (the visible layer), found 1008" "true" train --images wide.gz --init-model m --out t1 --quiet

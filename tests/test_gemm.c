@@ -1,9 +1,10 @@
-/* test_gemm.c - ffrelax's AVX-512 kernel (src/gemm.c) against the naive
+/* test_gemm.c - ffrelax's kernel (src/gemm.c: AVX-512F, or its AVX2+FMA twin) against the naive
  * double reference on awkward shapes, and the properties the engine relies
  * on: packed once == packed per call, bit for bit; a row's result does not
  * depend on the other rows of the product (the active set) nor on the thread
  * count; beta = 0 never reads C; concurrent callers get the same bits.
- * On a CPU without AVX-512F the kernel checks are skipped (and said so). */
+ * the documented summation order, bit for bit (so both kernels give the same
+ * bits). On a CPU with neither the kernel checks are skipped (and said so). */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -106,6 +107,39 @@ static void test_bits(void) {
     free(C1); free(Bt); free(A); free(P); free(ref); free(C);
 }
 
+/* The summation order of gemm.c's header, in scalar C: per element an fmaf
+ * chain over k inside each depth block of 512, C = alpha*acc + beta*C after
+ * the first (C not read when beta = 0), C = C + alpha*acc after the others.
+ * Both kernels (AVX-512F and the AVX2 twin) must give exactly these bits. */
+static void test_order(void) {
+    ffr_rng r;
+    ffr_rng_seed(&r, 13);
+    int shapes[][3] = {{1, 1, 1}, {5, 37, 513}, {13, 33, 1100}, {7, 16, 512}, {29, 70, 100}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int ab = 0; ab < 2; ab++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            float alpha = ab ? -0.7f : 1.f, beta = ab ? 0.3f : 0.f;
+            float *A = randv(&r, (size_t)M * K), *Bt = randv(&r, (size_t)N * K), *C = randv(&r, (size_t)M * N);
+            float *R = malloc(sizeof(float) * M * N);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    float c = C[(size_t)i * N + j];
+                    for (int p = 0; p < K; p += 512) {
+                        float acc = 0.f;
+                        for (int k = p; k < K && k < p + 512; k++) acc = fmaf(A[(size_t)i * K + k], Bt[(size_t)j * K + k], acc);
+                        float x = alpha * acc;
+                        if (p == 0) { if (beta != 0.f) { float y = beta * c; c = x + y; } else c = x; }
+                        else c = c + x;
+                    }
+                    R[(size_t)i * N + j] = c;
+                }
+            ffr_gemm_fast(0, 0, 1, M, N, K, alpha, A, K, Bt, K, beta, C, N);
+            CHECKF(!memcmp(C, R, sizeof(float) * M * N), "kernel %s %dx%dx%d: not the documented summation order",
+                   ffr_gemm_isa() == 2 ? "avx512" : "avx2", M, N, K);
+            free(A); free(Bt); free(C); free(R);
+        }
+}
+
 /* Two threads of a caller's program using the kernel (and its pool) at once. */
 typedef struct { const float *A, *B; float *C; int M, N, K; } conc_t;
 static void *conc_run(void *arg) {
@@ -203,13 +237,15 @@ static void test_parallel(void) {
 int main(void) {
     test_parallel();
     if (ffr_gemm_fast_available()) {
+        printf("test_gemm: kernel %s\n", ffr_gemm_isa() == 2 ? "AVX-512F" : "AVX2+FMA");
         test_vs_ref();
+        test_order();
         test_bits();
         test_concurrent();
         if (ffr_gemm_bf16_available()) test_bf16();
         else printf("test_gemm: this CPU has no AVX512_BF16: bf16 checks skipped\n");
     } else
-        printf("test_gemm: this CPU has no AVX-512F (or FFRELAX_GEMM=blas): kernel checks skipped\n");
+        printf("test_gemm: this CPU has neither AVX-512F nor AVX2+FMA (or FFRELAX_GEMM=blas): kernel checks skipped\n");
     ffr_set_threads(1);
     MT_DONE("test_gemm");
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "ffrelax.h"
 #include "internal.h"
+#include "relax_internal.h"
 #include "minitest.h"
 
 static double rho_d(ffr_rho r, double s) {
@@ -901,6 +902,69 @@ static void test_traps(void) {
     }
 }
 
+
+/* ffr_relax in chunks of rows (relax.c, ffr_relax_rows) against one run of
+ * the whole batch: the same states, per-example steps, sweeps, stops,
+ * distances and residuals, bit for bit where the products' sums do not depend
+ * on the other rows (the kernel or the reference; a BLAS: to 1e-5); the
+ * per-sweep rows combine to one run's (counts equal, means to rounding).
+ * Random start and noise: the seeds follow the example, not the chunk. */
+static void test_chunked(void) {
+    int n[] = {13, 11, 9, 7};
+    ffr_net *net = make_net(3, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 41, 1.3f);
+    int B = 23;
+    float x[23 * 13];
+    ffr_rng r; ffr_rng_seed(&r, 78);
+    for (int i = 0; i < 23 * 13; i++) x[i] = (float)(ffr_rng_uniform(&r) * (1 + (i / 13) % 3));
+    int exact = ffr_gemm_uses_fast();
+#ifndef FFR_USE_BLAS
+    exact = 1;
+#endif
+    for (int cfg = 0; cfg < 3; cfg++) {
+        ffr_relax_opts o; ffr_relax_opts_default(&o);
+        o.max_sweeps = 60; o.tol = 1e-4; o.measure_every = cfg == 2 ? -1 : 4;
+        if (cfg == 1) { o.init = FFR_INIT_RANDOM; o.eps = 0.5; o.temperature = 1e-4; o.tol = 0; o.max_sweeps = 20; }
+        if (cfg == 2) o.anderson = 3;
+        ffr_state *s1, *s2; ffr_trace *t1, *t2; ffr_err e;
+        ffr_state_create(&s1, net, B, &e); ffr_state_create(&s2, net, B, &e);
+        CHECKF(ffr_relax_rows(net, x, B, &o, s1, &t1, 0, &e) == FFR_OK, "%s", e.msg);
+        CHECKF(ffr_relax_rows(net, x, B, &o, s2, &t2, 7, &e) == FFR_OK, "%s", e.msg);
+        double md = state_dist(net, s1, s2, B);
+        if (exact) CHECKF(state_same(net, s1, s2, B), "cfg %d: chunked state differs by %g", cfg, md);
+        else CHECKF(md < 1e-5, "cfg %d: chunked state differs by %g", cfg, md);
+        CHECK(t1->T == t2->T && t1->B == t2->B && t1->total_updates == t2->total_updates);
+        CHECK(!memcmp(t1->sweeps, t2->sweeps, sizeof(int) * B) && !memcmp(t1->converged, t2->converged, B));
+        if (exact) {
+            CHECK(!memcmp(t1->step, t2->step, sizeof(float) * (t1->T + 1) * B));
+            CHECK(!memcmp(t1->dist, t2->dist, sizeof(float) * B) && !memcmp(t1->norm, t2->norm, sizeof(float) * B));
+            CHECK(!memcmp(t1->residual, t2->residual, sizeof(float) * B) || cfg == 2);
+            CHECK(!memcmp(t1->rate, t2->rate, sizeof(float) * B));
+        }
+        int distinct = 0;
+        for (int b = 1; b < B; b++) distinct += t1->sweeps[b] != t1->sweeps[0];
+        CHECK(cfg == 1 || distinct > 0); /* the examples stopped at different sweeps */
+        double tl = exact ? 1e-6 : 1e-1; /* a BLAS's sums depend on the rows (sgemv at one row): runs drift apart */
+        for (int t = 0; t <= t1->T && t1->T == t2->T; t++) {
+            CHECKF(t1->n_active[t] == t2->n_active[t] && t1->measured[t] == t2->measured[t], "cfg %d row %d", cfg, t);
+            CHECK_NEAR(t2->step_mean[t], t1->step_mean[t], tl);
+            CHECK_NEAR(t2->rstep_mean[t], t1->rstep_mean[t], tl);
+            CHECK_NEAR(t2->step_max[t], t1->step_max[t], tl);
+            CHECK_NEAR(t2->frac_converged[t], t1->frac_converged[t], 1e-12);
+            if (t > 0) CHECK_NEAR(t2->step_median[t], t1->step_median[t], tl);
+            if (t1->measured[t]) {
+                CHECK_NEAR(t2->energy_mean[t], t1->energy_mean[t], tl);
+                CHECK_NEAR(t2->residual_mean[t], t1->residual_mean[t], tl);
+                CHECK_NEAR(t2->disagree[t * 4 + 1], t1->disagree[t * 4 + 1], tl);
+                CHECK_NEAR(t2->mpe_up[t * 4 + 3], t1->mpe_up[t * 4 + 3], tl);
+            } else CHECK(isnan(t2->energy_mean[t]) && isnan(t1->residual_mean[t]));
+        }
+        if (cfg == 0) CHECK(t1->measured[4] && t1->measured[t1->T] && !t1->measured[5]);
+        CHECK(!memcmp(&t1->rate_median, &t2->rate_median, sizeof(double)) || !exact);
+        ffr_trace_free(t1); ffr_trace_free(t2); ffr_state_free(s1); ffr_state_free(s2);
+    }
+    ffr_net_free(net);
+}
+
 int main(void) {
     test_bf16_relax();
     test_gemm();
@@ -913,6 +977,7 @@ int main(void) {
     test_energy_descent();
     test_fixed_point_eq16();
     test_active_set();
+    test_chunked();
     test_noise_gibbs_divergence_args();
     test_nudge();
     test_traps();
