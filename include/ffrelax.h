@@ -74,6 +74,26 @@ typedef struct {
     char msg[1024];
 } ffr_err;
 
+/* Arguments (doc/reliability.md, class 11). Every function returning
+ * ffr_status checks its arguments before touching anything: a NULL pointer
+ * (the message names the function and the argument), a size or count out of
+ * range, an unknown enum value (rule, rho, init, schedule, tol_mode,
+ * precision, optimizer, target, method, nudge, start), a NaN or
+ * out-of-range option, a network whose L, sizes, rule, rho or parameter
+ * views are not ones ffr_net_create makes, and a state whose layers, sizes
+ * or batch do not fit the network: FFR_ERR_ARG with a message, nothing
+ * changed. err may be NULL everywhere (the status alone). Functions without
+ * a status do nothing on NULL (the _free functions, ffr_net_init_*,
+ * ffr_optim_reset/_tick, the _opts_default functions), return NaN
+ * (ffr_rho_value, ffr_net_V_at, ffr_ep_default_lr), 0 (ffr_ep_work_floats)
+ * or a negative value (ffr_energy), or "?" for an unknown enum's name.
+ * Undefined behaviour remains, by design, for: arrays shorter than the sizes
+ * passed with them (C cannot tell: x of B x n_0 floats, a label array of n
+ * bytes, ...); a network or state altered by hand in ways other than the
+ * fields above (e.g. params pointing at a shorter block); and the raw
+ * kernels, which check nothing in their hot loops: ffr_gemm, ffr_gemm_ref,
+ * ffr_sae_grad, ffr_rbm_grad, ffr_ep_grad (pass valid pointers and sizes,
+ * work of the _work_floats size) and ffr_rng_* (a valid state). */
 const char *ffr_status_str(ffr_status s);
 /* Fill err (if not NULL) with a printf-style message and code; returns code.
  * For code built on the library (the CLI, extensions) to report like it. */
@@ -309,6 +329,7 @@ ffr_status ffr_feedforward(const ffr_net *net, const float *x, int B, ffr_state 
 ffr_status ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g, float **F); /* or NOMEM */
 
 /* Energy of each example at a state (doc/math.md); returns 0 and fills E (B),
+ * -3 for bad arguments (NULL, a state not of the network),
  * or returns -1 when the network has no energy (untied weights), -2 when out of memory. */
 int ffr_energy(const ffr_net *net, const ffr_state *st, double *E);
 
@@ -467,11 +488,13 @@ ffr_status ffr_optim_init(ffr_optim *o, ffr_optimizer kind, size_t n, ffr_err *e
 void ffr_optim_free(ffr_optim *o);
 void ffr_optim_reset(ffr_optim *o);  /* zero moments and t */
 void ffr_optim_tick(ffr_optim *o);   /* t += 1: call once per minibatch, before the segment steps */
-/* Step params p[off, off+len) with gradient g[off, off+len) (same layout as the moments). */
-void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay);
+/* Step params p[off, off+len) with gradient g[off, off+len) (same layout as the moments).
+ * FFR_ERR_ARG (nothing changed) for NULL o, p, g or moments, a range past o->n,
+ * an unknown kind or Adam before its first ffr_optim_tick; else FFR_OK. */
+ffr_status ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay);
 /* The same step by the plain scalar loop: the reference the vectorized
  * ffr_optim_step is tested against (bit-identical results). */
-void ffr_optim_step_ref(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay);
+ffr_status ffr_optim_step_ref(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay);
 
 /* Held-out measurements at the feedforward state s (Eq. 17) of each example.
  * Pair k (k = 1..L) is layers k-1, k: h = s_{k-1}, the reconstruction is the

@@ -29,6 +29,9 @@ int ffr_ep_start_parse(const char *s, ffr_ep_start *st) {
 
 ffr_status ffr_labels_check(const unsigned char *y, size_t ny, size_t nx, int n_class, const char *what,
                             ffr_err *err) {
+    if (!what) what = "labels";
+    FFR_NEED(y, err);
+    if (n_class < 1 || n_class > 256) return ffr_fail(err, FFR_ERR_ARG, "%s: classes: expected 1..256, found %d", what, n_class);
     if (ny != nx)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: label count: expected %zu (one per image), found %zu", what, nx, ny);
     for (size_t i = 0; i < ny; i++)
@@ -89,6 +92,7 @@ double ffr_ep_hist_pct(const ffr_ep_hist *h, double q) {
 /* ------------------------------------------------------------- gradient */
 size_t ffr_ep_work_floats(const ffr_net *net, int B) {
     size_t t = 0;
+    if (ffr_net_valid(net, __func__, NULL) || B < 1) return 0;
     for (int k = 0; k <= net->L; k++) t += (size_t)B * net->n[k];
     return 4 * t;
 }
@@ -179,7 +183,12 @@ double ffr_ep_grad(const ffr_net *net, const ffr_state *sa, double beta_a, const
 
 ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned char *y, size_t n,
                            const ffr_relax_opts *o, ffr_ep_eval *r, ffr_err *err) {
+    FFR_NEED(r, err);
     memset(r, 0, sizeof *r);
+    FFR_NEED(x, err);
+    FFR_NEED(o, err);
+    ffr_status vs = ffr_net_valid(net, __func__, err);
+    if (vs) return vs;
     r->n = n;
     if (!n) return ffr_fail(err, FFR_ERR_ARG, "evaluate: no examples");
     ffr_status rc = ffr_labels_check(y, n, n, net->n[net->L], "labels", err);

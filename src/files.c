@@ -264,6 +264,8 @@ void ffr_atomic_abort(ffr_afile *a) {
 /* ------------------------------------------------------ the public handle */
 ffr_status ffr_out_open(ffr_out **out, const char *path, ffr_err *err) {
     if (!out) return ffr_fail(err, FFR_ERR_ARG, "ffr_out_open: out is NULL");
+    *out = NULL;
+    FFR_NEED(path, err);
     *out = ffr_malloc(sizeof **out);
     if (!*out) return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path ? path : "output");
     ffr_status st = ffr_atomic_open(*out, path, err);
@@ -307,6 +309,7 @@ const char *ffr_out_path(const ffr_out *o) { return o ? o->path : ""; }
 void ffr_out_nosync(ffr_out *o) { if (o) o->nosync = 1; }
 
 ffr_status ffr_out_check(const char *path, ffr_err *err) {
+    FFR_NEED(path, err);
     int mode, exists;
     struct stat old;
     char tgt[4096];
@@ -334,7 +337,9 @@ int ffr_file_same(const char *a, const char *b) {
 
 /* ------------------------------------------------------------ folder lock */
 ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err) {
+    FFR_NEED(lock, err);
     *lock = -1;
+    FFR_NEED(dir, err);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -381,7 +386,7 @@ ffr_status ffr_open_read(const char *path, FILE **f, uint64_t *size, ffr_err *er
 }
 
 ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, ffr_err *err) {
-    if (!buf || !len) return ffr_fail(err, FFR_ERR_ARG, "ffr_read_file: NULL argument");
+    if (!path || !buf || !len) return ffr_fail(err, FFR_ERR_ARG, "ffr_read_file: NULL argument");
     *buf = NULL;
     *len = 0;
     FILE *f;

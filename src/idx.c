@@ -258,6 +258,11 @@ static ffr_status read_images(idx_in *in, const char *path, float **x, size_t *c
 
 ffr_status ffr_idx_read_images(const char *path, float **x, size_t *count, size_t *rows,
                                size_t *cols, ffr_err *err) {
+    FFR_NEED(path, err);
+    FFR_NEED(x, err);
+    FFR_NEED(count, err);
+    FFR_NEED(rows, err);
+    FFR_NEED(cols, err);
     *x = NULL;
     *count = *rows = *cols = 0;
     idx_in in;
@@ -269,6 +274,9 @@ ffr_status ffr_idx_read_images(const char *path, float **x, size_t *count, size_
 }
 
 ffr_status ffr_idx_read_labels(const char *path, unsigned char **y, size_t *count, ffr_err *err) {
+    FFR_NEED(path, err);
+    FFR_NEED(y, err);
+    FFR_NEED(count, err);
     *y = NULL;
     *count = 0;
     idx_in in;
@@ -354,6 +362,8 @@ static ffr_status idx_write(const char *path, const unsigned char *hdr, size_t h
 
 ffr_status ffr_idx_write_images(const char *path, const unsigned char *pix, size_t count,
                                 size_t rows, size_t cols, int gz, ffr_err *err) {
+    FFR_NEED(path, err);
+    FFR_NEED(pix, err);
     size_t n;
     if (count > UINT32_MAX || rows > UINT32_MAX || cols > UINT32_MAX || rows == 0 || cols == 0)
         return ffr_fail(err, FFR_ERR_ARG,
@@ -372,6 +382,8 @@ ffr_status ffr_idx_write_images(const char *path, const unsigned char *pix, size
 
 ffr_status ffr_idx_write_labels(const char *path, const unsigned char *y, size_t count, int gz,
                                 ffr_err *err) {
+    FFR_NEED(path, err);
+    FFR_NEED(y, err);
     if (count > UINT32_MAX)
         return ffr_fail(err, FFR_ERR_ARG, "%s: count: expected <= %u, found %zu", path, UINT32_MAX,
                         count);
@@ -469,11 +481,11 @@ static ffr_status data_load(const char *path, float **x, size_t *count, size_t *
 }
 
 ffr_status ffr_data_load(const char *path, float **x, size_t *count, size_t *dim, ffr_err *err) {
-    if (!x || !count || !dim) return ffr_fail(err, FFR_ERR_ARG, "ffr_data_load: NULL argument");
+    if (!path || !x || !count || !dim) return ffr_fail(err, FFR_ERR_ARG, "ffr_data_load: NULL argument");
     return data_load(path, x, count, dim, err);
 }
 
 ffr_status ffr_data_peek(const char *path, size_t *count, size_t *dim, ffr_err *err) {
-    if (!count || !dim) return ffr_fail(err, FFR_ERR_ARG, "ffr_data_peek: NULL argument");
+    if (!path || !count || !dim) return ffr_fail(err, FFR_ERR_ARG, "ffr_data_peek: NULL argument");
     return data_load(path, NULL, count, dim, err);
 }

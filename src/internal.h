@@ -97,6 +97,15 @@ void ffr_relax_simd(int on);
 /* relax.c: the update fused into each layer's last product (1, the default) or a separate pass (0, for tests). */
 void ffr_relax_fuse(int on);
 
+/* Argument checks of the public functions (issue 14, class 11): a NULL
+ * pointer is refused with the function's and the argument's name. */
+#define FFR_NEED(p, err) do { if (!(p)) return ffr_fail(err, FFR_ERR_ARG, "%s: %s is NULL", __func__, #p); } while (0)
+/* net is a network ffr_net_create could have made (NULL, L, sizes, rule,
+ * rho, the parameter views): FFR_ERR_ARG naming fn otherwise. */
+ffr_status ffr_net_valid(const ffr_net *net, const char *fn, ffr_err *err);
+/* st (non-NULL) has net's layers and sizes and room for B examples. */
+ffr_status ffr_state_fits(const ffr_net *net, const ffr_state *st, int B, const char *fn, ffr_err *err);
+
 /* Always-on check for internal invariants (never for user input). */
 #define FFR_ASSERT(c) do { if (!(c)) { fprintf(stderr, "%s:%d: internal error: %s\n", \
     __FILE__, __LINE__, #c); abort(); } } while (0)

@@ -174,6 +174,8 @@ static ffr_status mkdir_p(const char *dir, ffr_err *err) {
 }
 
 ffr_status ffr_mnist_json_convert(const char *pkg_dir, const char *out_dir, ffr_err *err) {
+    FFR_NEED(pkg_dir, err);
+    FFR_NEED(out_dir, err);
     unsigned char *px[10] = {0};
     size_t cnt[10] = {0}, total = 0;
     char path[4096];
@@ -256,6 +258,10 @@ static ffr_status find_file(char *out, size_t cap, const char *dir, const char *
 
 ffr_status ffr_mnist_load(const char *dir, int train, float **x, unsigned char **y, size_t *count,
                           ffr_err *err) {
+    FFR_NEED(dir, err);
+    FFR_NEED(x, err);
+    FFR_NEED(y, err);
+    FFR_NEED(count, err);
     *x = NULL;
     *y = NULL;
     *count = 0;

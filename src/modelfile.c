@@ -62,6 +62,7 @@ static int count_params(int L, const uint32_t *n, int tied, uint64_t *out) {
 
 /* ----------------------------------------------------------------- save */
 ffr_status ffr_net_save(const ffr_net *net, const char *path, ffr_err *err) {
+    FFR_NEED(path, err);
     ffr_status st = ffr_net_check(net, err);
     if (st) {
         if (err) {
@@ -222,7 +223,9 @@ static ffr_status parse_model(const unsigned char *b, size_t len, const char *pa
 }
 
 ffr_status ffr_net_load(ffr_net **out, const char *path, ffr_err *err) {
+    FFR_NEED(out, err);
     *out = NULL;
+    FFR_NEED(path, err);
     unsigned char *b = NULL;
     size_t len = 0;
     ffr_status st = slurp(path, &b, &len, err);
@@ -273,7 +276,11 @@ static ffr_status read_expect(const char *path, int ndim, size_t d0, size_t d1, 
 
 ffr_status ffr_net_import_npy(ffr_net **out, const char *dir, ffr_rule rule, ffr_rho rho, int tied,
                               ffr_err *err) {
+    FFR_NEED(out, err);
     *out = NULL;
+    FFR_NEED(dir, err);
+    if ((unsigned)rule > FFR_RULE_BOLTZMANN || (unsigned)rho > FFR_RHO_IDENTITY)
+        return ffr_fail(err, FFR_ERR_ARG, "import: unknown rule %d or rho %d", (int)rule, (int)rho);
     char p[4096], q[4096];
     ffr_status st;
     int L = 0;
@@ -431,6 +438,7 @@ static ffr_status export_set(const ffr_net *net, const char *dir, ffr_err *err) 
 }
 
 ffr_status ffr_net_export_npy(const ffr_net *net, const char *dir, ffr_err *err) {
+    FFR_NEED(dir, err);
     ffr_status st = ffr_net_check(net, err);
     if (st) return st;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)

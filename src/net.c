@@ -34,7 +34,9 @@ static void point(ffr_net *net) {
 
 ffr_status ffr_net_create(ffr_net **out, int L, const int *n, ffr_rule rule,
                           ffr_rho rho, int tied, ffr_err *err) {
+    FFR_NEED(out, err);
     *out = NULL;
+    FFR_NEED(n, err);
     if (L < 1 || L >= FFR_MAX_LAYERS)
         return ffr_fail(err, FFR_ERR_ARG, "number of weight layers: expected 1..%d, found %d",
                         FFR_MAX_LAYERS - 1, L);
@@ -72,8 +74,39 @@ void ffr_net_free(ffr_net *net) {
     free(net);
 }
 
+ffr_status ffr_net_valid(const ffr_net *net, const char *fn, ffr_err *err) {
+    if (!net) return ffr_fail(err, FFR_ERR_ARG, "%s: the network is NULL", fn);
+    if (net->L < 1 || net->L >= FFR_MAX_LAYERS)
+        return ffr_fail(err, FFR_ERR_ARG, "%s: network: expected 1..%d weight layers, found %d", fn, FFR_MAX_LAYERS - 1, net->L);
+    for (int k = 0; k <= net->L; k++)
+        if (net->n[k] < 1 || net->n[k] > (1 << 24))
+            return ffr_fail(err, FFR_ERR_ARG, "%s: network layer %d: expected 1..%d units, found %d", fn, k, 1 << 24, net->n[k]);
+    if ((unsigned)net->rule > FFR_RULE_BOLTZMANN || (unsigned)net->rho > FFR_RHO_IDENTITY)
+        return ffr_fail(err, FFR_ERR_ARG, "%s: network: unknown rule %d or rho %d", fn, (int)net->rule, (int)net->rho);
+    if (!net->params) return ffr_fail(err, FFR_ERR_ARG, "%s: network: no parameters (params is NULL)", fn);
+    for (int k = 1; k <= net->L; k++)
+        if (!net->W[k] || !net->b[k] || !net->c[k - 1] || (!net->tied && !net->V[k]))
+            return ffr_fail(err, FFR_ERR_ARG, "%s: network: the parameter views of layer %d are NULL", fn, k);
+    return FFR_OK;
+}
+
+ffr_status ffr_state_fits(const ffr_net *net, const ffr_state *st, int B, const char *fn, ffr_err *err) {
+    if (!st) return ffr_fail(err, FFR_ERR_ARG, "%s: the state is NULL", fn);
+    if (B < 1 || st->B < B || st->L != net->L)
+        return ffr_fail(err, FFR_ERR_ARG, "%s: state: expected %d layers and room for %d examples, found %d and %d", fn,
+                        net->L, B, st->L, st->B);
+    for (int k = 0; k <= net->L; k++)
+        if (st->n[k] != net->n[k] || !st->s[k])
+            return ffr_fail(err, FFR_ERR_ARG, "%s: state layer %d: expected %d units, found %d", fn, k, net->n[k], st->n[k]);
+    return FFR_OK;
+}
+
 ffr_status ffr_net_clone(ffr_net **out, const ffr_net *src, ffr_err *err) {
-    ffr_status s = ffr_net_create(out, src->L, src->n, src->rule, src->rho, src->tied, err);
+    FFR_NEED(out, err);
+    *out = NULL;
+    ffr_status s = ffr_net_valid(src, __func__, err);
+    if (s) return s;
+    s = ffr_net_create(out, src->L, src->n, src->rule, src->rho, src->tied, err);
     if (s) return s;
     memcpy((*out)->alpha_up, src->alpha_up, sizeof src->alpha_up);
     memcpy((*out)->alpha_down, src->alpha_down, sizeof src->alpha_down);
@@ -90,6 +123,7 @@ static void feedback_transpose(ffr_net *net, int k) {
 }
 
 void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale) {
+    if (ffr_net_valid(net, __func__, NULL)) return;
     ffr_rng r;
     ffr_rng_seed(&r, seed);
     memset(net->params, 0, net->nparams * sizeof(float));
@@ -104,6 +138,7 @@ void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale) {
 
 /* Fan-in uniform (PyTorch nn.Linear): W_k, b_k ~ U(+-scale/sqrt(n_{k-1})), c = 0. */
 void ffr_net_init_fanin(ffr_net *net, uint64_t seed, float scale) {
+    if (ffr_net_valid(net, __func__, NULL)) return;
     ffr_rng r;
     ffr_rng_seed(&r, seed);
     memset(net->params, 0, net->nparams * sizeof(float));
@@ -117,11 +152,15 @@ void ffr_net_init_fanin(ffr_net *net, uint64_t seed, float scale) {
 }
 
 float ffr_net_V_at(const ffr_net *net, int k, int i, int j) {
+    if (ffr_net_valid(net, __func__, NULL) || k < 1 || k > net->L || i < 0 || i >= net->n[k - 1] || j < 0 || j >= net->n[k])
+        return NAN;
     if (net->tied) return net->W[k][(size_t)j * net->n[k - 1] + i];
     return net->V[k][(size_t)i * net->n[k] + j];
 }
 
 ffr_status ffr_net_check(const ffr_net *net, ffr_err *err) {
+    ffr_status st = ffr_net_valid(net, __func__, err);
+    if (st) return st;
     for (int k = 0; k <= net->L; k++) {
         if (k >= 1 && (!isfinite(net->alpha_up[k]) || net->alpha_up[k] <= 0))
             return ffr_fail(err, FFR_ERR_ARG, "alpha_up of layer %d: expected a finite gain > 0, found %g",
@@ -167,13 +206,16 @@ const char *ffr_rule_name(ffr_rule r) { return (unsigned)r < 3 ? rule_names[r] :
 const char *ffr_rho_name(ffr_rho r) { return (unsigned)r < 3 ? rho_names[r] : "?"; }
 const char *ffr_init_name(ffr_init i) { return (unsigned)i < 4 ? init_names[i] : "?"; }
 const char *ffr_schedule_name(ffr_schedule s) { return (unsigned)s < 3 ? sched_names[s] : "?"; }
-int ffr_rule_parse(const char *s, ffr_rule *r) { int i = parse(s, rule_names, 3); if (i < 0) return -1; *r = (ffr_rule)i; return 0; }
-int ffr_rho_parse(const char *s, ffr_rho *r) { int i = parse(s, rho_names, 3); if (i < 0) return -1; *r = (ffr_rho)i; return 0; }
-int ffr_init_parse(const char *s, ffr_init *r) { int i = parse(s, init_names, 4); if (i < 0) return -1; *r = (ffr_init)i; return 0; }
-int ffr_schedule_parse(const char *s, ffr_schedule *r) { int i = parse(s, sched_names, 3); if (i < 0) return -1; *r = (ffr_schedule)i; return 0; }
+int ffr_rule_parse(const char *s, ffr_rule *r) { int i = parse(s, rule_names, 3); if (i < 0 || !r) return -1; *r = (ffr_rule)i; return 0; }
+int ffr_rho_parse(const char *s, ffr_rho *r) { int i = parse(s, rho_names, 3); if (i < 0 || !r) return -1; *r = (ffr_rho)i; return 0; }
+int ffr_init_parse(const char *s, ffr_init *r) { int i = parse(s, init_names, 4); if (i < 0 || !r) return -1; *r = (ffr_init)i; return 0; }
+int ffr_schedule_parse(const char *s, ffr_schedule *r) { int i = parse(s, sched_names, 3); if (i < 0 || !r) return -1; *r = (ffr_schedule)i; return 0; }
 
 ffr_status ffr_state_create(ffr_state **out, const ffr_net *net, int B, ffr_err *err) {
+    FFR_NEED(out, err);
     *out = NULL;
+    ffr_status vs = ffr_net_valid(net, __func__, err);
+    if (vs) return vs;
     if (B < 1) return ffr_fail(err, FFR_ERR_ARG, "batch size: expected >= 1, found %d", B);
     size_t tot = 0, t;
     for (int k = 0; k <= net->L; k++) {

@@ -364,12 +364,20 @@ ffr_status ffr_npy_read_u8(const char *path, float **data, int *ndim, size_t sha
 }
 
 ffr_status ffr_npy_read(const char *path, float **data, int *ndim, size_t shape[4], ffr_err *err) {
+    FFR_NEED(path, err);
+    FFR_NEED(data, err);
+    FFR_NEED(ndim, err);
+    FFR_NEED(shape, err);
     return ffr_npy_read_u8(path, data, ndim, shape, NULL, err);
 }
 
 /* ----------------------------------------------------------------- write */
 ffr_status ffr_npy_write(const char *path, const void *data, char dtype, int ndim,
                          const size_t *shape, ffr_err *err) {
+    FFR_NEED(path, err);
+    FFR_NEED(data, err);
+    FFR_NEED(shape, err);
+    if (ndim < 0 || ndim > 4) return ffr_fail(err, FFR_ERR_ARG, "%s: ndim: expected 0..4, found %d", path, ndim);
     const char *descr;
     size_t isz;
     switch (dtype) {

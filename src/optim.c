@@ -108,6 +108,7 @@ int ffr_optimizer_parse(const char *s, ffr_optimizer *o) {
 }
 
 ffr_status ffr_optim_init(ffr_optim *o, ffr_optimizer kind, size_t n, ffr_err *err) {
+    if (!o) return ffr_fail(err, FFR_ERR_ARG, "optimizer: NULL state");
     memset(o, 0, sizeof *o);
     if ((unsigned)kind > FFR_OPT_ADAM)
         return ffr_fail(err, FFR_ERR_ARG, "optimizer: expected sgd or adam, found %d", (int)kind);
@@ -130,12 +131,13 @@ void ffr_optim_free(ffr_optim *o) {
 }
 
 void ffr_optim_reset(ffr_optim *o) {
+    if (!o) return;
     o->t = 0;
     if (o->m) memset(o->m, 0, o->n * sizeof(float));
     if (o->v) memset(o->v, 0, o->n * sizeof(float));
 }
 
-void ffr_optim_tick(ffr_optim *o) { o->t++; }
+void ffr_optim_tick(ffr_optim *o) { if (o) o->t++; }
 
 /* The Adam step over the library's threads: contiguous ranges of 16-element blocks. */
 typedef struct { float *P, *M, *V; const float *G; size_t len; float wd, b1, b2, a, e; } adam_job;
@@ -148,16 +150,17 @@ static void adam_part(void *arg, int t, int nt) {
 
 /* One step of [off, off+len): the dispatched kernels over the run's threads,
  * or (ref) the plain scalar loops they are tested against. */
-static void optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay, int ref) {
-    FFR_ASSERT(off + len <= o->n && off + len >= off);
+static ffr_status optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay, int ref) {
+    if (!o || !p || !g || !o->m || off > o->n || len > o->n - off || (unsigned)o->kind > FFR_OPT_ADAM ||
+        (o->kind == FFR_OPT_ADAM && (!o->v || o->t < 1)))
+        return FFR_ERR_ARG;
     float *P = p + off, *M = o->m + off;
     const float *G = g + off;
     float lr = (float)o->lr, wd = decay ? (float)o->weight_decay : 0.f;
     if (o->kind == FFR_OPT_SGD) {
         (ref ? sgd_ref : sgd_kernel())(P, M, G, len, wd, (float)o->momentum, lr);
-        return;
+        return FFR_OK;
     }
-    FFR_ASSERT(o->t >= 1);
     float b1 = (float)o->beta1, b2 = (float)o->beta2;
     /* bias corrections folded into the step size (Kingma & Ba, Sec. 2) */
     double c1 = 1.0 - pow(o->beta1, (double)o->t), c2 = 1.0 - pow(o->beta2, (double)o->t);
@@ -169,12 +172,13 @@ static void optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_
         adam_job j = {P, M, o->v + off, G, len, wd, b1, b2, a, e};
         ffr_parallel(nt, adam_part, &j);
     }
+    return FFR_OK;
 }
 
-void ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
-    optim_step(o, p, g, off, len, decay, 0);
+ffr_status ffr_optim_step(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
+    return optim_step(o, p, g, off, len, decay, 0);
 }
 
-void ffr_optim_step_ref(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
-    optim_step(o, p, g, off, len, decay, 1);
+ffr_status ffr_optim_step_ref(ffr_optim *o, float *p, const float *g, size_t off, size_t len, int decay) {
+    return optim_step(o, p, g, off, len, decay, 1);
 }

@@ -22,6 +22,7 @@
 #include "relax_internal.h"
 
 void ffr_relax_opts_default(ffr_relax_opts *o) {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->init = FFR_INIT_FF;
     o->schedule = FFR_SCHED_ODD_EVEN;
@@ -37,6 +38,12 @@ void ffr_relax_opts_default(ffr_relax_opts *o) {
 }
 
 ffr_status ffr_relax_check_opts(const ffr_net *net, const ffr_relax_opts *o, int B, ffr_err *err) {
+    FFR_NEED(o, err);
+    ffr_status vs = ffr_net_valid(net, "relaxation", err);
+    if (vs) return vs;
+    if ((unsigned)o->tol_mode > FFR_TOL_REL) return ffr_fail(err, FFR_ERR_ARG, "tol_mode: expected abs or rel, found %d", (int)o->tol_mode);
+    if (!(o->diverge_factor >= 0) || !isfinite(o->diverge_factor))
+        return ffr_fail(err, FFR_ERR_ARG, "diverge_factor: expected a finite value >= 0 (0: off), found %g", o->diverge_factor);
     if (B < 1) return ffr_fail(err, FFR_ERR_ARG, "batch: expected >= 1 examples, found %d", B);
     if (o->max_sweeps < 0 || o->max_sweeps > 100000000)
         return ffr_fail(err, FFR_ERR_ARG, "max sweeps: expected 0..1e8, found %d", o->max_sweeps);
@@ -235,7 +242,10 @@ static void finish(ffr_relaxer *w, ffr_state *st) {
     ffr_trace_finish(w, st);
 }
 
-static ffr_status run_check(const ffr_relaxer *rx, int B, const ffr_state *st, ffr_err *err) {
+static ffr_status run_check(const ffr_relaxer *rx, const float *x, int B, const ffr_state *st, ffr_err *err) {
+    FFR_NEED(rx, err);
+    FFR_NEED(x, err);
+    FFR_NEED(st, err);
     const ffr_net *net = rx->net;
     if (!rx->opts_ok) return ffr_fail(err, FFR_ERR_ARG, "relaxer: its last options were refused; set valid ones first");
     if (B < 1 || B > rx->maxB)
@@ -251,7 +261,7 @@ static ffr_status run_check(const ffr_relaxer *rx, int B, const ffr_state *st, f
 /* ---- the run: Eq. 9 from the start until every example has stopped */
 ffr_status ffr_relaxer_run(ffr_relaxer *rx, const float *x, int B, ffr_state *st, const ffr_trace **trace, ffr_err *err) {
     if (trace) *trace = NULL;
-    ffr_status rc = run_check(rx, B, st, err);
+    ffr_status rc = run_check(rx, x, B, st, err);
     if (rc) return rc;
     const ffr_relax_opts *o = &rx->o;
     ffr_trace *tr = rx->tr;
@@ -298,9 +308,12 @@ ffr_status ffr_relax_rows(const ffr_net *net, const float *x, int B, const ffr_r
                           ffr_trace **trace_out, int chunk, ffr_err *err) {
     if (trace_out) *trace_out = NULL;
     if (chunk < 1 || chunk > B) chunk = B;
+    FFR_NEED(x, err);
+    FFR_NEED(st, err);
     ffr_relaxer *rx;
     ffr_status rc = ffr_relaxer_create(&rx, net, o, chunk, err);
     if (rc) return rc;
+    if ((rc = ffr_state_fits(net, st, B, "relax", err))) { ffr_relaxer_free(rx); return rc; }
     if (st->B != B || st->L != net->L) {
         ffr_relaxer_free(rx);
         return ffr_fail(err, FFR_ERR_ARG, "state: expected %d examples and %d layers, found %d and %d", B, net->L, st->B, st->L);

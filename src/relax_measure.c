@@ -62,6 +62,7 @@ int ffr_relax_energy_rows(const ffr_net *net, float *const *S, float *const *R, 
 }
 
 int ffr_energy(const ffr_net *net, const ffr_state *st, double *E) {
+    if (!E || ffr_net_valid(net, __func__, NULL) || ffr_state_fits(net, st, 1, __func__, NULL)) return -3;
     if (!net->tied) return -1;
     float *R[FFR_MAX_LAYERS], *f[FFR_MAX_LAYERS];
     float *rb = ffr_layers_alloc(net, st->B, R, 1), *fb = ffr_layers_alloc(net, st->B, f, 1);

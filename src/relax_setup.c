@@ -101,6 +101,7 @@ float *ffr_layers_alloc(const ffr_net *net, int B, float **v, int zero) {
 }
 
 ffr_status ffr_branches(const ffr_net *net, const ffr_state *st, float **f, float **g, float **F) {
+    if (ffr_net_valid(net, __func__, NULL) || ffr_state_fits(net, st, 1, __func__, NULL)) return FFR_ERR_ARG;
     float *R[FFR_MAX_LAYERS], *ff[FFR_MAX_LAYERS], *gg[FFR_MAX_LAYERS];
     ffr_coefs cf;
     float *rb = ffr_layers_alloc(net, st->B, R, 1);
@@ -143,6 +144,7 @@ void ffr_relax_feedforward(const ffr_net *net, const ffr_packs *pk, int nt, cons
 }
 
 ffr_status ffr_feedforward(const ffr_net *net, const float *x, int B, ffr_state *st) {
+    if (!x || ffr_net_valid(net, __func__, NULL) || ffr_state_fits(net, st, B, __func__, NULL)) return FFR_ERR_ARG;
     float *R[FFR_MAX_LAYERS];
     float *rb = ffr_layers_alloc(net, B, R, 0);
     if (!rb) return FFR_ERR_NOMEM;
@@ -287,6 +289,7 @@ static ffr_status apply_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *
 }
 
 ffr_status ffr_relaxer_create(ffr_relaxer **out, const ffr_net *net, const ffr_relax_opts *o, int max_batch, ffr_err *err) {
+    FFR_NEED(out, err);
     *out = NULL;
     ffr_status rc = ffr_relax_check_opts(net, o, max_batch, err);
     if (rc) return rc;
@@ -320,10 +323,13 @@ ffr_status ffr_relaxer_create(ffr_relaxer **out, const ffr_net *net, const ffr_r
 }
 
 ffr_status ffr_relaxer_set_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *err) {
+    FFR_NEED(rx, err);
+    FFR_NEED(o, err);
     return apply_opts(rx, o, err);
 }
 
 ffr_status ffr_relaxer_update(ffr_relaxer *rx, ffr_err *err) {
+    FFR_NEED(rx, err);
     ffr_status rc = ffr_net_check(rx->net, err);
     if (rc) return rc;
     ffr_coefs_fill(rx->net, &rx->cf);

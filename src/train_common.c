@@ -30,6 +30,7 @@ int ffr_target_parse(const char *s, ffr_target *t) {
 }
 
 void ffr_train_opts_default(ffr_train_opts *o, ffr_train_method m) {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->epochs = 30;
     o->batch = 100;
@@ -202,6 +203,11 @@ ffr_status ffr_train_metrics_nt(const ffr_net *net, const float *x, size_t n, in
 
 ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t n, int relax,
                                      ffr_train_metrics *m, ffr_err *err) {
+    FFR_NEED(x, err);
+    FFR_NEED(m, err);
+    ffr_status vs = ffr_net_valid(net, __func__, err);
+    if (vs) return vs;
+    if (n < 1) return ffr_fail(err, FFR_ERR_ARG, "%s: expected at least 1 example, found 0", __func__);
     return ffr_train_metrics_nt(net, x, n, relax, 0, m, err);
 }
 
@@ -228,6 +234,12 @@ static void put_f64(wbuf *w, double v) { put(w, &v, 8); }
 
 ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_train_ckpt *c,
                                ffr_err *err) {
+    FFR_NEED(path, err);
+    FFR_NEED(c, err);
+    ffr_status vs = ffr_net_valid(net, __func__, err);
+    if (vs) return vs;
+    if (!c->opt.m || (c->opt.kind == FFR_OPT_ADAM && !c->opt.v) || (c->nextra && !c->extra))
+        return ffr_fail(err, FFR_ERR_ARG, "checkpoint: the optimizer's moments (or the extra state) are NULL");
     if (c->opt.n != net->nparams)
         return ffr_fail(err, FFR_ERR_ARG, "checkpoint: optimizer covers %zu parameters, the network has %zu",
                         c->opt.n, net->nparams);
@@ -289,7 +301,11 @@ void ffr_train_ckpt_free(ffr_train_ckpt *c) {
 }
 
 ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c, ffr_err *err) {
+    FFR_NEED(c, err);
     memset(c, 0, sizeof *c);
+    FFR_NEED(path, err);
+    ffr_status vs = ffr_net_valid(net, __func__, err);
+    if (vs) return vs;
     FILE *f;
     ffr_status ost = ffr_open_read(path, &f, NULL, err); /* regular files only, never blocks */
     if (ost) return ost;

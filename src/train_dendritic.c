@@ -175,6 +175,8 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
 ffr_status ffr_train_dendritic_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                     const struct ffr_comm *comm, int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
+    ffr_status vs = ffr_train_check_common(net, x, n, o, err);
+    if (vs) return vs;
     if (net->rule != FFR_RULE_DENDRITIC)
         return ffr_fail(err, FFR_ERR_ARG, "dendritic training: the network's rule must be dendritic (found %s)",
                         ffr_rule_name(net->rule));

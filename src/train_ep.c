@@ -19,6 +19,7 @@
 #include "train_loop.h"
 
 void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
+    if (!e || !t) return;
     memset(e, 0, sizeof *e);
     ffr_train_opts_default(t, FFR_TRAIN_DENDRITIC);
     /* the measured recipe (doc/training.md): SGD with momentum 0.9, batch 100,
@@ -43,6 +44,7 @@ void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
 }
 
 double ffr_ep_default_lr(const ffr_net *net, int k) {
+    if (ffr_net_valid(net, __func__, NULL) || k < 1 || k > net->L) return NAN;
     return k <= 1 ? 0.02 : 0.01 * 256.0 / net->n[k - 1];
 }
 
@@ -265,6 +267,8 @@ static ffr_status check_ep(const ffr_net *net, const ffr_ep_opts *e, const ffr_t
         return ffr_fail(err, FFR_ERR_ARG, "ep: expected max_sweeps >= 1 and tol >= 0");
     for (int k = 1; k <= net->L; k++) {
         double lr = lr_of(net, e, k);
+        if (!(e->lr[k] >= 0) || !isfinite(e->lr[k]))
+            return ffr_fail(err, FFR_ERR_ARG, "ep: lr of layer %d: expected a finite value >= 0 (0: the default), found %g", k, e->lr[k]);
         if (!isfinite(lr)) return ffr_fail(err, FFR_ERR_ARG, "ep: lr of layer %d is not finite", k);
         if (t->optimizer == FFR_OPT_ADAM && lr != lr_of(net, e, 1))
             return ffr_fail(err, FFR_ERR_ARG, "ep: per-layer learning rates need --optimizer sgd (Adam's step does not "
@@ -278,6 +282,10 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
                         const ffr_train_opts *t, int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
     ffr_status rc;
+    FFR_NEED(e, err);
+    FFR_NEED(t, err);
+    if ((rc = ffr_net_valid(net, __func__, err))) return rc;
+    if (e->n_test && (!e->test_x || !e->test_y)) return ffr_fail(err, FFR_ERR_ARG, "ep: %zu test examples but no data (NULL)", e->n_test);
     if (!x || !y || n < 1 || n > (size_t)1 << 31) return ffr_fail(err, FFR_ERR_ARG, "ep: expected 1..2^31 examples with labels, found %zu", n);
     if ((rc = check_ep(net, e, t, err))) return rc;
     if ((rc = ffr_labels_check(y, n, n, net->n[net->L], "labels", err))) return rc;

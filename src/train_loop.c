@@ -14,6 +14,10 @@
 
 ffr_status ffr_train_check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                   ffr_err *err) {
+    FFR_NEED(o, err);
+    ffr_status vs = ffr_net_valid(net, "training", err);
+    if (vs) return vs;
+    if (o->n_holdout && !o->holdout) return ffr_fail(err, FFR_ERR_ARG, "holdout: %zu examples but no data (NULL)", o->n_holdout);
     if (!x || n < 1) return ffr_fail(err, FFR_ERR_ARG, "training data: expected at least 1 example, found %zu", n);
     if (n > (size_t)1 << 31) return ffr_fail(err, FFR_ERR_ARG, "training data: at most 2^31 examples");
     if (o->epochs < 0) return ffr_fail(err, FFR_ERR_ARG, "epochs: expected >= 0, found %d", o->epochs);

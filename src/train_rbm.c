@@ -164,6 +164,8 @@ static ffr_status rbm_extra_load(void *self, int k, const float *src, size_t n, 
 ffr_status ffr_train_rbm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                          int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
+    ffr_status vs = ffr_train_check_common(net, x, n, o, err);
+    if (vs) return vs;
     if (net->rule != FFR_RULE_BOLTZMANN || !net->tied)
         return ffr_fail(err, FFR_ERR_ARG, "rbm: the network must be tied with rule boltzmann (found %s, %s)",
                         ffr_rule_name(net->rule), net->tied ? "tied" : "untied");

@@ -28,7 +28,7 @@ const char *ffr_status_str(ffr_status s) {
     return "unknown status";
 }
 
-float ffr_rho_value(ffr_rho r, float s) { return ffr_rho_apply(r, s); }
+float ffr_rho_value(ffr_rho r, float s) { return (unsigned)r > FFR_RHO_IDENTITY ? NAN : ffr_rho_apply(r, s); }
 
 const char *ffr_esc(const char *s, char *buf, size_t cap) {
     size_t k = 0;
