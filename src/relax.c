@@ -140,10 +140,13 @@ static void start(ffr_relaxer *w, const float *x, ffr_state *st) {
         for (size_t i = 0; i < nk; i++) w->R[k][i] = ffr_rule_rate(net->rule, net->rho, st->s[k][i]);
         memcpy(w->S0[k], st->s[k], nk * sizeof(float));
     }
-    if (w->use_cup) { /* clamped input: its bottom-up product once per relaxation */
+    if (w->use_cup && !(w->same_input && w->cup_rows == B)) { /* clamped input: its bottom-up product
+                                                                  once per relaxation (or per input, ffr_relaxer_same_input) */
         ffr_relax_gemm_up(net, &w->pk, w->nt, 1, B, 1.f, w->R[0], 0.f, w->cup);
         w->flops += 2.0 * B * net->n[1] * net->n[0];
     }
+    w->cup_rows = w->use_cup ? B : 0; /* finish() puts cup back in the caller's order with the state */
+    w->same_input = 0;
     if (w->use_cdown) { /* clamped target: its top-down product once */
         ffr_relax_gemm_down(net, &w->pk, w->nt, L, B, 1.f, w->R[L], 0.f, w->cdown);
         w->flops += 2.0 * B * net->n[L - 1] * net->n[L];

@@ -50,6 +50,8 @@ struct ffr_relaxer {
     float *S0[FFR_MAX_LAYERS];  /* start state, caller's order */
     float *cup, *cdown;         /* cached W_1 r_0 (maxB, n_1) and V_L r_L (maxB, n_{L-1}); NULL when unused */
     int use_cup, use_cdown;     /* this option set caches them */
+    int cup_rows;               /* cup holds W_1 r_0 of the last run's rows (caller's order); 0: not valid */
+    int same_input;             /* ffr_relaxer_same_input: the next run may reuse cup */
     ffr_packs pk;               /* W_k and V_k packed for the kernel (or all NULL) */
     void *packbuf;
     int packed_bf16;            /* the packs hold bf16 products (1) or fp32 (0) */
