@@ -54,4 +54,13 @@ ffr_status ffr_comm_agree(const ffr_comm *comm, ffr_status rc, ffr_err *err);
 ffr_status ffr_train_comm(ffr_train_method m, ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                           const ffr_comm *comm, int *stopped, ffr_err *err);
 
+/* ffr_relax over comm (NULL or size 1: ffr_relax): ffr_relax's chunks of
+ * rows dealt out to the ranks, their states and traces all-gathered and the
+ * traces merged in chunk order (src/relax_comm.c). Every rank passes the
+ * same arguments; st and *trace_out hold the bytes of one process on rank 0
+ * (and on every rank unless a chunk failed: then the later chunks' rows of
+ * other ranks' st may hold their relaxation). */
+ffr_status ffr_relax_comm(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_state *st,
+                          ffr_trace **trace_out, const ffr_comm *comm, ffr_err *err);
+
 #endif

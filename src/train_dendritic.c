@@ -228,12 +228,7 @@ ffr_status ffr_train_comm(ffr_train_method m, ffr_net *net, const float *x, size
     if (!comm || comm->size <= 1) return ffr_train(m, net, x, n, o, stopped, err);
     switch (m) {
     case FFR_TRAIN_SAE: return ffr_train_sae_comm(net, x, n, o, comm, stopped, err);
-    case FFR_TRAIN_DENDRITIC:
-        /* each example's noise stream is seeded by its row in the relaxed block
-           (relax.c start): a shard would draw other numbers */
-        if (o->relax.init == FFR_INIT_RANDOM || o->relax.temperature > 0 || o->relax.gibbs)
-            return ffr_fail(err, FFR_ERR_UNSUPPORTED, "dendritic over %d processes: a random start, temperature or "
-                            "Gibbs sampling is seeded per row of the minibatch; run it in one process", comm->size);
+    case FFR_TRAIN_DENDRITIC: /* noise and random starts too: every block is the same ffr_relax call */
         return ffr_train_dendritic_comm(net, x, n, o, comm, stopped, err);
     default:
         return ffr_fail(err, FFR_ERR_UNSUPPORTED, "training method %s: no data-parallel training over %d processes yet "

@@ -6,10 +6,12 @@
 # batch, seed and thread count: the model, the checkpoint, and the metrics CSV
 # bar its timing columns (examples_per_s, seconds), for train --method sae and
 # --method dendritic; a checkpoint written over 2 ranks resumes over 3 to the
-# bytes of an uninterrupted run; a rank given a truncated data file stops
-# every rank with a non-zero status and that file's message, within a time
-# limit (never a hang), and no model is written; methods without the split
-# (rbm) are refused with a message. Skipped with a message when mpirun or the
+# bytes of an uninterrupted run; relax over 2 and 3 ranks writes the trace CSV
+# and every npy of one process; a rank given a truncated data file (train) or
+# model (relax) stops every rank with a non-zero status and that file's
+# message, within a time limit (never a hang), and no output is written;
+# methods without the split (rbm) and other commands (eval) are refused with
+# a message. Skipped with a message when mpirun or the
 # MPI build is missing (scripts/deps.sh installs openmpi-bin, make test builds it).
 set -u
 F=${FFRELAX:-build/ffrelax}
@@ -54,6 +56,11 @@ train_cmp sae
 train_cmp sae --decoder tied --target rate
 train_cmp sae --threads 2
 train_cmp dendritic --relax-max-sweeps 15
+# OpenBLAS for every product (its rows depend on the other rows of a product: the 32-example blocks)
+export FFRELAX_GEMM=blas
+train_cmp sae
+train_cmp dendritic --relax-max-sweeps 15
+unset FFRELAX_GEMM
 
 # resume over another number of ranks (one layer: the checkpoint after epoch 1 is
 # the uninterrupted run's): epoch 1 over 2 ranks, then epochs 2..3 over 3 = 3 epochs in one
@@ -77,8 +84,37 @@ echo "  fault: a truncated file on rank 1 stops both ranks (status $rc): $(grep 
 # rbm has no per-example split yet: refused with a message, non-zero
 mpi 2 "$M" train --method rbm --images $X --sizes 30,20 --epochs 1 --quiet --out rbm.ffr > out.txt 2>&1 && fail "rbm over 2 ranks was not refused"
 grep -q "no data-parallel training" out.txt || { cat out.txt; fail "rbm: no message"; }
+# relax: the examples' chunks shared out; the trace CSV and every npy as one process writes them,
+# for one chunk (200 examples) and several (700: chunks of 256 rows, ragged last one), with a
+# tolerance (examples stop apart), noise and a random start (seeded per example), Anderson
+"$F" init --sizes 30,700 --seed 6 --out dm7 > /dev/null && "$F" export --model dm7 --npy-dir dw7 > /dev/null || fail "init 700"
+"$F" init --sizes 30,20,10 --rule dendritic --seed 7 --out rm > /dev/null || fail "init relax model"
+relax_cmp() {
+    rm -rf one mpi; mkdir one
+    "$F" relax --model rm --images dw7/W1.npy --threads 1 --quiet --npy-dir one --trace one/trace.csv "$@" || fail "relax $*: one process"
+    for np in 2 3; do
+        rm -rf mpi; mkdir mpi
+        mpi $np "$M" relax --model rm --images dw7/W1.npy --threads 1 --quiet --npy-dir mpi --trace mpi/trace.csv "$@" > out.txt 2>&1 ||
+            { cat out.txt; fail "relax $*: -np $np"; }
+        for f in one/*; do cmp "$f" "mpi/${f#one/}" > /dev/null || fail "relax $*: ${f#one/} over $np ranks differs from one process"; done
+    done
+    echo "  relax $*: $(ls one | wc -l) files, 2 and 3 ranks = one process"
+}
+relax_cmp --count 200 --tol 1e-4 --measure-every 1
+relax_cmp --tol 1e-4 --measure-every 3
+relax_cmp --init random --temperature 0.01 --max-sweeps 25 --seed 5
+relax_cmp --tau 3 --anderson 3 --tol 1e-5 --measure-every 1
+
+# relax fault: rank 1 reads a truncated model; both stop, non-zero, with its message, no file
+head -c 1000 rm > rcut
+mpi 1 "$M" relax --model rm --images dw7/W1.npy --quiet --trace bad.csv : -np 1 "$M" relax --model rcut --images dw7/W1.npy --quiet --trace bad.csv > out.txt 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat out.txt; fail "relax fault: exit status $rc"; }
+grep -q "rcut" out.txt || { cat out.txt; fail "relax fault: no message naming the truncated model"; }
+[ ! -e bad.csv ] || fail "relax fault: a trace was written"
+echo "  relax fault: a truncated model on rank 1 stops both ranks (status $rc)"
+
 # the other commands run in one process: refused over 2 ranks, no file written
-mpi 2 "$M" relax --model dm --images $X --trace tr.csv --quiet > out.txt 2>&1 && fail "relax over 2 ranks was not refused"
-grep -q "runs in one process" out.txt || { cat out.txt; fail "relax: no message"; }
-[ ! -e tr.csv ] || fail "relax over 2 ranks wrote its trace"
+mpi 2 "$M" eval --model dm --images $X > out.txt 2>&1 && fail "eval over 2 ranks was not refused"
+grep -q "runs in one process" out.txt || { cat out.txt; fail "eval: no message"; }
 echo "cli_mpi.sh: ok"
