@@ -83,7 +83,7 @@ typedef struct {
  * views are not ones ffr_net_create makes, and a state whose layers, sizes
  * or batch do not fit the network: FFR_ERR_ARG with a message, nothing
  * changed. err may be NULL everywhere (the status alone). Functions without
- * a status do nothing on NULL (the _free functions, ffr_net_init_*,
+ * a status do nothing on NULL (the _free functions, ffr_net_init_*, ffr_relaxer_same_input,
  * ffr_optim_reset/_tick, the _opts_default functions), return NaN
  * (ffr_rho_value, ffr_net_V_at, ffr_ep_default_lr), 0 (ffr_ep_work_floats)
  * or a negative value (ffr_energy), or "?" for an unknown enum's name.

@@ -340,4 +340,4 @@ ffr_status ffr_relaxer_update(ffr_relaxer *rx, ffr_err *err) {
     return FFR_OK;
 }
 
-void ffr_relaxer_same_input(ffr_relaxer *rx) { rx->same_input = 1; }
+void ffr_relaxer_same_input(ffr_relaxer *rx) { if (rx) rx->same_input = 1; }

@@ -167,6 +167,7 @@ static void test_state_relax(void) {
     BAD(ffr_relaxer_update(NULL, &e));
     ffr_relaxer_free(rx);
     ffr_relaxer_free(NULL);
+    ffr_relaxer_same_input(NULL);
     ffr_state_free(st); ffr_state_free(s1); ffr_state_free(sn); ffr_state_free(s4);
     ffr_net_free(net); ffr_net_free(n1); ffr_net_free(nn);
 }
