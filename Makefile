@@ -2,13 +2,20 @@
 #   BLAS=1 (default) links OpenBLAS through CBLAS; BLAS=0 uses the naive gemm.
 #   SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/.
 #   DEBUG=1 builds with -O0 -g.
+#   MPI=1 builds the CLI with mpicc and -DFFR_MPI into build-mpi/ (doc/scaling.md);
+#   the library never needs MPI.
 BLAS ?= 1
+MPI ?= 0
+MPICC ?= mpicc
 SAN ?= 0
 DEBUG ?= 0
 CC ?= cc
 BUILD ?= build
 ifeq ($(SAN),1)
   BUILD := build-san
+endif
+ifeq ($(MPI),1)
+  BUILD := build-mpi
 endif
 
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wshadow -Iinclude -Isrc -MMD -MP
@@ -39,7 +46,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # the end-to-end scripts only the full tier (make test) runs; the rest of
 # tests/cli_*.sh is quick and runs in make check too
-SLOW_CLI := cli_figure1 cli_resume
+SLOW_CLI := cli_figure1 cli_resume cli_mpi
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -58,8 +65,19 @@ $(BUILD)/libffrelax.a: $(LIB_OBJ)
 # the CLI (and the plot test) compile and link with cairo
 $(CLI_OBJ) $(BUILD)/tests/test_plot.o: CFLAGS += $(CAIRO_CFLAGS)
 
+# MPI=1: the CLI (cli/mpi.c) compiles and links with mpicc; the library as always
+CLI_CC := $(CC)
+ifeq ($(MPI),1)
+  CLI_CC := $(MPICC)
+$(CLI_OBJ): CFLAGS += -DFFR_MPI
+$(CLI_OBJ): $(BUILD)/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	@echo "  MPICC $<"
+	@$(MPICC) $(CFLAGS) -c $< -o $@
+endif
+
 $(BUILD)/ffrelax: $(CLI_OBJ) $(BUILD)/libffrelax.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libffrelax.a $(CAIRO_LIBS) $(LDLIBS)
+	$(CLI_CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libffrelax.a $(CAIRO_LIBS) $(LDLIBS)
 
 ffrelax: $(BUILD)/ffrelax
 	@if [ "$(BUILD)" = build ]; then ln -sf build/ffrelax ffrelax; fi
@@ -83,8 +101,13 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libffrelax.a
 check: $(TEST_BIN) $(BUILD)/ffrelax
 	@FFRELAX=$(BUILD)/ffrelax SKIP_CLI="$(SLOW_CLI)" sh tests/run.sh $(TEST_BIN)
 
+# make test also builds the MPI CLI (build-mpi/ffrelax) when mpicc exists: tests/cli_mpi.sh
+# compares it over 2 ranks with this build, bit for bit (skipped with a message without mpirun)
+HAVE_MPICC := $(shell command -v $(MPICC) 2>/dev/null)
 test: $(TEST_BIN) $(BUILD)/ffrelax
-	@FFRELAX=$(BUILD)/ffrelax sh tests/run.sh $(TEST_BIN)
+	@if [ -n "$(HAVE_MPICC)" ] && [ "$(MPI)" != 1 ] && [ "$(SAN)" != 1 ]; then \
+	  $(MAKE) --no-print-directory MPI=1 BLAS=$(BLAS) build-mpi/ffrelax >/dev/null || exit 1; fi
+	@FFRELAX=$(BUILD)/ffrelax FFRELAX_MPI=$(if $(HAVE_MPICC),build-mpi/ffrelax,) sh tests/run.sh $(TEST_BIN)
 	@$(MAKE) --no-print-directory pytest
 
 check-asan:
@@ -95,7 +118,7 @@ test-asan: check-asan
 bench: $(BENCH_BIN)
 
 clean:
-	rm -rf build build-san ffrelax
+	rm -rf build build-san build-mpi ffrelax
 
 help: install-help
 	@echo "targets: all (default): build/ffrelax and build/libffrelax.a"
@@ -104,7 +127,8 @@ help: install-help
 	@echo "         check-asan (= test-asan): the check tier under ASan+UBSan in build-san/"
 	@echo "         bench, clean, help, valgrind,"
 	@echo "         fuzz (FUZZ_SECONDS=60 per target, FUZZ_TARGETS=...), fuzz-build"
-	@echo "switches: BLAS=1|0 (OpenBLAS or naive gemm), SAN=1 (ASan+UBSan), DEBUG=1, CC=cc"
+	@echo "switches: BLAS=1|0 (OpenBLAS or naive gemm), SAN=1 (ASan+UBSan), DEBUG=1, CC=cc,"
+	@echo "          MPI=1 (the CLI with mpicc into build-mpi/: mpirun -np N build-mpi/ffrelax train|relax ...)"
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.d)
 include mk/install.mk

@@ -611,8 +611,10 @@ int cmd_ep_study(int argc, char **argv) {
                           sec[s], speed, bperr};
             for (size_t i = 0; i < sizeof v / sizeof *v; i++) cli_csv_num(sum, v[i]);
             fputc('\n', sum);
-            printf("%-20s %-8s %7.2f%% %7.2f%% %7.2f%% %7.2f %7.2f %9.2f %8.1f %7.2fx\n", A[a].arch, sched_name[s],
-                   100 * r->test_err_relaxed, 100 * r->test_err_ff, 100 * bperr, r->free_mean, r->nudged_mean, spe, sec[s], speed);
+            char bps[16] = "       -";
+            if (!isnan(bperr)) snprintf(bps, sizeof bps, "%7.2f%%", 100 * bperr);
+            printf("%-20s %-8s %7.2f%% %7.2f%% %s %7.2f %7.2f %9.2f %8.1f %7.2fx\n", A[a].arch, sched_name[s],
+                   100 * r->test_err_relaxed, 100 * r->test_err_ff, bps, r->free_mean, r->nudged_mean, spe, sec[s], speed);
         }
     }
     fclose(sum); sum = NULL;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mpi.h"
 
 static double now(void) {
     struct timespec ts;
@@ -170,6 +171,9 @@ int cmd_relax(int argc, char **argv) {
     if (!model) return cli_fail(C, "--model is required");
     if (!images) return cli_fail(C, "--images is required");
     if (o.init == FFR_INIT_GIVEN && !start_dir) return cli_fail(C, "--init given needs --start-dir DIR");
+    /* under MPI (cli/mpi.h) the ranks share the examples (ffr_relax_comm); rank 0 alone writes and reports */
+    int writer = cli_rank() == 0, shared_fail = 0;
+    if (!writer) { trace = NULL; npy_dir = NULL; quiet = 1; progress_every = 0; }
     {
         cli_path ins[] = {{"model", model, CLI_FILE}, {"images", images, CLI_FILE}, {"mask", mask_path, CLI_FILE},
                           {"target", target_path, CLI_FILE}, {"start-dir", start_dir, CLI_DIR_RELAX}};
@@ -244,8 +248,10 @@ int cmd_relax(int argc, char **argv) {
     }
     if (progress_every) { o.progress = progress_cb; o.progress_ctx = &progress_every; }
     double t0 = now();
-    ffr_status s = ffr_relax(net, x + (size_t)offset * dim, (int)B, &o, st, &tr, &err);
+    ffr_status s = ffr_relax_comm(net, x + (size_t)offset * dim, (int)B, &o, st, &tr, cli_comm(), &err);
     double wall = now() - t0;
+    shared_fail = s != FFR_OK; /* every rank has s */
+    if (!writer) { rc = shared_fail; goto done; }
     if (s && s != FFR_ERR_DIVERGED) { cli_fail(C, "%s", err.msg); goto done; }
     if (trace && write_trace(trace, tr, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (npy_dir && write_npys(npy_dir, st, tr, &err)) { cli_fail(C, "%s", err.msg); goto done; }
@@ -291,6 +297,7 @@ int cmd_relax(int argc, char **argv) {
     if (tr->status) { cli_fail(C, "%s", err.msg); goto done; }
     rc = 0;
 done:
+    if (shared_fail) cli_mpi_failed_everywhere();
     ffr_dir_unlock(lock);
     ffr_trace_free(tr);
     ffr_state_free(st);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mpi.h"
 
 typedef struct {
     int tty, quiet, L;
@@ -138,7 +139,9 @@ int cmd_train(int argc, char **argv) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--method") && i + 1 < argc) v = argv[i + 1];
         else if (!strncmp(argv[i], "--method=", 9)) v = argv[i] + 9;
-        if (v && !strcmp(v, "ep")) return cmd_train_ep(argc, argv); /* supervised EP: cli/cmd_ep.c */
+        if (v && !strcmp(v, "ep")) /* supervised EP: cli/cmd_ep.c, one process (cli/mpi.h) */
+            return cli_comm() ? cli_mpi_refuse(C, "--method ep: no data-parallel training over MPI ranks yet (doc/scaling.md); run it in one process")
+                              : cmd_train_ep(argc, argv);
         if (v && ffr_train_method_parse(v, &method))
             return cli_fail(C, "--method: expected sae, rbm or dendritic, found '%s'", v);
     }
@@ -241,8 +244,13 @@ int cmd_train(int argc, char **argv) {
     o.checkpoint = checkpoint;
     o.resume = resume;
 
+    /* under MPI (cli/mpi.h) every rank trains the same network on its shards of
+       each minibatch; rank 0 alone locks and writes the model, checkpoint and metrics */
+    const ffr_comm *comm = cli_comm();
+    int writer = cli_rank() == 0;
+    if (!writer) { metrics = NULL; quiet = 1; }
     int ck_lock = -1; /* one run per checkpoint */
-    if (checkpoint && cli_lock_beside(C, "checkpoint", checkpoint, &ck_lock)) return 1;
+    if (checkpoint && writer && cli_lock_beside(C, "checkpoint", checkpoint, &ck_lock)) return 1;
     ffr_err err;
     ffr_net *net = NULL;
     float *x = NULL, *xh = NULL;
@@ -301,9 +309,13 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "train %s: %zu examples (%zu held out), %s, %s, %s decoder, %s\n", ffr_train_method_name(method),
                 ntrain, nh, ffr_rule_name(net->rule), ffr_rho_name(net->rho), net->tied ? "tied" : "untied", ffr_blas_info());
     int stopped = 0;
-    if (ffr_train(method, net, x, ntrain, &o, &stopped, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (ffr_train_comm(method, net, x, ntrain, &o, comm, &stopped, &err)) {
+        if (writer) cli_fail(C, "%s", err.msg); /* every rank has this error (ffr_comm_agree): rank 0 says it */
+        cli_mpi_failed_everywhere();
+        goto done;
+    }
     if (u.csv.fail) { cli_fail(C, "%s (training stopped)", u.csv.err.msg); goto done; }
-    if (ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (writer && ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
     rc = 0;
 done:

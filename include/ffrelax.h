@@ -286,6 +286,14 @@ ffr_status ffr_relaxer_run(ffr_relaxer *rx, const float *x, int B, ffr_state *st
                            ffr_err *err);
 ffr_status ffr_relaxer_set_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *err);
 ffr_status ffr_relaxer_update(ffr_relaxer *rx, ffr_err *err); /* the network's parameters changed */
+/* The next run's x is the last run's (the same B rows, the same values; the
+ * caller vouches for it): the clamped input's product W_1 rho(x) is reused
+ * from the last run instead of recomputed (e.g. the nudged phases of EP after
+ * the free phase). Results are bit-identical to recomputing. The relaxer
+ * recomputes anyway when it cannot reuse: after ffr_relaxer_update, after
+ * ffr_relaxer_set_opts that changes the precision or the clamped units, or
+ * when B differs. Applies to the next run only. */
+void ffr_relaxer_same_input(ffr_relaxer *rx);
 void ffr_relaxer_free(ffr_relaxer *rx);
 
 /* Relax B examples (a relaxer created, run once and freed). x is (B, n_0): the visible data (clamped units take it;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ep_internal.h"
+#include "relax_internal.h"
 
 static const char *nudge_names[] = {"positive", "centered", "random-sign"};
 static const char *start_names[] = {"ff", "zero", "persistent"};
@@ -55,7 +56,7 @@ int ffr_ep_argmax(const float *v, int n) {
 ffr_status ffr_ep_hist_init(ffr_ep_hist *h, int max, ffr_err *err) {
     memset(h, 0, sizeof *h);
     h->max = max;
-    h->count = calloc((size_t)max + 1, sizeof *h->count);
+    h->count = ffr_calloc((size_t)max + 1, sizeof *h->count);
     return h->count ? FFR_OK : ffr_fail(err, FFR_ERR_NOMEM, "out of memory (sweep histogram)");
 }
 void ffr_ep_hist_clear(ffr_ep_hist *h) {
@@ -175,7 +176,7 @@ double ffr_ep_grad(const ffr_net *net, const ffr_state *sa, double beta_a, const
 }
 
 /* ----------------------------------------------------------- evaluation */
-#define EVAL_CHUNK 1000
+#define EVAL_CHUNK FFR_RELAX_CHUNK
 
 ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned char *y, size_t n,
                            const ffr_relax_opts *o, ffr_ep_eval *r, ffr_err *err) {
@@ -186,29 +187,34 @@ ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned ch
     if (rc) return rc;
     int nc = n < EVAL_CHUNK ? (int)n : EVAL_CHUNK, L = net->L, nL = net->n[L], n0 = net->n[0];
     ffr_state *st = NULL;
+    ffr_relaxer *rx = NULL;
     ffr_ep_hist h;
-    if ((rc = ffr_ep_hist_init(&h, o->max_sweeps, err))) return rc;
-    if ((rc = ffr_state_create(&st, net, nc, err))) { ffr_ep_hist_free(&h); return rc; }
     ffr_relax_opts ro = *o;
     int ffstart = o->init == FFR_INIT_FF;
     if (ffstart) ro.init = FFR_INIT_GIVEN; /* the state already holds Eq. 17 */
+    if ((rc = ffr_ep_hist_init(&h, o->max_sweeps, err))) return rc;
+    if ((rc = ffr_state_create(&st, net, nc, err)) || (rc = ffr_relaxer_create(&rx, net, &ro, nc, err))) {
+        ffr_state_free(st);
+        ffr_ep_hist_free(&h);
+        return rc;
+    }
     double t0 = ffr_train_now(), eff = 0, erel = 0, conv = 0, dist = 0;
-    for (size_t b0 = 0; b0 < n; b0 += (size_t)nc) {
-        int B = (int)(n - b0 < (size_t)nc ? n - b0 : (size_t)nc);
+    int B = 0;
+    for (size_t b0 = 0; b0 < n; b0 += (size_t)B) {
+        B = ffr_relax_chunk_len((int)n, (int)b0, nc); /* never a last chunk of one row */
         ffr_state v = *st;
         v.B = B;
         const float *X = x + b0 * n0;
         ffr_feedforward(net, X, B, &v);
         for (int b = 0; b < B; b++) eff += ffr_ep_argmax(v.s[L] + (size_t)b * nL, nL) != y[b0 + b];
-        ffr_trace *tr = NULL;
-        if ((rc = ffr_relax(net, X, B, &ro, &v, &tr, err))) { ffr_trace_free(tr); break; }
+        const ffr_trace *tr = NULL;
+        if ((rc = ffr_relaxer_run(rx, X, B, &v, &tr, err))) break;
         for (int b = 0; b < B; b++) {
             erel += ffr_ep_argmax(v.s[L] + (size_t)b * nL, nL) != y[b0 + b];
             conv += o->tol > 0 ? tr->converged[b] : 1;
             if (ffstart) dist += tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0;
         }
         ffr_ep_hist_add(&h, tr, o->max_sweeps);
-        ffr_trace_free(tr);
     }
     if (!rc) {
         r->err_ff = eff / n; r->err_relaxed = erel / n;
@@ -218,6 +224,7 @@ ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned ch
         r->dist_rel = ffstart ? dist / n : NAN;
         r->seconds = ffr_train_now() - t0;
     }
+    ffr_relaxer_free(rx);
     ffr_state_free(st);
     ffr_ep_hist_free(&h);
     return rc;

@@ -140,10 +140,13 @@ static void start(ffr_relaxer *w, const float *x, ffr_state *st) {
         for (size_t i = 0; i < nk; i++) w->R[k][i] = ffr_rule_rate(net->rule, net->rho, st->s[k][i]);
         memcpy(w->S0[k], st->s[k], nk * sizeof(float));
     }
-    if (w->use_cup) { /* clamped input: its bottom-up product once per relaxation */
+    if (w->use_cup && !(w->same_input && w->cup_rows == B)) { /* clamped input: its bottom-up product
+                                                                  once per relaxation (or per input, ffr_relaxer_same_input) */
         ffr_relax_gemm_up(net, &w->pk, w->nt, 1, B, 1.f, w->R[0], 0.f, w->cup);
         w->flops += 2.0 * B * net->n[1] * net->n[0];
     }
+    w->cup_rows = w->use_cup ? B : 0; /* finish() puts cup back in the caller's order with the state */
+    w->same_input = 0;
     if (w->use_cdown) { /* clamped target: its top-down product once */
         ffr_relax_gemm_down(net, &w->pk, w->nt, L, B, 1.f, w->R[L], 0.f, w->cdown);
         w->flops += 2.0 * B * net->n[L - 1] * net->n[L];
@@ -315,16 +318,11 @@ ffr_status ffr_relax_rows(const ffr_net *net, const float *x, int B, const ffr_r
     ffr_trace_merge *g = ffr_trace_merge_new(B, net->L, o->max_sweeps);
     double *scratch = ffr_calloc((size_t)B, sizeof(double));
     if (!g || !scratch) rc = ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the trace of %d examples", B);
-    int L = net->L;
     for (int r0 = 0, m = 0; r0 < B && !rc; r0 += m) {
-        m = B - r0 < chunk ? B - r0 : chunk;
-        if (B - r0 - m == 1) m--; /* never a last chunk of one row (a BLAS's sgemv path rounds differently) */
-        ffr_state sv = *st; /* rows [r0, r0 + m) of the caller's state */
-        sv.B = m; sv.data = NULL;
-        for (int k = 0; k <= L; k++) sv.s[k] = st->s[k] + (size_t)r0 * net->n[k];
-        ffr_relax_opts oc = *o;
-        if (o->top_target) oc.top_target = o->top_target + (size_t)r0 * net->n[L];
-        if (o->nudge_target) oc.nudge_target = o->nudge_target + (size_t)r0 * net->n[L];
+        m = ffr_relax_chunk_len(B, r0, chunk);
+        ffr_state sv; /* rows [r0, r0 + m) of the caller's state */
+        ffr_relax_opts oc;
+        ffr_relax_chunk_view(net, o, st, r0, m, &sv, &oc);
         if ((rc = ffr_relaxer_set_opts(rx, &oc, err))) break;
         rx->row0 = r0;
         ffr_status rr = ffr_relaxer_run(rx, x + (size_t)r0 * net->n[0], m, &sv, &tr, err);

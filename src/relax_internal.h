@@ -50,6 +50,8 @@ struct ffr_relaxer {
     float *S0[FFR_MAX_LAYERS];  /* start state, caller's order */
     float *cup, *cdown;         /* cached W_1 r_0 (maxB, n_1) and V_L r_L (maxB, n_{L-1}); NULL when unused */
     int use_cup, use_cdown;     /* this option set caches them */
+    int cup_rows;               /* cup holds W_1 r_0 of the last run's rows (caller's order); 0: not valid */
+    int same_input;             /* ffr_relaxer_same_input: the next run may reuse cup */
     ffr_packs pk;               /* W_k and V_k packed for the kernel (or all NULL) */
     void *packbuf;
     int packed_bf16;            /* the packs hold bf16 products (1) or fp32 (0) */
@@ -91,6 +93,24 @@ static inline int ffr_unit_free(const ffr_ws *w, int k, int j) {
 #define FFR_RELAX_CHUNK 256
 ffr_status ffr_relax_rows(const ffr_net *net, const float *x, int B, const ffr_relax_opts *o, ffr_state *st,
                           ffr_trace **trace_out, int chunk, ffr_err *err);
+/* The chunks of ffr_relax_rows (also relax_comm.c, which shares them out to
+ * ranks): the length of the chunk starting at row r0 of B (at most chunk,
+ * never leaving a last chunk of one row: a BLAS's sgemv path rounds
+ * differently), and the view of rows [r0, r0 + m): st's rows as a state of m
+ * rows (no data of its own) and o with its per-example targets moved to r0. */
+static inline int ffr_relax_chunk_len(int B, int r0, int chunk) {
+    int m = B - r0 < chunk ? B - r0 : chunk;
+    return B - r0 - m == 1 ? m - 1 : m;
+}
+static inline void ffr_relax_chunk_view(const ffr_net *net, const ffr_relax_opts *o, const ffr_state *st, int r0,
+                                        int m, ffr_state *sv, ffr_relax_opts *oc) {
+    *sv = *st;
+    sv->B = m; sv->data = NULL;
+    for (int k = 0; k <= net->L; k++) sv->s[k] = st->s[k] + (size_t)r0 * net->n[k];
+    *oc = *o;
+    if (o->top_target) oc->top_target = o->top_target + (size_t)r0 * net->n[net->L];
+    if (o->nudge_target) oc->nudge_target = o->nudge_target + (size_t)r0 * net->n[net->L];
+}
 /* relax.c: the options' checks for a batch of up to B examples */
 ffr_status ffr_relax_check_opts(const ffr_net *net, const ffr_relax_opts *o, int B, ffr_err *err);
 

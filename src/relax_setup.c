@@ -273,6 +273,8 @@ static ffr_status apply_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *
     int bf16 = o->precision == FFR_PREC_BF16 && ffr_bf16_available();
     if ((!rx->packbuf || rx->packed_bf16 != bf16) && !ws_pack(rx, bf16, 1))
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the packed weights");
+    if (!use_cup || rx->packed_bf16 != bf16 || (mask_free ? o->visible_mask : NULL) != rx->mask)
+        rx->cup_rows = 0; /* the cached input product no longer matches */
     /* commit (a failure for Anderson's buffers below leaves the relaxer refusing runs) */
     rx->opts_ok = 0;
     memcpy(rx->free_layer, fl, sizeof fl);
@@ -328,5 +330,8 @@ ffr_status ffr_relaxer_update(ffr_relaxer *rx, ffr_err *err) {
     if (rc) return rc;
     ffr_coefs_fill(rx->net, &rx->cf);
     if (rx->packbuf) ws_pack(rx, rx->packed_bf16, 0); /* in place: the sizes are the network's */
+    rx->cup_rows = 0; /* W_1 changed: the cached input product is stale */
     return FFR_OK;
 }
+
+void ffr_relaxer_same_input(ffr_relaxer *rx) { rx->same_input = 1; }

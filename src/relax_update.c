@@ -116,32 +116,96 @@ static inline __attribute__((always_inline)) VTGT void vrow_update(
 }
 #endif
 
+/* The same pass in AVX2 (no FMA: separate multiplies and adds, as in the C
+ * code) for CPUs without AVX-512: 8 units a step, elements j..j+7 into
+ * row_update's lanes 0..7 (two 4-wide double halves), the tail into lane 0.
+ * Bit-identical to row_update (tests/test_relax.c checks it where it runs). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FFR_HAVE_VROW2 1
+#include <immintrin.h>
+#define VTGT2 __attribute__((target("avx2")))
+static inline __attribute__((always_inline)) VTGT2 __m256 vhs2(__m256 x) {
+    __m256 lo = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    __m256 hi = _mm256_cmp_ps(x, _mm256_set1_ps(1.f), _CMP_GT_OQ);
+    x = _mm256_blendv_ps(x, _mm256_setzero_ps(), lo);
+    return _mm256_blendv_ps(x, _mm256_set1_ps(1.f), hi);
+}
+/* (d, r, n) lanes += the squares of sn - so, rn - ro and sn, one 4-wide half */
+static inline __attribute__((always_inline)) VTGT2 void vacc2(__m128 sn, __m128 so, __m128 rn, __m128 ro, __m256d *ad,
+                                                              __m256d *ar, __m256d *an) {
+    __m256d snd = _mm256_cvtps_pd(sn);
+    __m256d d = _mm256_sub_pd(snd, _mm256_cvtps_pd(so));
+    __m256d rd = _mm256_sub_pd(_mm256_cvtps_pd(rn), _mm256_cvtps_pd(ro));
+    *ad = _mm256_add_pd(*ad, _mm256_mul_pd(d, d));
+    *ar = _mm256_add_pd(*ar, _mm256_mul_pd(rd, rd));
+    *an = _mm256_add_pd(*an, _mm256_mul_pd(snd, snd));
+}
+static inline __attribute__((always_inline)) VTGT2 void vrow2_update(
+    float *restrict s, float *restrict rt, const float *restrict u, const float *restrict bias,
+    const float *restrict c1, float cs1, const float *restrict c2, float cs2, int n, float keep,
+    float eps, ffr_rule rule, ffr_rho rho, int fhs, int rhs, int has1, int has2, double *d2o, double *rd2o, double *nno) {
+    __m256d ad0 = _mm256_setzero_pd(), ar0 = ad0, an0 = ad0, ad1 = ad0, ar1 = ad0, an1 = ad0;
+    __m256 vk = _mm256_set1_ps(keep), ve = _mm256_set1_ps(eps), v1 = _mm256_set1_ps(cs1), v2 = _mm256_set1_ps(cs2);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(bias + j));
+        if (has1) v = _mm256_add_ps(v, _mm256_mul_ps(v1, _mm256_loadu_ps(c1 + j)));
+        if (has2) v = _mm256_add_ps(v, _mm256_mul_ps(v2, _mm256_loadu_ps(c2 + j)));
+        if (fhs) v = vhs2(v);
+        __m256 so = _mm256_loadu_ps(s + j), ro = _mm256_loadu_ps(rt + j);
+        __m256 sn = _mm256_add_ps(_mm256_mul_ps(vk, so), _mm256_mul_ps(ve, v));
+        __m256 rn = rhs ? vhs2(sn) : sn;
+        _mm256_storeu_ps(s + j, sn);
+        _mm256_storeu_ps(rt + j, rn);
+        vacc2(_mm256_castps256_ps128(sn), _mm256_castps256_ps128(so), _mm256_castps256_ps128(rn),
+              _mm256_castps256_ps128(ro), &ad0, &ar0, &an0);
+        vacc2(_mm256_extractf128_ps(sn, 1), _mm256_extractf128_ps(so, 1), _mm256_extractf128_ps(rn, 1),
+              _mm256_extractf128_ps(ro, 1), &ad1, &ar1, &an1);
+    }
+    double lad[FFR_LANES], lar[FFR_LANES], lan[FFR_LANES];
+    _mm256_storeu_pd(lad, ad0); _mm256_storeu_pd(lad + 4, ad1);
+    _mm256_storeu_pd(lar, ar0); _mm256_storeu_pd(lar + 4, ar1);
+    _mm256_storeu_pd(lan, an0); _mm256_storeu_pd(lan + 4, an1);
+    for (; j < n; j++) /* the tail: lane 0, as in row_update */
+        unit_pass(s, rt, u, bias, c1, cs1, c2, cs2, j, keep, eps, rule, rho, has1, has2, lad, lar, lan);
+    double d2 = 0, rd2 = 0, nn = 0;
+    for (int l = 0; l < FFR_LANES; l++) { d2 += lad[l]; rd2 += lar[l]; nn += lan[l]; }
+    *d2o = d2; *rd2o = rd2; *nno = nn;
+}
+#endif
+
+/* update_rows_fast's rows [r0, r1) with a vector row pass (UPD: vrow_update or
+ * vrow2_update); returns the non-finite flag. */
+#define FFR_VROWS_BODY(UPD)                                                                                     \
+    const ffr_net *net = w->net;                                                                                \
+    int fhs = net->rule == FFR_RULE_HOPFIELD && net->rho == FFR_RHO_HARDSIGMOID, rhs = net->rho == FFR_RHO_HARDSIGMOID; \
+    int bad = 0;                                                                                                \
+    for (int r = r0; r < r1; r++) {                                                                             \
+        size_t o_ = (size_t)r * n;                                                                              \
+        float *s = st->s[k] + o_, *rt = w->R[k] + o_;                                                           \
+        const float *u = w->T[k] + o_, *p1 = c1 ? c1 + o_ : NULL, *p2 = c2 ? c2 + o_ : NULL;                    \
+        double d2, rd2, nn;                                                                                     \
+        if (fhs) UPD(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, 1, 1, p1 != NULL, p2 != NULL, &d2, &rd2, &nn); \
+        else if (rhs) {                                                                                         \
+            if (p1 && p2) UPD(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, 0, 1, 1, 1, &d2, &rd2, &nn); \
+            else if (p1) UPD(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, 0, 1, 1, 0, &d2, &rd2, &nn); \
+            else if (p2) UPD(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, 0, 1, 0, 1, &d2, &rd2, &nn); \
+            else UPD(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, 0, 1, 0, 0, &d2, &rd2, &nn); \
+        } else UPD(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, 0, 0, p1 != NULL, p2 != NULL, &d2, &rd2, &nn); \
+        if (!isfinite(d2)) bad = 1;                                                                             \
+        w->step2[r] += d2; w->rstep2[r] += rd2; w->norm2[r] += nn;                                              \
+    }                                                                                                           \
+    return bad;
 #ifdef FFR_HAVE_VROW
-/* update_rows_fast's rows [r0, r1) with vrow_update; returns the non-finite flag. */
 static VTGT int vrows(ffr_ws *w, ffr_state *st, int k, int r0, int r1, int n, float keep, float eps, const float *bias,
                       const float *c1, float cs1, const float *c2, float cs2) {
-    const ffr_net *net = w->net;
-    int fhs = net->rule == FFR_RULE_HOPFIELD && net->rho == FFR_RHO_HARDSIGMOID, rhs = net->rho == FFR_RHO_HARDSIGMOID;
-    int bad = 0;
-    for (int r = r0; r < r1; r++) {
-        size_t o_ = (size_t)r * n;
-        float *s = st->s[k] + o_, *rt = w->R[k] + o_;
-        const float *u = w->T[k] + o_, *p1 = c1 ? c1 + o_ : NULL, *p2 = c2 ? c2 + o_ : NULL;
-        double d2, rd2, nn;
-#define FFR_VROW(F, R, H1, H2) \
-    vrow_update(s, rt, u, bias, p1, cs1, p2, cs2, n, keep, eps, net->rule, net->rho, F, R, H1, H2, &d2, &rd2, &nn)
-        if (fhs) FFR_VROW(1, 1, p1 != NULL, p2 != NULL);
-        else if (rhs) {
-            if (p1 && p2) FFR_VROW(0, 1, 1, 1);
-            else if (p1) FFR_VROW(0, 1, 1, 0);
-            else if (p2) FFR_VROW(0, 1, 0, 1);
-            else FFR_VROW(0, 1, 0, 0);
-        } else FFR_VROW(0, 0, p1 != NULL, p2 != NULL);
-#undef FFR_VROW
-        if (!isfinite(d2)) bad = 1;
-        w->step2[r] += d2; w->rstep2[r] += rd2; w->norm2[r] += nn;
-    }
-    return bad;
+    FFR_VROWS_BODY(vrow_update)
+}
+#endif
+#ifdef FFR_HAVE_VROW2
+static VTGT2 int vrows2(ffr_ws *w, ffr_state *st, int k, int r0, int r1, int n, float keep, float eps, const float *bias,
+                        const float *c1, float cs1, const float *c2, float cs2) {
+    FFR_VROWS_BODY(vrow2_update)
 }
 #endif
 
@@ -163,6 +227,22 @@ int ffr_relax_simd_on(void) {
 #endif
 }
 
+/* The AVX2 pass: where the CPU has AVX2 but not the AVX-512 pass
+ * (ffr_relax_simd(0) turns it off too). */
+static int ffr_relax_simd2_on(void) {
+#ifdef FFR_HAVE_VROW2
+    static int avail = -1;
+    if (g_simd == 0 || ffr_relax_simd_on()) return 0;
+    if (avail < 0) {
+        __builtin_cpu_init();
+        avail = __builtin_cpu_supports("avx2");
+    }
+    return avail;
+#else
+    return 0;
+#endif
+}
+
 /* update_layer for k >= 1, no noise, no Gibbs: the common case, specialised. */
 static int update_rows_fast(ffr_ws *w, ffr_state *st, const ffr_relax_opts *o, int k, int r0, int r1) {
     const ffr_net *net = w->net;
@@ -176,6 +256,10 @@ static int update_rows_fast(ffr_ws *w, ffr_state *st, const ffr_relax_opts *o, i
 #ifdef FFR_HAVE_VROW
     if (net->rule != FFR_RULE_BOLTZMANN && net->rho != FFR_RHO_SIGMOID && ffr_relax_simd_on())
         return vrows(w, st, k, r0, r1, n, keep, eps, bias, c1, cs1, c2, cs2);
+#endif
+#ifdef FFR_HAVE_VROW2
+    if (net->rule != FFR_RULE_BOLTZMANN && net->rho != FFR_RHO_SIGMOID && ffr_relax_simd2_on())
+        return vrows2(w, st, k, r0, r1, n, keep, eps, bias, c1, cs1, c2, cs2);
 #endif
     for (int r = r0; r < r1; r++) {
         size_t o_ = (size_t)r * n;

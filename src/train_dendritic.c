@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train_loop.h"
+#include "comm.h"
 
 /* Eq. 23 gradient (the negative of the update direction) at the state st;
  * f, g, R: (B, n_k) scratch per layer. Returns the mean squared apical error per unit. */
@@ -76,25 +77,78 @@ typedef struct {
     float *f[FFR_MAX_LAYERS], *g[FFR_MAX_LAYERS], *R[FFR_MAX_LAYERS]; /* (Bmax, n_k) branch scratch */
     float *fb, *gb, *rb;   /* their allocations */
     float *Xb;             /* (Bmax, n_0) the minibatch */
+    ffr_state *sh[2];      /* a rank's shards' states (sizes other than st's and st2's) */
+    int shnext;            /* the slot of sh the next new size takes */
 } den_run;
 
-/* Relax the minibatch from the data (Eq. 17 -> Eq. 16), then the Eq. 23 gradient at s*. */
-static ffr_status den_batch(void *self, int stage, const size_t *idx, int B, ffr_net *grad, double *loss,
+/* The state for nb rows: the minibatch's (st, st2) or a shard's (cached). */
+static ffr_status den_state(den_run *s, int nb, ffr_state **out, ffr_err *err) {
+    ffr_state *c[] = {s->st, s->st2, s->sh[0], s->sh[1]};
+    for (int i = 0; i < 4; i++)
+        if (c[i] && c[i]->B == nb) { *out = c[i]; return FFR_OK; }
+    int slot = s->shnext;
+    s->shnext ^= 1;
+    ffr_state_free(s->sh[slot]);
+    s->sh[slot] = NULL;
+    ffr_status rc = ffr_state_create(&s->sh[slot], s->net, nb, err);
+    *out = s->sh[slot];
+    return rc;
+}
+
+/* Floats of an example's row: its relaxed state s_0..s_L. */
+static size_t den_row_floats(void *self, int stage) {
+    const ffr_net *net = ((den_run *)self)->net;
+    size_t f = 0;
+    (void)stage;
+    for (int k = 0; k <= net->L; k++) f += (size_t)net->n[k];
+    return f;
+}
+
+/* The per-example half: relax examples [r0, r1) of the minibatch from the
+ * data (Eq. 17 -> Eq. 16) into rows, one block of FFR_TRAIN_ROW_BLOCK
+ * examples at a time (train_loop.h: the same calls for any number of ranks). */
+static ffr_status den_local(void *self, int stage, const size_t *idx, int B, int r0, int r1, float *rows,
                             double *sweeps, ffr_rng *rng, ffr_err *err) {
     den_run *s = self;
     const ffr_net *net = s->net;
-    int n0 = net->n[0];
-    (void)stage; (void)rng;
-    ffr_state *st = B == s->st->B ? s->st : s->st2;
-    for (int r = 0; r < B; r++) memcpy(s->Xb + (size_t)r * n0, s->x + idx[r] * n0, n0 * sizeof(float));
-    ffr_trace *tr = NULL;
-    ffr_status rc = ffr_relax(net, s->Xb, B, &s->relax, st, &tr, err);
-    if (!rc) {
-        *sweeps += (double)tr->total_updates;
-        *loss = eq23_grad(net, st, s->basal, s->f, s->g, s->R, grad, s->o->threads);
+    int n0 = net->n[0], nb = r1 - r0;
+    size_t rowf = den_row_floats(s, stage);
+    (void)B; (void)rng;
+    ffr_status rc = FFR_OK;
+    for (int b = 0; b < nb && !rc; b += FFR_TRAIN_ROW_BLOCK) { /* the blocks of train_loop.h */
+        int m = nb - b < FFR_TRAIN_ROW_BLOCK ? nb - b : FFR_TRAIN_ROW_BLOCK;
+        ffr_state *st;
+        if ((rc = den_state(s, m, &st, err))) return rc;
+        for (int r = 0; r < m; r++) memcpy(s->Xb + (size_t)r * n0, s->x + idx[r0 + b + r] * n0, n0 * sizeof(float));
+        ffr_trace *tr = NULL;
+        if (!(rc = ffr_relax(net, s->Xb, m, &s->relax, st, &tr, err))) {
+            *sweeps += (double)tr->total_updates;
+            for (int r = 0; r < m; r++) {
+                float *row = rows + (size_t)(b + r) * rowf;
+                for (int k = 0; k <= net->L; k++, row += net->n[k - 1])
+                    memcpy(row, st->s[k] + (size_t)r * net->n[k], (size_t)net->n[k] * sizeof(float));
+            }
+        }
+        ffr_trace_free(tr);
     }
-    ffr_trace_free(tr);
     return rc;
+}
+
+/* The sums over the minibatch: the Eq. 23 gradient at the B relaxed states. */
+static ffr_status den_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, ffr_net *grad,
+                             double *loss, ffr_err *err) {
+    den_run *s = self;
+    const ffr_net *net = s->net;
+    size_t rowf = den_row_floats(s, stage);
+    (void)idx; (void)err;
+    ffr_state *st = B == s->st->B ? s->st : s->st2;
+    for (int r = 0; r < B; r++) {
+        const float *row = rows + (size_t)r * rowf;
+        for (int k = 0; k <= net->L; k++, row += net->n[k - 1])
+            memcpy(st->s[k] + (size_t)r * net->n[k], row, (size_t)net->n[k] * sizeof(float));
+    }
+    *loss = eq23_grad(net, st, s->basal, s->f, s->g, s->R, grad, s->o->threads);
+    return FFR_OK;
 }
 
 /* Every layer's branches: W_k (tied, or basal), b_k (basal), V_k (untied), c_{k-1}. */
@@ -115,6 +169,11 @@ static int den_segments(void *self, int stage, ffr_train_seg *seg, int max) {
 
 ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                int *stopped, ffr_err *err) {
+    return ffr_train_dendritic_comm(net, x, n, o, NULL, stopped, err);
+}
+
+ffr_status ffr_train_dendritic_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                                    const struct ffr_comm *comm, int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
     if (net->rule != FFR_RULE_DENDRITIC)
         return ffr_fail(err, FFR_ERR_ARG, "dendritic training: the network's rule must be dendritic (found %s)",
@@ -142,10 +201,11 @@ ffr_status ffr_train_dendritic(ffr_net *net, const float *x, size_t n, const ffr
     fp = ffr_train_fnv(fp, &o->relax.max_sweeps, sizeof o->relax.max_sweeps);
     ffr_trainer t = {.method = FFR_TRAIN_DENDRITIC, .name = "dendritic", .nstages = 1, .greedy = 0, .x = x, .n = n,
                      .dim = net->n[0], .fp = fp, .fp_what = "--basal, --relax-tol, --relax-max-sweeps",
-                     .has_sweeps = 1, .self = &s, .batch = den_batch, .segments = den_segments};
-    rc = ffr_train_run(&t, net, o, stopped, err);
+                     .has_sweeps = 1, .self = &s, .row_floats = den_row_floats, .local = den_local, .reduce = den_reduce,
+                     .segments = den_segments};
+    rc = ffr_train_run_comm(&t, net, o, comm, stopped, err);
 done:
-    ffr_state_free(s.st); ffr_state_free(s.st2);
+    ffr_state_free(s.st); ffr_state_free(s.st2); ffr_state_free(s.sh[0]); ffr_state_free(s.sh[1]);
     free(s.fb); free(s.gb); free(s.rb); free(s.Xb);
     return rc;
 }
@@ -159,4 +219,17 @@ ffr_status ffr_train(ffr_train_method m, ffr_net *net, const float *x, size_t n,
     case FFR_TRAIN_EP: return ffr_fail(err, FFR_ERR_ARG, "training method ep needs labels: call ffr_train_ep");
     }
     return ffr_fail(err, FFR_ERR_ARG, "training method: expected sae, rbm or dendritic, found %d", (int)m);
+}
+
+ffr_status ffr_train_comm(ffr_train_method m, ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                          const ffr_comm *comm, int *stopped, ffr_err *err) {
+    if (!comm || comm->size <= 1) return ffr_train(m, net, x, n, o, stopped, err);
+    switch (m) {
+    case FFR_TRAIN_SAE: return ffr_train_sae_comm(net, x, n, o, comm, stopped, err);
+    case FFR_TRAIN_DENDRITIC: /* noise and random starts too: every block is the same ffr_relax call */
+        return ffr_train_dendritic_comm(net, x, n, o, comm, stopped, err);
+    default:
+        return ffr_fail(err, FFR_ERR_UNSUPPORTED, "training method %s: no data-parallel training over %d processes yet "
+                        "(doc/scaling.md); run it in one process", ffr_train_method_name(m), comm->size);
+    }
 }

@@ -62,6 +62,7 @@ typedef struct {
     int Bmax, nfree_units;       /* sum of n_k, k >= 1 (persistent rows) */
     double gscale[FFR_MAX_LAYERS];
     ffr_state *sf, *sp, *sm;
+    ffr_relaxer *rx;             /* one for the run: options set per phase, weights re-packed per batch */
     float *X, *Y, *work;
     float *persist;              /* (n, nfree_units) the last free states; valid after epoch 1 */
     int persist_valid;
@@ -96,15 +97,19 @@ static void persist_io(ep_self *S, ffr_state *st, int r, size_t ex, int save) {
     }
 }
 
-/* One relaxation; its per-example sweeps go into h. */
-static ffr_status relax_phase(ep_self *S, const ffr_relax_opts *o, ffr_state *st, int B, ffr_ep_hist *h,
-                              ffr_trace **keep, ffr_err *err) {
-    ffr_trace *tr = NULL;
-    ffr_status rc = ffr_relax(S->net, S->X, B, o, st, &tr, err);
-    if (!rc) ffr_ep_hist_add(h, tr, o->max_sweeps);
-    if (keep && !rc) *keep = tr;
-    else ffr_trace_free(tr);
-    return rc;
+/* One relaxation of the batch S->X on the run's relaxer; its per-example
+ * sweeps go into h. same_input: X is the last phase's (the clamped input's
+ * product W_1 rho(x) is reused: the nudged phases). */
+static ffr_status relax_phase(ep_self *S, const ffr_relax_opts *o, int same_input, ffr_state *st, int B,
+                              ffr_ep_hist *h, const ffr_trace **keep, ffr_err *err) {
+    const ffr_trace *tr = NULL;
+    ffr_status rc = ffr_relaxer_set_opts(S->rx, o, err);
+    if (rc) return rc;
+    if (same_input) ffr_relaxer_same_input(S->rx);
+    if ((rc = ffr_relaxer_run(S->rx, S->X, B, st, &tr, err))) return rc;
+    ffr_ep_hist_add(h, tr, o->max_sweeps);
+    if (keep) *keep = tr;
+    return FFR_OK;
 }
 
 static ffr_status ep_batch(void *self, int stage, const size_t *idx, int B, ffr_net *grad, double *loss,
@@ -117,6 +122,8 @@ static ffr_status ep_batch(void *self, int stage, const size_t *idx, int B, ffr_
     for (int b = 0; b < B; b++) memcpy(S->X + (size_t)b * n0, S->x + idx[b] * n0, n0 * sizeof(float));
     ffr_ep_onehot(S->Y, S->y, idx, B, nL);
     ffr_state sf = view(S->sf, B), sp = view(S->sp, B), sm = view(S->sm, B);
+    ffr_status rc = ffr_relaxer_update(S->rx, err); /* the optimizer changed the weights since the last batch */
+    if (rc) return rc;
 
     /* free phase: the start */
     int ffknown = S->e->start != FFR_EP_START_ZERO;
@@ -130,13 +137,11 @@ static ffr_status ep_batch(void *self, int stage, const size_t *idx, int B, ffr_
     }
     if (S->persist && S->persist_valid) /* epoch 1 starts from Eq. 17, later ones from the last free state */
         for (int b = 0; b < B; b++) persist_io(S, &sf, b, idx[b], 0);
-    ffr_trace *tr = NULL;
+    const ffr_trace *tr = NULL;
     long before = S->hfree.sum + S->hnudge.sum;
-    ffr_status rc = relax_phase(S, &S->ofree, &sf, B, &S->hfree, &tr, err);
-    if (rc) return rc;
+    if ((rc = relax_phase(S, &S->ofree, 0, &sf, B, &S->hfree, &tr, err))) return rc;
     if (S->e->start == FFR_EP_START_FF)
         for (int b = 0; b < B; b++) { S->dist += tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0; S->ndist++; }
-    ffr_trace_free(tr);
     for (int b = 0; b < B; b++) {
         S->err_rel += ffr_ep_argmax(sf.s[L] + (size_t)b * nL, nL) != S->y[idx[b]];
         if (S->persist) persist_io(S, &sf, b, idx[b], 1);
@@ -150,11 +155,11 @@ static ffr_status ep_batch(void *self, int stage, const size_t *idx, int B, ffr_
     copy_state(&sp, &sf, net);
     on.nudge_target = S->Y;
     on.beta = ba;
-    if ((rc = relax_phase(S, &on, &sp, B, &S->hnudge, NULL, err))) return rc;
+    if ((rc = relax_phase(S, &on, 1, &sp, B, &S->hnudge, NULL, err))) return rc;
     if (bb != 0) {
         copy_state(&sm, &sf, net);
         on.beta = bb;
-        if ((rc = relax_phase(S, &on, &sm, B, &S->hnudge, NULL, err))) return rc;
+        if ((rc = relax_phase(S, &on, 1, &sm, B, &S->hnudge, NULL, err))) return rc;
     }
     *sweeps += (double)(S->hfree.sum + S->hnudge.sum - before);
 
@@ -331,6 +336,7 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
     if ((rc = ffr_state_create(&S.sf, net, S.Bmax, err)) || (rc = ffr_state_create(&S.sp, net, S.Bmax, err)) ||
         (rc = ffr_state_create(&S.sm, net, S.Bmax, err)))
         goto done;
+    if ((rc = ffr_relaxer_create(&S.rx, net, &S.ofree, S.Bmax, err))) goto done;
     if ((rc = ffr_ep_hist_init(&S.hfree, S.ofree.max_sweeps, err)) || (rc = ffr_ep_hist_init(&S.hnudge, S.onudge.max_sweeps, err)))
         goto done;
     S.X = ffr_calloc((size_t)S.Bmax, (size_t)net->n[0] * sizeof(float));
@@ -348,6 +354,7 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
     }
 done:
     ffr_state_free(S.sf); ffr_state_free(S.sp); ffr_state_free(S.sm);
+    ffr_relaxer_free(S.rx);
     ffr_ep_hist_free(&S.hfree); ffr_ep_hist_free(&S.hnudge);
     free(S.X); free(S.Y); free(S.work); free(S.persist);
     return rc;

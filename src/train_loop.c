@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "train_loop.h"
+#include "comm.h"
 
 ffr_status ffr_train_check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                   ffr_err *err) {
@@ -141,9 +142,21 @@ static void what_name(char *buf, size_t sz, const ffr_trainer *t, int stage, int
 }
 
 /* The end of an epoch: parameters finite, metrics, report, checkpoint. */
-static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o, ffr_train_ckpt *ck,
-                            int stage, int epoch, const epoch_acc *a, ffr_train_metrics *m, int *stop,
-                            ffr_err *err) {
+/* Rank 0's progress report, its stop broadcast to every rank (comm NULL: one process). */
+static ffr_status report_all(const ffr_trainer *t, const ffr_train_opts *o, const ffr_comm *comm, int stage,
+                             int epoch, const epoch_acc *a, double dt, int end, const ffr_train_metrics *m,
+                             int *stop, ffr_err *err) {
+    *stop = 0;
+    if (!o->progress) return FFR_OK;
+    if (!comm || comm->rank == 0) *stop = report(t, o, stage, epoch, a, dt, end, m);
+    if (comm && comm->size > 1 && comm->bcast(comm->ctx, stop, sizeof *stop, 0))
+        return ffr_fail(err, FFR_ERR_IO, "%s: rank %d: a collective failed", t->name, comm->rank);
+    return FFR_OK;
+}
+
+static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o, const ffr_comm *comm,
+                            ffr_train_ckpt *ck, int stage, int epoch, const epoch_acc *a, ffr_train_metrics *m,
+                            int *stop, ffr_err *err) {
     double dt = ffr_train_now() - a->te;
     char what[96];
     what_name(what, sizeof what, t, stage, epoch);
@@ -155,17 +168,17 @@ static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_
     if (o->holdout && o->n_holdout) {
         rc = t->metrics ? t->metrics(t->self, stage, net, o, m, err)
                         : ffr_train_metrics_nt(net, o->holdout, o->n_holdout, o->holdout_relax, o->threads, m, err);
-        if (rc) return rc;
+        if ((rc = ffr_comm_agree(comm, rc, err))) return rc;
         mp = m;
     }
-    if (o->progress) *stop = report(t, o, stage, epoch, a, dt, 1, mp);
+    if ((rc = report_all(t, o, comm, stage, epoch, a, dt, 1, mp, stop, err))) return rc;
     /* the checkpoint after the epoch's report (the caller's metrics row): a kill
        between the two repeats the epoch, and the caller drops rows past the
        checkpoint's epoch on resume, so every epoch's row is written once */
-    if (o->checkpoint) {
+    if (o->checkpoint && (!comm || comm->rank == 0)) { /* one writer: rank 0 */
         size_t nx = t->extra_floats ? t->extra_floats(t->self, stage) : 0;
         if (nx) {
-            if (!(ck->extra = malloc(nx * sizeof(float))))
+            if (!(ck->extra = ffr_malloc(nx * sizeof(float))))
                 return ffr_fail(err, FFR_ERR_NOMEM, "%s: checkpoint: out of memory", what);
             t->extra_save(t->self, stage, ck->extra);
             ck->nextra = nx;
@@ -173,30 +186,90 @@ static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_
         rc = ffr_train_ckpt_save(o->checkpoint, net, ck, err);
         free(ck->extra);
         ck->extra = NULL; ck->nextra = 0;
-        if (rc) return rc;
     }
-    return FFR_OK;
+    return o->checkpoint ? ffr_comm_agree(comm, rc, err) : rc;
+}
+
+/* ---------------------------------------------------------- minibatch */
+/* Buffers of the split minibatch (trainers with local and reduce). */
+typedef struct {
+    float *rows;       /* (Bmax, rowf) the per-example rows of the stage */
+    size_t rowf, cap;  /* floats per row; rows' capacity in floats */
+    size_t *counts, *displs; /* (P) bytes of each rank's shard, and offsets */
+    double *sw;        /* (P) each rank's relaxation updates */
+} split_buf;
+
+/* One minibatch's gradient into grad, *l its loss, *sweeps += its updates:
+ * t->batch, or t->local on this rank's shard (the whole minibatch without a
+ * communicator), the all-gather of the rows, and t->reduce on all of them. */
+static ffr_status minibatch(const ffr_trainer *t, const ffr_comm *comm, split_buf *sb, int stage, const size_t *idx,
+                            int B, ffr_net *grad, double *l, double *sweeps, ffr_rng *rng, ffr_err *err) {
+    if (!t->local) return t->batch(t->self, stage, idx, B, grad, l, sweeps, rng, err);
+    int P = comm ? comm->size : 1;
+    size_t r0 = 0, r1 = (size_t)B, rowf = sb->rowf;
+    if (P > 1) ffr_comm_shard((size_t)B, FFR_TRAIN_ROW_BLOCK, comm->rank, P, &r0, &r1);
+    double sw = 0;
+    /* also on an empty shard (r0 == r1): the trainer may keep per-minibatch state that reduce reads */
+    ffr_status rc = t->local(t->self, stage, idx, B, (int)r0, (int)r1, sb->rows + r0 * rowf, &sw, rng, err);
+    if (P > 1) { /* every rank learns of a failure before the collectives */
+        if ((rc = ffr_comm_agree(comm, rc, err))) return rc;
+        for (int p = 0; p < P; p++) {
+            size_t a, b;
+            ffr_comm_shard((size_t)B, FFR_TRAIN_ROW_BLOCK, p, P, &a, &b);
+            sb->counts[p] = (b - a) * rowf * sizeof(float);
+            sb->displs[p] = a * rowf * sizeof(float);
+        }
+        if (comm->allgatherv(comm->ctx, sb->rows + r0 * rowf, sb->rows, sb->counts, sb->displs) ||
+            comm->allgather(comm->ctx, &sw, sizeof sw, sb->sw))
+            return ffr_fail(err, FFR_ERR_IO, "%s: rank %d: a collective failed", t->name, comm->rank);
+        sw = 0; /* integer counts: the sum is exact in any order */
+        for (int p = 0; p < P; p++) sw += sb->sw[p];
+    }
+    if (rc) return rc;
+    *sweeps += sw;
+    return t->reduce(t->self, stage, idx, B, sb->rows, grad, l, err);
 }
 
 /* --------------------------------------------------------------- loop */
 ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o, int *stopped,
                          ffr_err *err) {
+    return ffr_train_run_comm(t, net, o, NULL, stopped, err);
+}
+
+ffr_status ffr_train_run_comm(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o, const ffr_comm *comm,
+                              int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
     ffr_status rc = ffr_train_check_common(net, t->x, t->n, o, err);
     if (rc) return rc;
-    FFR_ASSERT(t->batch && t->segments && t->nstages >= 1 && (!t->extra_floats || (t->extra_save && t->extra_load)));
+    FFR_ASSERT((t->batch || (t->local && t->reduce && t->row_floats)) && t->segments && t->nstages >= 1 &&
+               (!t->extra_floats || (t->extra_save && t->extra_load)));
+    int P = comm ? comm->size : 1;
+    if (P > 1 && !t->local)
+        return ffr_fail(err, FFR_ERR_UNSUPPORTED, "%s: no data-parallel training over %d processes yet (doc/scaling.md); run it in one process",
+                        t->name, P);
     size_t n = t->n, Bmax = (size_t)o->batch < n ? (size_t)o->batch : n, nbatches = (n + Bmax - 1) / Bmax;
     ffr_net *grad = NULL;
     ffr_train_ckpt ck;
     memset(&ck, 0, sizeof ck);
-    size_t *perm = malloc(n * sizeof *perm);
-    if (!perm) return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", t->name);
+    split_buf sb;
+    memset(&sb, 0, sizeof sb);
+    size_t *perm = ffr_malloc(n * sizeof *perm);
+    if (P > 1) {
+        sb.counts = ffr_malloc(2 * (size_t)P * sizeof(size_t));
+        sb.sw = ffr_malloc((size_t)P * sizeof(double));
+        if (sb.counts) sb.displs = sb.counts + P;
+    }
+    if (!perm || (P > 1 && (!sb.counts || !sb.sw))) rc = ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", t->name);
+    if ((rc = ffr_comm_agree(comm, rc, err))) goto done;
     if ((rc = ffr_net_clone(&grad, net, err))) goto done;
     if ((rc = ffr_optim_init(&ck.opt, o->optimizer, net->nparams, err))) goto done;
     ffr_rng_seed(&ck.rng, o->seed);
     uint64_t dh = o->checkpoint ? data_hash(t->x, n, t->dim) : 0; /* once per run, only where it is stored */
     int resumed = 0, s0 = 1, e0 = 0;
-    if ((rc = resume(t, o, net, &ck, dh, nbatches, &resumed, err))) goto done;
+    /* every rank reads the checkpoint (rank 0 wrote it); the trained bytes do
+       not depend on the number of ranks, so a restart may change it */
+    rc = resume(t, o, net, &ck, dh, nbatches, &resumed, err);
+    if ((rc = ffr_comm_agree(comm, rc, err))) goto done;
     if (resumed) { s0 = t->greedy ? ck.layer : 1; e0 = ck.epoch; }
     ck.method = t->method; ck.fingerprint = t->fp; ck.data_hash = dh;
     ck.n = n; ck.batch = o->batch; ck.seed = o->seed;
@@ -209,8 +282,15 @@ ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opt
     double t0 = ffr_train_now();
     for (int stage = 1; stage <= t->nstages; stage++) {
         int first = stage == s0 ? e0 : 0, skipped = stage < s0, fresh = !skipped && first == 0;
-        if (t->stage_begin && (rc = t->stage_begin(t->self, stage, fresh, skipped, err))) goto done;
+        if (t->stage_begin) rc = t->stage_begin(t->self, stage, fresh, skipped, err);
+        if ((rc = ffr_comm_agree(comm, rc, err))) goto done;
         if (skipped) continue;
+        if (t->local && (sb.rowf = t->row_floats(t->self, stage)) * Bmax > sb.cap) {
+            float *r = ffr_realloc(sb.rows, sb.rowf * Bmax * sizeof(float));
+            if (r) { sb.rows = r; sb.cap = sb.rowf * Bmax; }
+            else rc = ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory (%zu x %zu rows)", t->name, Bmax, sb.rowf);
+            if ((rc = ffr_comm_agree(comm, rc, err))) goto done;
+        }
         if (fresh) ffr_optim_reset(&ck.opt);
         ffr_train_seg seg[FFR_TRAIN_MAX_SEGS];
         int nseg = t->segments(t->self, stage, seg, FFR_TRAIN_MAX_SEGS);
@@ -221,7 +301,7 @@ ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opt
             for (size_t b0 = 0, nb = 0; b0 < n; b0 += Bmax, nb++) {
                 int B = (int)(n - b0 < Bmax ? n - b0 : Bmax);
                 double l = 0;
-                if ((rc = t->batch(t->self, stage, perm + b0, B, grad, &l, &a.sweeps, &ck.rng, err))) goto done;
+                if ((rc = minibatch(t, comm, &sb, stage, perm + b0, B, grad, &l, &a.sweeps, &ck.rng, err))) goto done;
                 a.lsum += l * B; a.done += (size_t)B;
                 ffr_optim_tick(&ck.opt);
                 for (int i = 0; i < nseg; i++)
@@ -232,14 +312,18 @@ ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opt
                     rc = ffr_fail(err, FFR_ERR_DIVERGED, "%s: loss is not finite (lower --lr)", what);
                     goto done;
                 }
-                if (o->progress && o->progress_every > 0 && (nb + 1) % (size_t)o->progress_every == 0 &&
-                    b0 + B < n && report(t, o, stage, e + 1, &a, ffr_train_now() - a.te, 0, NULL)) {
-                    if (stopped) *stopped = 1;
-                    goto done;
+                if (o->progress && o->progress_every > 0 && (nb + 1) % (size_t)o->progress_every == 0 && b0 + B < n) {
+                    int stop;
+                    if ((rc = report_all(t, o, comm, stage, e + 1, &a, ffr_train_now() - a.te, 0, NULL, &stop, err)))
+                        goto done;
+                    if (stop) {
+                        if (stopped) *stopped = 1;
+                        goto done;
+                    }
                 }
             }
             int stop = 0;
-            if ((rc = epoch_end(t, net, o, &ck, stage, e + 1, &a, &m, &stop, err))) goto done;
+            if ((rc = epoch_end(t, net, o, comm, &ck, stage, e + 1, &a, &m, &stop, err))) goto done;
             if (stop) { if (stopped) *stopped = 1; goto done; }
         }
     }
@@ -247,5 +331,6 @@ done:
     ffr_train_ckpt_free(&ck);
     ffr_net_free(grad);
     free(perm);
+    free(sb.rows); free(sb.counts); free(sb.sw);
     return rc;
 }

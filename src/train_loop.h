@@ -86,6 +86,29 @@ typedef struct ffr_trainer {
      * updates (sweeps x examples) to *sweeps. rng: the run's generator (sampling). */
     ffr_status (*batch)(void *self, int stage, const size_t *idx, int B, ffr_net *grad, double *loss,
                         double *sweeps, ffr_rng *rng, ffr_err *err);
+    /* The minibatch split in two (optional, all three together; then batch may
+     * be NULL): the per-example work and the reduction over examples. With
+     * them the loop calls local on the whole minibatch [0, B) and then reduce;
+     * with a communicator (comm.h) each rank calls local on its contiguous
+     * shard [r0, r1) of the minibatch (possibly empty: r0 == r1), the loop all-gathers the rows and every
+     * rank calls reduce on all B rows, so the result has the same bits for any
+     * number of ranks. local writes row_floats(stage) floats per example
+     * r0..r1-1 at rows (already offset: rows[0] is example r0's row) and adds its
+     * relaxation updates to *sweeps; it may use every example's idx (a trainer
+     * that draws random numbers draws those of all B examples, in the
+     * single-process order, and uses its shard's). reduce: the gradient and
+     * *loss (as batch) from the B rows. */
+    size_t (*row_floats)(void *self, int stage);
+    /* With local: the rows of a shard are whole blocks of FFR_TRAIN_ROW_BLOCK
+     * examples from the minibatch's start (the last one short), and local runs
+     * its products (and relaxations) block by block, so that every block is the
+     * same call in one process and over any number of ranks: bit-identical by
+     * construction for any deterministic gemm, whether or not its rows depend on
+     * the other rows of a product (OpenBLAS's do; tests/test_comm.c). */
+    ffr_status (*local)(void *self, int stage, const size_t *idx, int B, int r0, int r1, float *rows,
+                        double *sweeps, ffr_rng *rng, ffr_err *err);
+    ffr_status (*reduce)(void *self, int stage, const size_t *idx, int B, const float *rows, ffr_net *grad,
+                         double *loss, ffr_err *err);
     /* Required. Fill seg[0..return) (at most max) with the segments stage moves. */
     int (*segments)(void *self, int stage, ffr_train_seg *seg, int max);
     /* Optional. Extra checkpoint state of a stage: its size in floats (0: none),
@@ -101,6 +124,9 @@ typedef struct ffr_trainer {
 } ffr_trainer;
 
 #define FFR_TRAIN_FNV0 0xcbf29ce484222325ULL
+/* The block of rows of the per-example half (local above): its products run
+ * on at most this many examples at a time. */
+#define FFR_TRAIN_ROW_BLOCK 32
 
 /* The option checks every trainer shares (data size, epochs, batch, lr,
  * weight decay, optimizer and its hyper-parameters, threads, holdout size,
@@ -109,10 +135,24 @@ typedef struct ffr_trainer {
 ffr_status ffr_train_check_common(const ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                   ffr_err *err);
 
-/* Run the training loop above on net (in place). Returns FFR_OK (also when
+struct ffr_comm;
+/* Run the training loop above on net (in place). comm (comm.h; NULL or size
+ * 1: one process): data-parallel over its ranks (the trainer needs local and
+ * reduce): every rank runs the same loop on the same data, rank 0 alone
+ * writes the checkpoint and calls o->progress (its stop is broadcast), and
+ * every failure is agreed on so that all ranks return it (ffr_comm_agree). Returns FFR_OK (also when
  * the progress callback stopped the run: *stopped = 1 when stopped is not
  * NULL), or an error with err filled. */
+ffr_status ffr_train_run_comm(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o,
+                              const struct ffr_comm *comm, int *stopped, ffr_err *err);
+/* ffr_train_run_comm with no communicator: one process. */
 ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opts *o, int *stopped,
                          ffr_err *err);
+
+/* The trainers with a communicator (comm.h; NULL: the public ffr_train_*). */
+ffr_status ffr_train_sae_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                              const struct ffr_comm *comm, int *stopped, ffr_err *err);
+ffr_status ffr_train_dendritic_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                                    const struct ffr_comm *comm, int *stopped, ffr_err *err);
 
 #endif

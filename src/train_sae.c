@@ -33,20 +33,19 @@ static inline float drho(ffr_rho r, float a, float ra) { /* rho'(a) given ra = r
 SAE_INLINE void pass_rho(ffr_rho rho, const float *in, float *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = ffr_rho_apply(rho, in[i]);
 }
-/* A[B,nh] += b; R = rho(A) */
-SAE_INLINE void pass_enc(ffr_rho rho, float *A, float *R, const float *b, int B, int nh) {
+/* A[B,nh] += b; R = rho(A) (R's rows ldr apart) */
+SAE_INLINE void pass_enc(ffr_rho rho, float *A, float *R, int ldr, const float *b, int B, int nh) {
     for (int r = 0; r < B; r++) {
-        float *a = A + (size_t)r * nh, *o = R + (size_t)r * nh;
+        float *a = A + (size_t)r * nh, *o = R + (size_t)r * ldr;
         for (int j = 0; j < nh; j++) { a[j] += b[j]; o[j] = ffr_rho_apply(rho, a[j]); }
     }
 }
-/* D[B,nh] *= rho'(A); gb = sum_b D */
-SAE_INLINE void pass_drho(ffr_rho rho, float *D, const float *A, const float *R, float *gb, int B, int nh) {
-    memset(gb, 0, (size_t)nh * sizeof(float));
+/* D[B,nh] *= rho'(A) (D's and R's rows ldd, ldr apart) */
+SAE_INLINE void pass_drho(ffr_rho rho, float *D, int ldd, const float *A, const float *R, int ldr, int B, int nh) {
     for (int r = 0; r < B; r++) {
-        float *d = D + (size_t)r * nh;
-        const float *a = A + (size_t)r * nh, *o = R + (size_t)r * nh;
-        for (int j = 0; j < nh; j++) { d[j] *= drho(rho, a[j], o[j]); gb[j] += d[j]; }
+        float *d = D + (size_t)r * ldd;
+        const float *a = A + (size_t)r * nh, *o = R + (size_t)r * ldr;
+        for (int j = 0; j < nh; j++) d[j] *= drho(rho, a[j], o[j]);
     }
 }
 #define SAE_RHO(rho, call) do { switch (rho) { \
@@ -54,64 +53,76 @@ SAE_INLINE void pass_drho(ffr_rho rho, float *D, const float *A, const float *R,
     case FFR_RHO_SIGMOID: { const ffr_rho rho_ = FFR_RHO_SIGMOID; call; } break; \
     default: { const ffr_rho rho_ = FFR_RHO_IDENTITY; call; } break; } } while (0)
 
-size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (2 * (size_t)nv + 3 * (size_t)nh); }
+size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (3 * (size_t)nv + 3 * (size_t)nh); }
 
-/* One thread's share of a minibatch (data-parallel SAE step, doc/training.md). */
-typedef struct {
-    const ffr_ae *p; ffr_rho rho; const float *X, *t; int B; ffr_ae *g; float *work; float invB; int nt; double loss;
-} sae_job;
-static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, ffr_ae *g,
-                         float *work, float invB, int nt);
-static void *sae_job_run(void *arg) {
-    sae_job *j = arg;
-    j->loss = sae_grad_x(j->p, j->rho, j->X, j->t, j->B, j->g, j->work, j->invB, j->nt);
-    return NULL;
-}
-
-/* ffr_sae_grad with X = rho(h) given (the trainer builds it while gathering
- * the minibatch); work holds B (nv + 3 nh) floats; nt: ffr_train_gemm. */
-static double sae_grad_x(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, ffr_ae *g,
-                         float *work, float invB, int nt) {
+/* The SAE step in two halves (doc/scaling.md): sae_local is the per-example
+ * work, sae_reduce the sums over examples. Every product of sae_local is a
+ * row-wise one (row r of its output reads only row r of its input); the
+ * trainer runs it on blocks of FFR_TRAIN_ROW_BLOCK examples, so a shard of
+ * whole blocks makes the same calls as one process; the sums run on all B
+ * rows in the order of one process.
+ *
+ * sae_local: for the B examples X = rho(h) (B, nv) with targets t (B, nv):
+ *   A[B,nh] = X[B,nv] * W[nh,nv]^T + b;  R = rho(A)
+ *   Y[B,nv] = R[B,nh] * V[nv,nh]^T       (tied: V^T = W);  E = Y + c - t
+ *   dY = E invB;  D[B,nh] = dY[B,nv] * V[nv,nh] (tied: W^T);  D *= rho'(A)
+ * into E (rows lde apart), R (ldr), D (ldd); dY (B, nv) and A (B, nh) scratch.
+ * invB: 1/B of the whole minibatch. */
+static void sae_local(const ffr_ae *p, ffr_rho rho, const float *X, const float *t, int B, float invB, float *E,
+                      int lde, float *R, int ldr, float *D, int ldd, float *dY, float *A, int nt) {
     int nv = p->nv, nh = p->nh;
-    float *Y = work;                      /* (B, nv) decoder output, then dY */
-    float *A = Y + (size_t)B * nv;        /* (B, nh) encoder voltage */
-    float *R = A + (size_t)B * nh;        /* (B, nh) rho(A) */
-    float *D = R + (size_t)B * nh;        /* (B, nh) dL/dA */
-    /* A[B,nh] = X[B,nv] * W[nh,nv]^T + b */
     ffr_train_gemm(nt, 0, 1, B, nh, nv, 1.f, X, nv, p->W, nv, 0.f, A, nh);
-    SAE_RHO(rho, pass_enc(rho_, A, R, p->b, B, nh));
-    /* Y[B,nv] = R[B,nh] * V[nv,nh]^T + c   (tied: V^T = W) */
-    if (p->V) ffr_train_gemm(nt, 0, 1, B, nv, nh, 1.f, R, nh, p->V, nh, 0.f, Y, nv);
-    else ffr_train_gemm(nt, 0, 0, B, nv, nh, 1.f, R, nh, p->W, nv, 0.f, Y, nv);
-    double sse = 0; /* invB: 1/B, or 1/(whole minibatch) when this is one thread's share */
-    memset(g->c, 0, (size_t)nv * sizeof(float));
+    SAE_RHO(rho, pass_enc(rho_, A, R, ldr, p->b, B, nh));
+    if (p->V) ffr_train_gemm(nt, 0, 1, B, nv, nh, 1.f, R, ldr, p->V, nh, 0.f, E, lde);
+    else ffr_train_gemm(nt, 0, 0, B, nv, nh, 1.f, R, ldr, p->W, nv, 0.f, E, lde);
     for (int r = 0; r < B; r++) {
-        float *y = Y + (size_t)r * nv;
+        float *y = E + (size_t)r * lde, *dy = dY + (size_t)r * nv;
         const float *tr = t + (size_t)r * nv;
         for (int j = 0; j < nv; j++) {
             float e = y[j] + p->c[j] - tr[j];
-            sse += (double)e * e;
-            y[j] = e * invB;              /* dL/dY */
+            y[j] = e;
+            dy[j] = e * invB;
+        }
+    }
+    if (p->V) ffr_train_gemm(nt, 0, 0, B, nh, nv, 1.f, dY, nv, p->V, nh, 0.f, D, ldd);
+    else ffr_train_gemm(nt, 0, 1, B, nh, nv, 1.f, dY, nv, p->W, nv, 0.f, D, ldd);
+    SAE_RHO(rho, pass_drho(rho_, D, ldd, A, R, ldr, B, nh));
+}
+
+/* The sums over the B examples (rows of sae_local) into g: gc = sum dY,
+ * gV[nv,nh] = dY^T R, gb = sum D, gW[nh,nv] = D^T X (+ R^T dY when tied);
+ * dY (B, nv) scratch. Returns the mean squared error per unit. */
+static double sae_reduce(const ffr_ae *p, const float *X, int B, float invB, const float *E, int lde, const float *R,
+                         int ldr, const float *D, int ldd, float *dY, ffr_ae *g, int nt) {
+    int nv = p->nv, nh = p->nh;
+    double sse = 0;
+    memset(g->c, 0, (size_t)nv * sizeof(float));
+    for (int r = 0; r < B; r++) {
+        const float *e = E + (size_t)r * lde;
+        float *y = dY + (size_t)r * nv;
+        for (int j = 0; j < nv; j++) {
+            sse += (double)e[j] * e[j];
+            y[j] = e[j] * invB;           /* dL/dY */
             g->c[j] += y[j];
         }
     }
-    /* gV[nv,nh] = dY^T[nv,B] * R[B,nh] */
-    if (p->V) ffr_train_gemm(nt, 1, 0, nv, nh, B, 1.f, Y, nv, R, nh, 0.f, g->V, nh);
-    /* D[B,nh] = dY[B,nv] * V[nv,nh]   (tied: W^T) */
-    if (p->V) ffr_train_gemm(nt, 0, 0, B, nh, nv, 1.f, Y, nv, p->V, nh, 0.f, D, nh);
-    else ffr_train_gemm(nt, 0, 1, B, nh, nv, 1.f, Y, nv, p->W, nv, 0.f, D, nh);
-    SAE_RHO(rho, pass_drho(rho_, D, A, R, g->b, B, nh));
-    /* gW[nh,nv] = D^T[nh,B] * X[B,nv]  (+ R^T dY, the decoder's use of W when tied, accumulated by beta = 1) */
-    ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, D, nh, X, nv, 0.f, g->W, nv);
-    if (!p->V) ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, R, nh, Y, nv, 1.f, g->W, nv);
+    if (p->V) ffr_train_gemm(nt, 1, 0, nv, nh, B, 1.f, dY, nv, R, ldr, 0.f, g->V, nh);
+    memset(g->b, 0, (size_t)nh * sizeof(float));
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < nh; j++) g->b[j] += D[(size_t)r * ldd + j];
+    ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, D, ldd, X, nv, 0.f, g->W, nv);
+    if (!p->V) ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, R, ldr, dY, nv, 1.f, g->W, nv);
     return sse / ((double)B * nv);
 }
 
 double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t, int B,
                     ffr_ae *g, float *work) {
-    float *X = work;                      /* (B, nv) rho(h) */
-    SAE_RHO(rho, pass_rho(rho_, h, X, (size_t)B * p->nv));
-    return sae_grad_x(p, rho, X, t, B, g, X + (size_t)B * p->nv, 1.f / B, 0);
+    int nv = p->nv, nh = p->nh;
+    float *X = work, *E = X + (size_t)B * nv, *dY = E + (size_t)B * nv; /* (B, nv) each */
+    float *A = dY + (size_t)B * nv, *R = A + (size_t)B * nh, *D = R + (size_t)B * nh; /* (B, nh) each */
+    SAE_RHO(rho, pass_rho(rho_, h, X, (size_t)B * nv));
+    sae_local(p, rho, X, t, B, 1.f / B, E, nv, R, nh, D, nh, dY, A, 0);
+    return sae_reduce(p, X, B, 1.f / B, E, nv, R, nh, D, nh, dY, g, 0);
 }
 
 /* h_k = b_k + W_k rho(h_{k-1}) for all n rows, in chunks. */
@@ -142,6 +153,7 @@ typedef struct {
     int hpairs, hdone;   /* held-out pairs measured one at a time; pair k done with its final weights */
     float *Fh, *Fhn;     /* (n_holdout, maxn) held-out raw input of layer k-1, and of layer k */
     int nt;              /* o->threads: the products' threads (ffr_train_gemm) */
+    int B;               /* the minibatch in Xb, Tb (its size) */
     ffr_train_metrics m; /* pairs < k kept, pair k this epoch, pairs > k NaN */
 } sae_run;
 
@@ -166,40 +178,103 @@ static ffr_status sae_stage_begin(void *self, int k, int fresh, int skipped, ffr
     return FFR_OK;
 }
 
-static ffr_status sae_batch(void *self, int k, const size_t *idx, int B, ffr_net *grad, double *loss,
-                            double *sweeps, ffr_rng *rng, ffr_err *err) {
+/* One thread's share of the split step: rows [r0, r1) of sae_local, or the
+ * reduction over rows [r0, r1) into g (doc/training.md: with two threads
+ * the minibatch's two halves are reduced apart and added). */
+typedef struct {
+    const sae_run *s; const ffr_ae *p; int reduce, r0, r1; float *rows, *work; ffr_ae *g; double loss;
+} sae_job;
+
+static void sae_job_do(sae_job *j) {
+    const sae_run *s = j->s;
+    int nv = j->p->nv, nh = j->p->nh, B = j->r1 - j->r0;
+    size_t rowf = (size_t)nv + 2 * (size_t)nh;
+    float invB = 1.f / s->B;
+    const float *X = s->Xb + (size_t)j->r0 * nv;
+    float *E = j->rows + (size_t)j->r0 * rowf, *R = E + nv, *D = R + nh;
+    if (j->reduce) {
+        j->loss = sae_reduce(j->p, X, B, invB, E, (int)rowf, R, (int)rowf, D, (int)rowf, j->work, j->g, s->nt);
+        return;
+    }
+    for (int b = 0; b < B; b += FFR_TRAIN_ROW_BLOCK) { /* the blocks of train_loop.h */
+        int m = B - b < FFR_TRAIN_ROW_BLOCK ? B - b : FFR_TRAIN_ROW_BLOCK;
+        size_t o = (size_t)b * rowf;
+        sae_local(j->p, s->net->rho, X + (size_t)b * nv, s->Tb + (size_t)(j->r0 + b) * nv, m, invB, E + o, (int)rowf,
+                  R + o, (int)rowf, D + o, (int)rowf, j->work, j->work + (size_t)m * nv, s->nt);
+    }
+}
+static void *sae_job_run(void *arg) { sae_job_do(arg); return NULL; }
+
+/* j1 on this thread and j2 on a second one (on this one when none starts). */
+static void sae_two(sae_job *j1, sae_job *j2) {
+    pthread_t th;
+    int spawned = pthread_create(&th, NULL, sae_job_run, j2) == 0;
+    if (!spawned) sae_job_do(j2);
+    sae_job_do(j1);
+    if (spawned) pthread_join(th, NULL);
+}
+
+/* Row of an example: E (nv), R (nh), D (nh) of sae_local. */
+static size_t sae_row_floats(void *self, int k) {
+    const ffr_net *net = ((sae_run *)self)->net;
+    return (size_t)net->n[k - 1] + 2 * (size_t)net->n[k];
+}
+
+/* The per-example half on examples [r0, r1) of the minibatch (rows[0] is r0's). */
+static ffr_status sae_local_cb(void *self, int k, const size_t *idx, int B, int r0, int r1, float *rows,
+                               double *sweeps, ffr_rng *rng, ffr_err *err) {
     sae_run *s = self;
     const ffr_net *net = s->net;
     (void)sweeps; (void)rng; (void)err;
     int nv = net->n[k - 1], nh = net->n[k];
     int rate_t = s->o->target == FFR_TARGET_RATE && k > 1;
-    ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
-    ffr_ae G = {nv, nh, grad->W[k], grad->b[k], grad->V[k], grad->c[k - 1]};
-    /* gather the minibatch: X = rho(h) (the encoder's input) and the target */
+    /* the minibatch: X = rho(h) (the encoder's input) and the target, of every example (reduce reads X) */
     for (int r = 0; r < B; r++) {
         const float *src = s->H + idx[r] * nv;
         float *xr = s->Xb + (size_t)r * nv, *tr = s->Tb + (size_t)r * nv;
         SAE_RHO(net->rho, pass_rho(rho_, src, xr, (size_t)nv));
         memcpy(tr, rate_t ? xr : src, nv * sizeof(float));
     }
+    s->B = B;
+    ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
+    float *base = rows - (size_t)r0 * sae_row_floats(s, k);
+    sae_job j1 = {s, &P, 0, r0, r1, base, s->work, NULL, 0};
+    int nblk = (r1 - r0 + FFR_TRAIN_ROW_BLOCK - 1) / FFR_TRAIN_ROW_BLOCK;
+    if (!(s->par && nblk >= 2)) { sae_job_do(&j1); return FFR_OK; }
+    sae_job j2 = j1; /* the blocks in two halves on two threads, single-threaded BLAS each */
+    j1.r1 = j2.r0 = r0 + (nblk + 1) / 2 * FFR_TRAIN_ROW_BLOCK;
+    j2.work = s->work2;
+    sae_two(&j1, &j2);
+    return FFR_OK;
+}
+
+/* The sums over the minibatch's B rows: with two threads the two halves
+ * apart, G = G1 + G2 (the split of doc/training.md). */
+static ffr_status sae_reduce_cb(void *self, int k, const size_t *idx, int B, const float *rows, ffr_net *grad,
+                                double *loss, ffr_err *err) {
+    sae_run *s = self;
+    const ffr_net *net = s->net;
+    (void)idx; (void)err;
+    int nv = net->n[k - 1], nh = net->n[k];
+    ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
+    ffr_ae G = {nv, nh, grad->W[k], grad->b[k], grad->V[k], grad->c[k - 1]};
+    sae_job j1 = {s, &P, 1, 0, B, (float *)rows, s->work, &G, 0};
     if (!(s->par && B >= 2)) {
-        *loss = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B, &G, s->work, 1.f / B, s->nt);
+        sae_job_do(&j1);
+        *loss = j1.loss;
         return FFR_OK;
     }
-    /* two halves on two threads, single-threaded BLAS each; G = G1 + G2 */
     ffr_ae G2 = {nv, nh, s->gnet2->W[k], s->gnet2->b[k], s->gnet2->V[k], s->gnet2->c[k - 1]};
     int B1 = B / 2;
-    sae_job j2 = {&P, net->rho, s->Xb + (size_t)B1 * nv, s->Tb + (size_t)B1 * nv, B - B1, &G2, s->work2, 1.f / B, s->nt, 0};
-    pthread_t th;
-    int spawned = pthread_create(&th, NULL, sae_job_run, &j2) == 0;
-    if (!spawned) sae_job_run(&j2);
-    double l1 = sae_grad_x(&P, net->rho, s->Xb, s->Tb, B1, &G, s->work, 1.f / B, s->nt);
-    if (spawned) pthread_join(th, NULL);
+    sae_job j2 = j1;
+    j1.r1 = j2.r0 = B1;
+    j2.work = s->work2; j2.g = &G2;
+    sae_two(&j1, &j2);
     for (size_t i = 0; i < (size_t)nh * nv; i++) G.W[i] += G2.W[i];
     if (G.V) for (size_t i = 0; i < (size_t)nh * nv; i++) G.V[i] += G2.V[i];
     for (int i = 0; i < nh; i++) G.b[i] += G2.b[i];
     for (int i = 0; i < nv; i++) G.c[i] += G2.c[i];
-    *loss = (l1 * B1 + j2.loss * (B - B1)) / B;
+    *loss = (j1.loss * B1 + j2.loss * (B - B1)) / B;
     return FFR_OK;
 }
 
@@ -228,6 +303,11 @@ static ffr_status sae_metrics(void *self, int k, const ffr_net *net, const ffr_t
 
 ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                          int *stopped, ffr_err *err) {
+    return ffr_train_sae_comm(net, x, n, o, NULL, stopped, err);
+}
+
+ffr_status ffr_train_sae_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                              const struct ffr_comm *comm, int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
     ffr_status rc = ffr_train_check_common(net, x, n, o, err);
     if (rc) return rc;
@@ -267,9 +347,9 @@ ffr_status ffr_train_sae(ffr_net *net, const float *x, size_t n, const ffr_train
     uint64_t fp = ffr_train_fnv(FFR_TRAIN_FNV0, &o->target, sizeof o->target);
     ffr_trainer t = {.method = FFR_TRAIN_SAE, .name = "sae", .nstages = net->L, .greedy = 1, .x = x, .n = n,
                      .dim = net->n[0], .fp = fp, .fp_what = "--target", .self = &s, .stage_begin = sae_stage_begin,
-                     .batch = sae_batch, .segments = sae_segments, .metrics = s.hpairs ? sae_metrics : NULL};
+                     .row_floats = sae_row_floats, .local = sae_local_cb, .reduce = sae_reduce_cb, .segments = sae_segments, .metrics = s.hpairs ? sae_metrics : NULL};
     if (s.par) ffr_set_threads(1);
-    rc = ffr_train_run(&t, net, o, stopped, err);
+    rc = ffr_train_run_comm(&t, net, o, comm, stopped, err);
     if (s.par) ffr_set_threads(blas_threads);
 done:
     ffr_net_free(s.gnet2);

@@ -8,6 +8,9 @@
  *   point is at least 0.02 from 0 and 1 (a unit at a kink makes the loss
  *   non-differentiable there, and single examples disagree);
  * - the dendritic (vector-field) formula against naive loops, untied and tied;
+ * - the relaxer's reuse of the clamped input's product across phases
+ *   (ffr_relaxer_same_input): bit-identical to a fresh relaxation, and
+ *   recomputed after the weights change or when the batch differs;
  * - label checks (count, range); the fan-in init's range;
  * - the trainer: learns a separable problem, is deterministic for a seed,
  *   and resumes bit-identically from its checkpoint. */
@@ -235,6 +238,80 @@ static void test_dendritic_formula(void) {
     }
 }
 
+/* Layers 1..L of a and b are bit-identical (B rows). */
+static int same_state(const ffr_net *net, const ffr_state *a, const ffr_state *b, int B) {
+    for (int k = 1; k <= net->L; k++)
+        if (memcmp(a->s[k], b->s[k], (size_t)B * net->n[k] * sizeof(float))) return 0;
+    return 1;
+}
+
+/* One phase the way train_ep.c runs it (the run's relaxer, maybe reusing the
+ * input's product) against a fresh ffr_relax from the same start. */
+static void phase_vs_fresh(ffr_relaxer *rx, const ffr_net *net, const ffr_relax_opts *o, int same, int reused,
+                           const float *x, int B, const ffr_state *from, ffr_state *got, ffr_state *want,
+                           const char *what) {
+    ffr_err err;
+    for (int k = 0; k <= net->L; k++) {
+        memcpy(got->s[k], from->s[k], (size_t)B * net->n[k] * sizeof(float));
+        memcpy(want->s[k], from->s[k], (size_t)B * net->n[k] * sizeof(float));
+    }
+    CHECK(ffr_relaxer_set_opts(rx, o, &err) == FFR_OK);
+    if (same) ffr_relaxer_same_input(rx);
+    ffr_state g = *got, w = *want;
+    g.B = w.B = B;
+    const ffr_trace *tg = NULL;
+    ffr_trace *tw = NULL;
+    CHECKF(ffr_relaxer_run(rx, x, B, &g, &tg, &err) == FFR_OK, "%s: %s", what, err.msg);
+    CHECKF(ffr_relax(net, x, B, o, &w, &tw, &err) == FFR_OK, "%s: %s", what, err.msg);
+    CHECKF(same_state(net, got, want, B), "%s: the relaxer's result differs from a fresh relaxation", what);
+    /* the work done says whether the product was reused: 2 B n_1 n_0 flops fewer */
+    double saved = tw && tg ? tw->flops - tg->flops : -1;
+    CHECKF(saved == (reused ? 2.0 * B * net->n[1] * net->n[0] : 0.0), "%s: %g flops saved, expected %s", what, saved,
+           reused ? "the input's product" : "none");
+    ffr_trace_free(tw);
+}
+
+static void test_same_input(void) {
+    ffr_err err;
+    int n[] = {37, 23, 11, 5}, L = 3, B = 13;
+    ffr_net *net = NULL;
+    CHECK(ffr_net_create(&net, L, n, FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID, 1, &err) == FFR_OK);
+    ffr_net_init_fanin(net, 5, 1.f);
+    float x[13 * 37], y[13 * 5];
+    ffr_rng r;
+    ffr_rng_seed(&r, 11);
+    for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+    memset(y, 0, sizeof y);
+    for (int b = 0; b < B; b++) y[b * n[L] + b % n[L]] = 1.f;
+    ffr_state *sf, *got, *want, *prev;
+    ffr_state_create(&sf, net, B, &err); ffr_state_create(&got, net, B, &err);
+    ffr_state_create(&want, net, B, &err); ffr_state_create(&prev, net, B, &err);
+    ffr_relax_opts of, on;
+    ffr_relax_opts_default(&of);
+    of.init = FFR_INIT_FF; of.tol = 1e-6; of.max_sweeps = 60; of.measure_every = -1;
+    on = of;
+    on.init = FFR_INIT_GIVEN; on.beta = 0.5; on.nudge_target = y;
+    ffr_relaxer *rx = NULL;
+    CHECK(ffr_relaxer_create(&rx, net, &of, B, &err) == FFR_OK);
+    CHECK(ffr_relaxer_run(rx, x, B, sf, NULL, &err) == FFR_OK); /* the free phase: the product cached */
+    phase_vs_fresh(rx, net, &on, 1, 1, x, B, sf, got, want, "nudged +beta, input reused");
+    CHECKF(!same_state(net, got, sf, B), "the nudge moved nothing: the comparison would be vacuous");
+    for (int k = 0; k <= L; k++) memcpy(prev->s[k], got->s[k], (size_t)B * n[k] * sizeof(float));
+    on.beta = -0.5;
+    phase_vs_fresh(rx, net, &on, 1, 1, x, B, sf, got, want, "nudged -beta, input reused");
+    /* the weights change: the cached product must be recomputed */
+    for (int i = 0; i < n[1] * n[0]; i++) net->W[1][i] *= 1.5f;
+    CHECK(ffr_relaxer_update(rx, &err) == FFR_OK);
+    on.beta = 0.5;
+    phase_vs_fresh(rx, net, &on, 1, 0, x, B, sf, got, want, "after ffr_relaxer_update");
+    CHECKF(!same_state(net, got, prev, B), "changing W_1 changed nothing: the stale-cache check would be vacuous");
+    /* a different batch size: recomputed */
+    phase_vs_fresh(rx, net, &on, 1, 0, x + 2 * n[0], B - 3, sf, got, want, "another batch size");
+    ffr_relaxer_free(rx);
+    ffr_state_free(sf); ffr_state_free(got); ffr_state_free(want); ffr_state_free(prev);
+    ffr_net_free(net);
+}
+
 static void test_labels_and_init(void) {
     ffr_err err;
     unsigned char y[5] = {0, 1, 9, 3, 2};
@@ -255,6 +332,7 @@ int main(void) {
     ffr_set_threads(1);
     test_gradient_check();
     test_dendritic_formula();
+    test_same_input();
     test_labels_and_init();
     MT_DONE("test_ep");
 }

@@ -231,7 +231,7 @@ def relax(net, x, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_m
     count, ffrelax.set_threads; results do not depend on it). beta and
     nudge_target (B, n_L): equilibrium-propagation nudging of the top layer
     (doc/math.md, "Nudging"). measure_every: energy,
-    residual and disagreement every k sweeps (0, the default as in the CLI: start and
+    residual and disagreement every k sweeps (0, the CLI's default: start and
     end; -1: never). progress(sweep, n_active, step_mean) is called after each
     sweep; a true return stops the relaxation. Raises ValueError for bad
     arguments, ffrelax.Error (DivergedError with .result) for the library's
