@@ -340,8 +340,9 @@ static stat3 stats(double *v, int n) {
 }
 
 /* One repeat of each, interleaved so that both see the same machine load:
- * the engine (one ffr_relax of `sweeps` sweeps, timed between the progress
- * callbacks of sweep 1 and sweep S) and the products of one sweep alone (the
+ * the engine (one run of a relaxer of B rows, `sweeps` sweeps, timed between
+ * the progress callbacks of sweep 1 and sweep S; not ffr_relax, which relaxes
+ * more than 256 rows in chunks, each with its own sweeps 1..S) and the products of one sweep alone (the
  * same ffr_gemm calls on the plain sweep's buffers, S - 1 times). */
 static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int reps, stat3 *eng, stat3 *gem, stat3 *ker) {
     ffr_relax_opts o;
@@ -351,7 +352,8 @@ static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int
     o.progress_ctx = &sp;
     ffr_state *st;
     ffr_err e;
-    if (ffr_state_create(&st, net, B, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+    ffr_relaxer *rx;
+    if (ffr_state_create(&st, net, B, &e) || ffr_relaxer_create(&rx, net, &o, B, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
     plain_t p;
     plain_init(&p, net, x, B);
     backend_products(&p, 1, 0); backend_products(&p, 1, 1); /* warm up */
@@ -364,10 +366,11 @@ static void time_both(const ffr_net *net, const float *x, int B, int sweeps, int
         for (int t = 0; t < sweeps - 1; t++) { backend_products(&p, 1, 1); backend_products(&p, 3, 1); backend_products(&p, 2, 1); }
         vk[r] = (now() - t0) / (sweeps - 1);
         sp.n = 0;
-        if (ffr_relax(net, x, B, &o, st, NULL, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+        if (ffr_relaxer_run(rx, x, B, st, NULL, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
         ve[r] = (sp.t[sweeps - 1] - sp.t[0]) / (sweeps - 1);
     }
     plain_free(&p);
+    ffr_relaxer_free(rx);
     ffr_state_free(st);
     *eng = stats(ve, reps);
     *gem = stats(vg, reps);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 #include "mpi.h"
 
@@ -163,9 +164,36 @@ static int run(int argc, char **argv) {
     return 2;
 }
 
+/* OpenBLAS starts its worker threads when the library loads, before main: one
+ * per CPU (OPENBLAS_NUM_THREADS, else GOTO_/OMP_NUM_THREADS, else the CPU
+ * count), each first reserving a 128 MB buffer. Under a memory limit
+ * (ulimit -v) that reservation fails and OpenBLAS 0.3.x retries it forever:
+ * the worker spins at 100% CPU and the process hangs at exit waiting for it
+ * (issue 14, class 4). ffrelax's own kernel does the products on CPUs with
+ * AVX2/AVX-512 (ffr_set_threads then leaves OpenBLAS at one thread); there, when
+ * the user has not set OPENBLAS_NUM_THREADS the CLI re-executes itself once
+ * with OPENBLAS_NUM_THREADS=1 (no worker ever starts) and FFRELAX_THREADS set
+ * to what its default would have been (the CPU count), so ffrelax's thread
+ * count is unchanged. Not under MPI (mpirun's launcher owns the process) and
+ * not in builds without OpenBLAS. */
+static void openblas_single(char **argv) {
+#ifndef FFR_MPI
+    const char *bi = ffr_blas_info(); /* "ffrelax AVX-512 gemm, 2 threads (OpenBLAS ... for the rest)" */
+    if (getenv("OPENBLAS_NUM_THREADS") || strncmp(bi, "ffrelax ", 8) || !strstr(bi, "OpenBLAS")) return;
+    char nt[32];
+    snprintf(nt, sizeof nt, "%d", ffr_get_threads());
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1)) return;
+    if (!getenv("FFRELAX_THREADS") && setenv("FFRELAX_THREADS", nt, 1)) return;
+    execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
+#else
+    (void)argv;
+#endif
+}
+
 /* cli/mpi.h: under MPI (make MPI=1) every rank runs the command; a failed
  * rank stops them all */
 int main(int argc, char **argv) {
+    openblas_single(argv);
     cli_mpi_init(&argc, &argv);
     return cli_mpi_finish(run(argc, argv));
 }

@@ -28,6 +28,24 @@ void ffr_gemm_ref(int tA, int tB, int M, int N, int K, float alpha, const float 
 
 int ffr_gemm_uses_fast(void) { return ffr_gemm_fast_available(); }
 
+#ifdef FFR_USE_BLAS
+/* OpenBLAS reserves a 128 MB buffer (per thread) at its first product and,
+ * when that fails (ulimit -v, a full address space), retries forever: the
+ * process spins and never ends (issue 14, class 4). Until one product has
+ * gone through OpenBLAS, check that the reservation can succeed (virtual
+ * memory only: nothing is touched); when it cannot, the product is done by
+ * the reference loop instead (slow but finite). */
+static int blas_buffer_ok(void) {
+    static _Atomic int ready = 0;
+    if (ready) return 1;
+    void *p = malloc((size_t)136 << 20);
+    if (!p) return 0;
+    free(p);
+    ready = 1;
+    return 1;
+}
+#endif
+
 void ffr_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -40,6 +58,7 @@ void ffr_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, 
      * goes to the path below (never an abort: this function cannot report) */
     if (ffr_gemm_uses_fast() && ffr_gemm_fast(0, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) return;
 #ifdef FFR_USE_BLAS
+    if (!blas_buffer_ok()) { ffr_gemm_ref(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); return; }
     if (M == 1) { /* one row (B = 1, the online case): sgemv reads op(B) once without
                      packing it, 10-30% faster than sgemm here; its rounding differs */
         int incA = tA ? lda : 1;
@@ -67,7 +86,10 @@ void ffr_set_threads(int n) {
     if (n <= 0) return;
     ffr_threads_set_default(n);
 #if defined(FFR_USE_BLAS) && !defined(FFR_NO_OPENBLAS_EXT)
-    openblas_set_num_threads(n);
+    /* OpenBLAS's workers only where OpenBLAS does the products: each reserves
+     * a 128 MB buffer when it starts and, under a memory limit, retries that
+     * forever (the process then hangs at exit; issue 14 class 4) */
+    if (!ffr_gemm_uses_fast()) openblas_set_num_threads(n);
 #endif
 }
 

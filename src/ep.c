@@ -56,7 +56,7 @@ int ffr_ep_argmax(const float *v, int n) {
 ffr_status ffr_ep_hist_init(ffr_ep_hist *h, int max, ffr_err *err) {
     memset(h, 0, sizeof *h);
     h->max = max;
-    h->count = calloc((size_t)max + 1, sizeof *h->count);
+    h->count = ffr_calloc((size_t)max + 1, sizeof *h->count);
     return h->count ? FFR_OK : ffr_fail(err, FFR_ERR_NOMEM, "out of memory (sweep histogram)");
 }
 void ffr_ep_hist_clear(ffr_ep_hist *h) {

@@ -264,7 +264,7 @@ void ffr_atomic_abort(ffr_afile *a) {
 /* ------------------------------------------------------ the public handle */
 ffr_status ffr_out_open(ffr_out **out, const char *path, ffr_err *err) {
     if (!out) return ffr_fail(err, FFR_ERR_ARG, "ffr_out_open: out is NULL");
-    *out = malloc(sizeof **out);
+    *out = ffr_malloc(sizeof **out);
     if (!*out) return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path ? path : "output");
     ffr_status st = ffr_atomic_open(*out, path, err);
     if (st) { free(*out); *out = NULL; }
@@ -394,7 +394,7 @@ ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, 
                         (unsigned long long)sz, max);
     }
     size_t n = (size_t)sz;
-    char *b = malloc(n + 1);
+    char *b = ffr_malloc(n + 1);
     if (!b) {
         fclose(f);
         return ffr_fail(err, FFR_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n);

@@ -101,7 +101,7 @@ static ffr_status gz_check_tail(const char *path, ffr_err *err) {
     ffr_status ost = ffr_open_read(path, &f, NULL, err);
     if (ost) return ost;
     enum { IN = 1 << 16, OUT = 1 << 16 };
-    unsigned char *in = malloc(IN), *out = malloc(OUT);
+    unsigned char *in = ffr_malloc(IN), *out = ffr_malloc(OUT);
     z_stream z;
     memset(&z, 0, sizeof z);
     ffr_status st = FFR_OK;
@@ -225,7 +225,7 @@ static ffr_status read_images(idx_in *in, const char *path, float **x, size_t *c
         return FFR_OK;
     }
     float *out = ffr_calloc(pix ? pix : 1, sizeof(float));
-    unsigned char *buf = malloc(IDX_CHUNK);
+    unsigned char *buf = ffr_malloc(IDX_CHUNK);
     if (!out || !buf) {
         free(out);
         free(buf);
@@ -284,7 +284,7 @@ ffr_status ffr_idx_read_labels(const char *path, unsigned char **y, size_t *coun
         gzclose(in.gz);
         return st;
     }
-    unsigned char *out = malloc(n ? n : 1);
+    unsigned char *out = ffr_malloc(n ? n : 1);
     if (!out) {
         gzclose(in.gz);
         return ffr_fail(err, FFR_ERR_NOMEM, "%s: cannot allocate %zu labels", path, n);

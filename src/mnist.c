@@ -109,7 +109,7 @@ static ffr_status parse_digits(const char *s, size_t n, const char *path, unsign
     if (j.i >= j.n || s[j.i] != '[') return jexpect(&j, "'[' (an array of numbers)", err);
     j.i++;
     jws(&j);
-    if (!(px = malloc(cap))) return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path);
+    if (!(px = ffr_malloc(cap))) return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path);
     if (j.i < j.n && s[j.i] == ']') {
         j.i++;
     } else {
@@ -117,7 +117,7 @@ static ffr_status parse_digits(const char *s, size_t n, const char *path, unsign
             double v = 0;
             if ((st = jnumber(&j, &v, err))) goto fail;
             if (cnt == cap) {
-                unsigned char *t = realloc(px, cap * 2);
+                unsigned char *t = ffr_realloc(px, cap * 2);
                 if (!t) { st = ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path); goto fail; }
                 px = t;
                 cap *= 2;

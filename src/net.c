@@ -49,7 +49,7 @@ ffr_status ffr_net_create(ffr_net **out, int L, const int *n, ffr_rule rule,
     if (rule == FFR_RULE_HOPFIELD && !tied)
         return ffr_fail(err, FFR_ERR_ARG,
                         "rule hopfield: the energy model of Eq. 3 needs tied weights (use --tied)");
-    ffr_net *net = calloc(1, sizeof *net);
+    ffr_net *net = ffr_calloc(1, sizeof *net);
     if (!net) return ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
     net->L = L; net->rule = rule; net->rho = rho; net->tied = tied ? 1 : 0;
     for (int k = 0; k <= L; k++) { net->n[k] = n[k]; net->alpha_up[k] = 1.f; net->alpha_down[k] = 1.f; }
@@ -181,7 +181,7 @@ ffr_status ffr_state_create(ffr_state **out, const ffr_net *net, int B, ffr_err 
             return ffr_fail(err, FFR_ERR_NOMEM, "state size overflows");
         tot += t;
     }
-    ffr_state *st = calloc(1, sizeof *st);
+    ffr_state *st = ffr_calloc(1, sizeof *st);
     if (!st) return ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
     st->data = ffr_calloc(tot, sizeof(float));
     if (!st->data) { free(st); return ffr_fail(err, FFR_ERR_NOMEM, "cannot allocate a state of %zu floats", tot); }

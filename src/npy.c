@@ -283,7 +283,7 @@ static ffr_status npy_read_file(FILE *f, const char *path, float **data, int *nd
     if (hend > fsize)
         return ffr_fail(err, FFR_ERR_FORMAT, "%s: truncated: expected %zu bytes of header, found %llu",
                         path, hlen, (unsigned long long)(fsize - 8 - lenbytes));
-    char *hbuf = malloc(hlen + 1);
+    char *hbuf = ffr_malloc(hlen + 1);
     if (!hbuf) return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path);
     st = read_exact(f, hbuf, hlen, path, "header", err);
     npy_header h;
@@ -327,7 +327,7 @@ static ffr_status npy_read_file(FILE *f, const char *path, float **data, int *nd
         return FFR_OK;
     }
     float *out = ffr_calloc(count ? count : 1, sizeof(float));
-    unsigned char *buf = malloc(NPY_CHUNK * 8);
+    unsigned char *buf = ffr_malloc(NPY_CHUNK * 8);
     if (!out || !buf) {
         free(out);
         free(buf);
@@ -418,7 +418,7 @@ ffr_status ffr_npy_write(const char *path, const void *data, char dtype, int ndi
     if (host_is_le() || isz == 1) {
         st = ffr_write(&a, data, bytes, err);
     } else {
-        unsigned char *buf = malloc(NPY_CHUNK * 8);
+        unsigned char *buf = ffr_malloc(NPY_CHUNK * 8);
         if (!buf) st = ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
         for (size_t done = 0; !st && done < count;) {
             size_t n = count - done < NPY_CHUNK ? count - done : NPY_CHUNK;

@@ -75,7 +75,7 @@ static size_t trace_pack(const ffr_trace *tr, char **p) {
 /* A trace from a pack (each array its own allocation, as ffr_trace_free
  * expects); NULL if out of memory. */
 static ffr_trace *trace_unpack(const char **p) {
-    ffr_trace *t = calloc(1, sizeof *t);
+    ffr_trace *t = ffr_calloc(1, sizeof *t);
     if (!t) return NULL;
     int hdr[6];
     get(p, hdr, sizeof hdr);
@@ -92,13 +92,13 @@ static ffr_trace *trace_unpack(const char **p) {
     double **rl[] = {&t->disagree, &t->mpe_up, &t->mpe_down};
     float **ef[] = {&t->dist, &t->norm, &t->residual, &t->rate};
     int ok = 1;
-    for (size_t i = 0; i < sizeof rd / sizeof *rd; i++) ok = ok && (*rd[i] = malloc(R * sizeof(double))) && get(p, *rd[i], R * sizeof(double));
-    for (size_t i = 0; i < sizeof ri / sizeof *ri; i++) ok = ok && (*ri[i] = malloc(R * sizeof(int))) && get(p, *ri[i], R * sizeof(int));
-    for (size_t i = 0; i < sizeof rl / sizeof *rl; i++) ok = ok && (*rl[i] = malloc(R * Lp * sizeof(double))) && get(p, *rl[i], R * Lp * sizeof(double));
-    ok = ok && (t->step = malloc(R * B * sizeof(float) + 1)) && get(p, t->step, R * B * sizeof(float));
-    ok = ok && (t->sweeps = malloc(B * sizeof(int) + 1)) && get(p, t->sweeps, B * sizeof(int));
-    ok = ok && (t->converged = malloc(B + 1)) && get(p, t->converged, B);
-    for (size_t i = 0; i < sizeof ef / sizeof *ef; i++) ok = ok && (*ef[i] = malloc(B * sizeof(float) + 1)) && get(p, *ef[i], B * sizeof(float));
+    for (size_t i = 0; i < sizeof rd / sizeof *rd; i++) ok = ok && (*rd[i] = ffr_malloc(R * sizeof(double))) && get(p, *rd[i], R * sizeof(double));
+    for (size_t i = 0; i < sizeof ri / sizeof *ri; i++) ok = ok && (*ri[i] = ffr_malloc(R * sizeof(int))) && get(p, *ri[i], R * sizeof(int));
+    for (size_t i = 0; i < sizeof rl / sizeof *rl; i++) ok = ok && (*rl[i] = ffr_malloc(R * Lp * sizeof(double))) && get(p, *rl[i], R * Lp * sizeof(double));
+    ok = ok && (t->step = ffr_malloc(R * B * sizeof(float) + 1)) && get(p, t->step, R * B * sizeof(float));
+    ok = ok && (t->sweeps = ffr_malloc(B * sizeof(int) + 1)) && get(p, t->sweeps, B * sizeof(int));
+    ok = ok && (t->converged = ffr_malloc(B + 1)) && get(p, t->converged, B);
+    for (size_t i = 0; i < sizeof ef / sizeof *ef; i++) ok = ok && (*ef[i] = ffr_malloc(B * sizeof(float) + 1)) && get(p, *ef[i], B * sizeof(float));
     if (!ok) { ffr_trace_free(t); return NULL; }
     return t;
 }
@@ -152,7 +152,7 @@ static ffr_status relax_mine(const ffr_net *net, const float *x, const ffr_relax
         size_t need = chunk_pack(net, &h, st, r0, m, tr, &count);
         if (*len + need > cap) {
             size_t nc = 2 * cap > *len + need ? 2 * cap : *len + need;
-            char *nb = realloc(*buf, nc);
+            char *nb = ffr_realloc(*buf, nc);
             if (!nb) { free(*buf); *buf = NULL; *len = 0; return FFR_ERR_NOMEM; }
             *buf = nb; cap = nc;
         }
@@ -167,8 +167,8 @@ ffr_status ffr_relax_comm(const ffr_net *net, const float *x, int B, const ffr_r
     if (!comm || comm->size <= 1) return ffr_relax(net, x, B, o, st, trace_out, err);
     if (trace_out) *trace_out = NULL;
     int P = comm->size, chunk = FFR_RELAX_CHUNK < B ? FFR_RELAX_CHUNK : B;
-    int *starts = malloc(((size_t)B + 2) * sizeof(int));
-    size_t *sz = malloc(2 * (size_t)P * sizeof(size_t));
+    int *starts = ffr_malloc(((size_t)B + 2) * sizeof(int));
+    size_t *sz = ffr_malloc(2 * (size_t)P * sizeof(size_t));
     ffr_relaxer *rx = NULL;
     ffr_status rc = starts && sz ? ffr_relaxer_create(&rx, net, o, chunk, err)
                                  : ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples over %d ranks", B, P);
@@ -190,7 +190,7 @@ ffr_status ffr_relax_comm(const ffr_net *net, const float *x, int B, const ffr_r
     /* every rank's packs, in rank order = chunk order */
     if (comm->allgather(comm->ctx, &len, sizeof len, sz)) { rc = ffr_fail(err, FFR_ERR_IO, "rank %d: a collective failed", comm->rank); goto done; }
     for (int p = 0; p < P; p++) { sz[P + p] = total; total += sz[p]; }
-    all = malloc(total + 1);
+    all = ffr_malloc(total + 1);
     rc = ffr_comm_agree(comm, all ? FFR_OK : ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the results of %d examples", B), err);
     if (rc) goto done;
     if (comm->allgatherv(comm->ctx, mine, all, sz, sz + P)) { rc = ffr_fail(err, FFR_ERR_IO, "rank %d: a collective failed", comm->rank); goto done; }

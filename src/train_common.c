@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <zlib.h>
 #include "train_internal.h"
 
 static const char *method_names[] = {"sae", "rbm", "dendritic", "ep"};
@@ -77,7 +76,7 @@ static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, in
                                 ffr_err *err) {
     ffr_state *st = NULL;
     ffr_trace *tr = NULL;
-    double *tmp = malloc(n * sizeof(double));
+    double *tmp = ffr_malloc(n * sizeof(double));
     ffr_status rc = tmp ? ffr_state_create(&st, net, (int)n, err) : ffr_fail(err, FFR_ERR_NOMEM, "out of memory");
     if (rc) { free(tmp); return rc; }
     ffr_relax_opts o;
@@ -216,7 +215,7 @@ static void put(wbuf *w, const void *src, size_t len) {
     if (w->n + len > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
         while (cap < w->n + len) cap *= 2;
-        unsigned char *q = realloc(w->p, cap);
+        unsigned char *q = ffr_realloc(w->p, cap);
         if (!q) { w->bad = 1; return; }
         w->p = q; w->cap = cap;
     }
@@ -261,12 +260,7 @@ ffr_status ffr_train_ckpt_save(const char *path, const ffr_net *net, const ffr_t
     put(&w, c->opt.m, net->nparams * sizeof(float));
     if (c->opt.kind == FFR_OPT_ADAM) put(&w, c->opt.v, net->nparams * sizeof(float));
     if (c->nextra) put(&w, c->extra, c->nextra * sizeof(float));
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (size_t off = 0; off < w.n; off += 1u << 30) {
-        size_t len = w.n - off < (1u << 30) ? w.n - off : (1u << 30);
-        crc = crc32(crc, w.p + off, (uInt)len);
-    }
-    put_u32(&w, (uint32_t)crc);
+    put_u32(&w, ffr_crc32(0, w.p, w.n)); /* the zlib polynomial: same values as crc32() */
     if (w.bad) { free(w.p); return ffr_fail(err, FFR_ERR_NOMEM, "checkpoint: out of memory"); }
     ffr_afile a;
     ffr_status rc = ffr_atomic_open(&a, path, err);
@@ -304,7 +298,7 @@ ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c
     for (;;) {
         if (n == cap) {
             cap = cap ? cap * 2 : (1u << 20);
-            unsigned char *q = realloc(data, cap);
+            unsigned char *q = ffr_realloc(data, cap);
             if (!q) { free(data); fclose(f); return ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path); }
             data = q;
         }
@@ -321,12 +315,7 @@ ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c
     {
         uint32_t stored;
         memcpy(&stored, data + n - 4, 4);
-        uLong crc = crc32(0L, Z_NULL, 0);
-        for (size_t off = 0; off < n - 4; off += 1u << 30) {
-            size_t len = n - 4 - off < (1u << 30) ? n - 4 - off : (1u << 30);
-            crc = crc32(crc, data + off, (uInt)len);
-        }
-        if ((uint32_t)crc != stored) BAD("%s: checksum mismatch (truncated or corrupt checkpoint); delete it to start over", path);
+        if (ffr_crc32(0, data, n - 4) != stored) BAD("%s: checksum mismatch (truncated or corrupt checkpoint); delete it to start over", path);
     }
     rbuf r = {data, n - 4, 8, 0};
     uint32_t ver = get_u32(&r), bo = get_u32(&r);
@@ -387,7 +376,7 @@ ffr_status ffr_train_ckpt_load(const char *path, ffr_net *net, ffr_train_ckpt *c
     if (kind == FFR_OPT_ADAM) get(&r, c->opt.v, np * sizeof(float));
     c->nextra = nextra;
     if (nextra) {
-        c->extra = malloc(nextra * sizeof(float));
+        c->extra = ffr_malloc(nextra * sizeof(float));
         if (!c->extra) { rc = ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", path); goto out; }
         get(&r, c->extra, nextra * sizeof(float));
     }

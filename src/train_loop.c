@@ -178,7 +178,7 @@ static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_
     if (o->checkpoint && (!comm || comm->rank == 0)) { /* one writer: rank 0 */
         size_t nx = t->extra_floats ? t->extra_floats(t->self, stage) : 0;
         if (nx) {
-            if (!(ck->extra = malloc(nx * sizeof(float))))
+            if (!(ck->extra = ffr_malloc(nx * sizeof(float))))
                 return ffr_fail(err, FFR_ERR_NOMEM, "%s: checkpoint: out of memory", what);
             t->extra_save(t->self, stage, ck->extra);
             ck->nextra = nx;
@@ -253,10 +253,10 @@ ffr_status ffr_train_run_comm(const ffr_trainer *t, ffr_net *net, const ffr_trai
     memset(&ck, 0, sizeof ck);
     split_buf sb;
     memset(&sb, 0, sizeof sb);
-    size_t *perm = malloc(n * sizeof *perm);
+    size_t *perm = ffr_malloc(n * sizeof *perm);
     if (P > 1) {
-        sb.counts = malloc(2 * (size_t)P * sizeof(size_t));
-        sb.sw = malloc((size_t)P * sizeof(double));
+        sb.counts = ffr_malloc(2 * (size_t)P * sizeof(size_t));
+        sb.sw = ffr_malloc((size_t)P * sizeof(double));
         if (sb.counts) sb.displs = sb.counts + P;
     }
     if (!perm || (P > 1 && (!sb.counts || !sb.sw))) rc = ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory", t->name);
@@ -286,7 +286,7 @@ ffr_status ffr_train_run_comm(const ffr_trainer *t, ffr_net *net, const ffr_trai
         if ((rc = ffr_comm_agree(comm, rc, err))) goto done;
         if (skipped) continue;
         if (t->local && (sb.rowf = t->row_floats(t->self, stage)) * Bmax > sb.cap) {
-            float *r = realloc(sb.rows, sb.rowf * Bmax * sizeof(float));
+            float *r = ffr_realloc(sb.rows, sb.rowf * Bmax * sizeof(float));
             if (r) { sb.rows = r; sb.cap = sb.rowf * Bmax; }
             else rc = ffr_fail(err, FFR_ERR_NOMEM, "%s: out of memory (%zu x %zu rows)", t->name, Bmax, sb.rowf);
             if ((rc = ffr_comm_agree(comm, rc, err))) goto done;

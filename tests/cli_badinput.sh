@@ -122,6 +122,51 @@ if [ $MD = 1 ] || "$F" train --help > /dev/null 2>&1; then
     row "train: checkpoint into a missing directory" "ffrelax train: nodir/ck: cannot create temporary file nodir/ck.tmp.{*}: No such file or directory" $TR --epochs 1 --checkpoint nodir/ck
     row "train: learning rate that blows up" "ffrelax train: {*}not finite{*}--lr{*}" $TR --epochs 3 --lr 1e6 --optimizer sgd --rho identity
 fi
+# ---- resource limits (issue 14, class 4): under `ulimit -v KB`, within a
+# `timeout` (a hang fails the row instead of hanging CI), the command exits
+# with the expected status (1 and the message, or 0 when it fits) and never
+# aborts (134) or hangs (124: OpenBLAS's workers spun forever on their 128 MB
+# buffer under a limit). Skipped where a limit cannot apply: sanitizer builds
+# (ASan reserves terabytes of shadow) and wrapper scripts (valgrind).
+# limrow DESCRIPTION KB WANT_STATUS EXPECTED_STDERR ARGS...
+limrow() {
+    what=$1; kb=$2; want_rc=$3; want=$4; shift 4
+    n=$((n + 1))
+    if [ $MD = 1 ]; then
+        printf '| C%d | %s | `ulimit -v %s; ffrelax %s` | exit %s `%s` |\n' $n "$what" $kb "$(echo "$*" | sed 's/|/\\|/g')" $want_rc "$(echo "$want" | sed 's/|/\\|/g')"
+        return
+    fi
+    [ "$LIMITS" = 1 ] || return 0
+    timeout 120 sh -c 'ulimit -v "$1" && shift && exec "$@"' sh $kb "$F" "$@" > out.txt 2> err.txt
+    rc=$?
+    got=$(cat err.txt)
+    if [ $rc -ne $want_rc ]; then
+        echo "cli_badinput: FAIL row C$n ($what): exit status $rc (expected $want_rc) under ulimit -v $kb: ffrelax $*" >&2
+        echo "  stderr: $got" >&2; nfail=$((nfail + 1))
+    elif [ $want_rc -ne 0 ] && ! match "$want" "$got"; then
+        echo "cli_badinput: FAIL row C$n ($what): ffrelax $*" >&2
+        echo "  expected: $want" >&2
+        echo "  found:    $got" >&2
+        nfail=$((nfail + 1))
+    fi
+}
+LIMITS=0
+if [ $MD = 0 ] && command -v timeout > /dev/null && [ "$(head -c 2 "$F")" != "#!" ] && ! grep -q __asan_init "$F" 2> /dev/null; then
+    LIMITS=1
+    "$F" init --sizes 784,2000,2000 --seed 1 --out huge > /dev/null || exit 1
+fi
+R8="relax --model m --images w/W1.npy --quiet --threads 8"
+limrow "8 threads under a 150 MB limit (hung at exit)" 150000 0 "" $R8 --max-sweeps 50
+limrow "10^7 sweeps allowed, 13 examples converge at once: the trace grows only as run" 150000 0 "" $R8 --max-sweeps 10000000 --tol 1e-4
+limrow "10^7 sweeps run: the trace outgrows the limit" 150000 1 "ffrelax relax: out of memory for the trace of sweep {*} (13 examples)" $R8 --max-sweeps 10000000
+limrow "init: parameters beyond the limit" 80000 1 "ffrelax init: cannot allocate 22713784 parameters" init --sizes 784,3000,3000 --out x
+limrow "relax: a model beyond the limit" 80000 1 "ffrelax relax: huge: cannot allocate {*} bytes" relax --model huge --images w/W1.npy
+limrow "info: a model beyond the limit" 80000 1 "ffrelax info: huge: cannot allocate {*} bytes" info huge
+limrow "export: a model beyond the limit" 80000 1 "ffrelax export: huge: cannot allocate {*} bytes" export --model huge --npy-dir hx
+limrow "train: parameters beyond the limit" 80000 1 "ffrelax train: cannot allocate 123000020 parameters" train --images w/W1.npy --sizes 20,3000000 --out t --quiet
+limrow "train sae: workspaces beyond the limit" 150000 1 "ffrelax train: sae: out of memory" train --images w/W1.npy --sizes 20,200000 --out t --quiet --threads 8
+limrow "train dendritic: workspaces beyond the limit" 150000 1 "ffrelax train: out of memory for 13 examples" train --method dendritic --images w/W1.npy --sizes 20,100000 --out t --quiet --threads 8
+
 [ $MD = 1 ] && exit 0
 [ $nfail -eq 0 ] || { echo "cli_badinput: $nfail of $n rows failed" >&2; exit 1; }
 exit 0

@@ -6,6 +6,8 @@
  *     shared-memory communicator) trains the bytes of one process (sae and
  *     dendritic, tied and untied, minibatches of several blocks with a short
  *     last one);
+ *   - ffr_relax_comm over 2 and 3 ranks gives the states and trace of
+ *     ffr_relax (1 and 3 chunks, with a tolerance, noise, a random start);
  *   - a failure on any one rank reaches every rank with its message;
  *   - the naive reference gemm is row-independent (a block of rows alone has
  *     the bits of the same rows of the whole product); the gemm in use is only
@@ -102,9 +104,10 @@ static int t_allgatherv(void *ctx, const void *send, void *recv, const size_t *c
     rank_ctx *c = ctx;
     hub *h = c->h;
     if (counts[c->rank] > h->slot) return -1;
-    memcpy(h->buf + c->rank * h->slot, send, counts[c->rank]);
+    if (counts[c->rank]) memcpy(h->buf + c->rank * h->slot, send, counts[c->rank]); /* send may be NULL when empty */
     pthread_barrier_wait(&h->bar);
-    for (int p = 0; p < h->P; p++) memcpy((char *)recv + displs[p], h->buf + p * h->slot, counts[p]);
+    for (int p = 0; p < h->P; p++)
+        if (counts[p]) memcpy((char *)recv + displs[p], h->buf + p * h->slot, counts[p]);
     pthread_barrier_wait(&h->bar);
     return 0;
 }
@@ -143,6 +146,7 @@ static int run_ranks(int P, size_t slot, rank_fn fn, void *arg, char **out, size
     fflush(NULL);
     for (int p = 0; p < P; p++) {
         if ((pid[p] = fork()) == 0) {
+            alarm(120); /* a rank that dies leaves the others at the barrier: never hang the test */
             rank_ctx c = {h, p};
             ffr_comm comm = {p, P, &c, t_allgather, t_allgatherv, t_bcast, t_allmin};
             fn(&comm, arg, res + (size_t)p * outsz);
@@ -249,6 +253,74 @@ static void test_agree(void) {
     }
 }
 
+/* ffr_relax_comm over P ranks == ffr_relax in one process: states and trace, bit for bit
+ * (the CLI's files: tests/cli_mpi.sh) */
+typedef struct { const ffr_net *net; const float *x; int B; ffr_relax_opts o; } relax_arg;
+
+static uint64_t relax_hash(const ffr_net *net, const ffr_state *st, const ffr_trace *tr) {
+    uint64_t h = FFR_TRAIN_FNV0;
+    for (int k = 0; k <= net->L; k++) h = ffr_train_fnv(h, st->s[k], (size_t)st->B * net->n[k] * sizeof(float));
+    size_t R = (size_t)tr->T + 1, Lp = (size_t)tr->L + 1, B = (size_t)tr->B;
+    const double *rd[] = {tr->step_mean, tr->step_median, tr->step_max, tr->rstep_mean, tr->relstep_median,
+                          tr->frac_converged, tr->energy_mean, tr->residual_mean};
+    for (size_t i = 0; i < sizeof rd / sizeof *rd; i++) h = ffr_train_fnv(h, rd[i], R * sizeof(double));
+    h = ffr_train_fnv(h, tr->n_active, R * sizeof(int));
+    h = ffr_train_fnv(h, tr->measured, R * sizeof(int));
+    h = ffr_train_fnv(h, tr->disagree, R * Lp * sizeof(double));
+    h = ffr_train_fnv(h, tr->mpe_up, R * Lp * sizeof(double));
+    h = ffr_train_fnv(h, tr->step, R * B * sizeof(float));
+    h = ffr_train_fnv(h, tr->sweeps, B * sizeof(int));
+    h = ffr_train_fnv(h, tr->rate, B * sizeof(float));
+    h = ffr_train_fnv(h, &tr->rate_median, sizeof tr->rate_median);
+    return ffr_train_fnv(h, &tr->total_updates, sizeof tr->total_updates);
+}
+
+typedef struct { ffr_status st; ffr_err err; uint64_t hash; } relax_out;
+static void relax_rank(const ffr_comm *comm, void *arg, char *out) {
+    relax_arg *a = arg;
+    relax_out *r = (relax_out *)out;
+    ffr_state *st = NULL;
+    ffr_trace *tr = NULL;
+    r->st = ffr_state_create(&st, a->net, a->B, &r->err);
+    if (!r->st) r->st = ffr_relax_comm(a->net, a->x, a->B, &a->o, st, &tr, comm, &r->err);
+    if (!r->st && comm->rank == 0) r->hash = relax_hash(a->net, st, tr);
+    ffr_trace_free(tr);
+    ffr_state_free(st);
+}
+
+static void test_relax_ranks(int B, int noisy) {
+    int sizes[] = {37, 23, 11};
+    ffr_err err;
+    ffr_net *net = NULL;
+    ffr_net_create(&net, 2, sizes, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, &err);
+    ffr_net_init_glorot(net, 8, 1.f);
+    float *x = synth((size_t)B, sizes[0]);
+    relax_arg a = {net, x, B, {0}};
+    ffr_relax_opts_default(&a.o);
+    a.o.max_sweeps = 30; a.o.tol = 1e-4; a.o.measure_every = 2; a.o.threads = 1;
+    if (noisy) { a.o.init = FFR_INIT_RANDOM; a.o.temperature = 1e-3; a.o.seed = 3; }
+    ffr_state *st = NULL;
+    ffr_trace *tr = NULL;
+    ffr_state_create(&st, net, B, &err);
+    ffr_status s1 = ffr_relax(net, x, B, &a.o, st, &tr, &err);
+    CHECKF(s1 == FFR_OK, "%s", err.msg);
+    uint64_t want = s1 ? 0 : relax_hash(net, st, tr);
+    for (int P = 2; P <= 3; P++) {
+        char *out = NULL;
+        CHECK(run_ranks(P, (size_t)B * 4000 + 65536, relax_rank, &a, &out, sizeof(relax_out)) == 0);
+        for (int p = 0; p < P && out; p++) {
+            relax_out *r = (relax_out *)(out + p * sizeof(relax_out));
+            CHECKF(r->st == FFR_OK, "rank %d: %s", p, r->err.msg);
+        }
+        if (out) CHECKF(((relax_out *)out)->hash == want, "relax B=%d noisy=%d over %d ranks differs from one process", B, noisy, P);
+        free(out);
+    }
+    ffr_trace_free(tr);
+    ffr_state_free(st);
+    ffr_net_free(net);
+    free(x);
+}
+
 int main(void) {
     int shapes[][3] = {{32, 50, 784}, {37, 13, 29}, {100, 784, 50}, {7, 200, 1}, {64, 1000, 784}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
@@ -264,6 +336,9 @@ int main(void) {
     test_train_ranks(FFR_TRAIN_DENDRITIC, 0, 100, 0);
     test_train_ranks(FFR_TRAIN_DENDRITIC, 1, 45, 0);
     test_train_ranks(FFR_TRAIN_DENDRITIC, 0, 100, 1); /* random start and noise, seeded per example */
+    test_relax_ranks(200, 0); /* one chunk */
+    test_relax_ranks(700, 0); /* three chunks, the last one ragged */
+    test_relax_ranks(600, 1);
     printf("test_comm: the gemm in use (%s) is row-independent on %d of 20 products (10 shapes x 2 thread counts)\n",
            ffr_blas_info(), 20 - rowdep);
     MT_DONE("test_comm");

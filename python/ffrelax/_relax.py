@@ -109,7 +109,7 @@ class _Options:
 
     def __init__(self, net, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_mode="abs", tau=1.0,
                  temperature=0.0, gibbs=False, anderson=0, precision="fp32", mask=None, target=None, seed=1,
-                 threads=None, measure_every=1, diverge_factor=None, beta=0.0, nudge_target=None, progress=None):
+                 threads=None, measure_every=0, diverge_factor=None, beta=0.0, nudge_target=None, progress=None):
         o = _lib.ffr_relax_opts()
         lib.ffr_relax_opts_default(ctypes.byref(o))
         o.init = _lib.parse("ffr_init_parse", "init", init, INITS)
@@ -219,7 +219,7 @@ def _finish(status, err, res, opts):
 
 def relax(net, x, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_mode="abs", tau=1.0,
           temperature=0.0, anderson=0, precision="fp32", mask=None, target=None, start=None, seed=1, threads=None,
-          measure_every=1, gibbs=False, diverge_factor=None, beta=0.0, nudge_target=None, progress=None):
+          measure_every=0, gibbs=False, diverge_factor=None, beta=0.0, nudge_target=None, progress=None):
     """Relax net on the inputs x (B, n_0) (or one input (n_0,)) with the visible
     layer clamped (Eq. 9 under the net's rule), as `ffrelax relax` does with
     the same options; returns a RelaxResult.
@@ -231,7 +231,7 @@ def relax(net, x, init="ff", schedule="odd-even", max_sweeps=100, tol=0.0, tol_m
     count, ffrelax.set_threads; results do not depend on it). beta and
     nudge_target (B, n_L): equilibrium-propagation nudging of the top layer
     (doc/math.md, "Nudging"). measure_every: energy,
-    residual and disagreement every k sweeps (the CLI's default 1; 0: start and
+    residual and disagreement every k sweeps (0, the CLI's default: start and
     end; -1: never). progress(sweep, n_active, step_mean) is called after each
     sweep; a true return stops the relaxation. Raises ValueError for bad
     arguments, ffrelax.Error (DivergedError with .result) for the library's
