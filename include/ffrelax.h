@@ -85,7 +85,7 @@ typedef struct {
  * changed. err may be NULL everywhere (the status alone). Functions without
  * a status do nothing on NULL (the _free functions, ffr_net_init_*, ffr_relaxer_same_input,
  * ffr_optim_reset/_tick, the _opts_default functions), return NaN
- * (ffr_rho_value, ffr_net_V_at, ffr_ep_default_lr), 0 (ffr_ep_work_floats)
+ * (ffr_rho_value, ffr_net_V_at, ffr_ep_default_lr), 0 (ffr_ep_work_floats, ffr_ep_anderson)
  * or a negative value (ffr_energy), or "?" for an unknown enum's name.
  * Undefined behaviour remains, by design, for: arrays shorter than the sizes
  * passed with them (C cannot tell: x of B x n_0 floats, a label array of n
@@ -725,7 +725,8 @@ typedef struct {
     double lr[FFR_MAX_LAYERS]; /* lr[k] of W_k, b_k (k = 1..L); 0 (default): ffr_ep_default_lr.
                                   Unequal rates need SGD (t->lr is not used) */
     int fixed_free, fixed_nudged; /* > 0: exactly that many sweeps per phase, no tolerance (the anchors) */
-    ffr_relax_opts relax;      /* tol (default 1e-3, relative), max_sweeps (100), anderson, precision */
+    ffr_relax_opts relax;      /* tol (default 1e-3, relative), max_sweeps (100), anderson
+                                  (default -1: ffr_ep_anderson decides), precision */
     const float *test_x;       /* (n_test, n_0) for the per-epoch test error; NULL: none */
     const unsigned char *test_y;
     size_t n_test;
@@ -735,8 +736,14 @@ typedef struct {
 } ffr_ep_opts;
 /* The default learning rate of W_k, b_k: 0.02 for k = 1, 0.01 * 256 / n_{k-1} above (the
  * output's pre-activation moves as much per step whatever the width below it; measured in
- * doc/training.md: 0.01 for 1,024 hidden units stalls near 23% on Fashion-MNIST). */
+ * doc/training.md: 0.01 for 1,024 hidden units stalls near 23% on Fashion-MNIST). With two
+ * or more hidden layers the hidden layers' rates double (0.04 for W_1, 0.02 * 256 / n_{k-1}
+ * for 1 < k < L; the output's stays 0.01 * 256 / n_{L-1}). */
 double ffr_ep_default_lr(const ffr_net *net, int k);
+/* The Anderson differences the trainer uses: e->relax.anderson when >= 0, else (the
+ * default, -1) 3 for two or more hidden layers with the tolerance stop, 0 otherwise (one
+ * hidden layer, or the anchors' fixed sweeps). */
+int ffr_ep_anderson(const ffr_net *net, const ffr_ep_opts *e);
 /* Defaults above; t gets the trainer defaults (epochs 10, batch 100, SGD, momentum 0.9, seed 1). */
 void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t);
 /* Train net (hopfield tied, or dendritic) in place on x (n, n_0) with labels y

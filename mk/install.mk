@@ -90,7 +90,7 @@ check-symbols: $(SHLIB)
 
 pytest: $(BUILD)/libffrelax.so $(BUILD)/ffrelax
 	@FFRELAX_LIB=$(CURDIR)/$(SHLIB) FFRELAX=$(CURDIR)/$(BUILD)/ffrelax PYTHONPATH=$(CURDIR)/python \
-	  $(PYTHON) -m pytest -q python/tests
+	  $(PYTHON) -m pytest -q -c python/pytest.ini --rootdir=python --confcutdir=python -p no:cacheprovider python/tests
 
 ci-install:
 	@sh scripts/ci-install.sh

@@ -39,16 +39,18 @@ echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# ratios (same run): PyTorch ms / ffrelax ms per sweep; best = fastest PyTorch fp32 over variants and 1-2 threads;"
 echo "# x_bf16 = PyTorch's best bf16 sweep / ffrelax's bf16 sweep (2 threads, 784-1000x3 only)"
 $PY - "$OUT/sweep.csv" "$OUT/torch.txt" "$OUT/sweep16.csv" <<'PYEOF'
-import csv, sys
+import csv, os, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-r16 = {(r["shape"], int(r["B"])): float(r["ms_med"]) for r in csv.DictReader(open(sys.argv[3]))}
+r16 = {}  # no sweep16.csv where the CPU has no AVX512_BF16 (bench_sweep says so and writes none)
+if os.path.exists(sys.argv[3]):
+    r16 = {(r["shape"], int(r["B"])): float(r["ms_med"]) for r in csv.DictReader(open(sys.argv[3]))}
 tor = {}
 for line in open(sys.argv[2]):
     f = line.split()
     if len(f) < 10 or line.startswith("#") or f[0] == "shape":
         continue
     tor.setdefault((f[0], int(f[1])), []).append((int(f[2]), f[3], f[4], float(f[5])))
-print(f"{'shape':12s} {'B':>6s} {'ffr_best_ms':>11s} {'thr':>3s} {'pt_fp32_best':>12s} {'x_fp32':>7s} {'pt_plain':>9s} {'x_plain':>7s} {'ffr_bf16':>8s} {'pt_bf16':>8s} {'x_bf16':>7s} {'frac_sgemm':>10s}")
+print(f"{'shape':12s} {'B':>6s} {'ffr_best_ms':>11s} {'thr':>3s} {'pt_fp32_best':>12s} {'x_fp32':>7s} {'pt_plain':>9s} {'x_plain':>7s} {'ffr_bf16':>8s} {'pt_bf16':>8s} {'x_bf16':>7s} {'frac_sgemm':>10s} {'frac_peak':>9s}")
 keys = sorted({(r["shape"], int(r["B"])) for r in rows}, key=lambda k: (k[0], k[1]))
 for k in keys:
     best = min((r for r in rows if (r["shape"], int(r["B"])) == k), key=lambda r: float(r["ms_med"]))
@@ -62,7 +64,7 @@ for k in keys:
     m16 = r16.get(k)
     f16 = f"{m16:.3f}" if m16 else "-"
     x16 = f"{min(bf)/m16:.2f}" if (m16 and bf) else "-"
-    print(f"{k[0]:12s} {k[1]:6d} {ms:11.3f} {best['threads']:>3s} {fm(f32):>12s} {rt(f32):>7s} {fm(pl):>9s} {rt(pl):>7s} {f16:>8s} {fm(bf):>8s} {x16:>7s} {float(best['frac_sgemm']):10.3f}")
+    print(f"{k[0]:12s} {k[1]:6d} {ms:11.3f} {best['threads']:>3s} {fm(f32):>12s} {rt(f32):>7s} {fm(pl):>9s} {rt(pl):>7s} {f16:>8s} {fm(bf):>8s} {x16:>7s} {float(best['frac_sgemm']):10.3f} {float(best.get('frac_peak') or 'nan'):9.3f}")
 PYEOF
 # ---- the CLI as a user runs it: default trace vs the bare sweep; peak RSS
 SW=120; [ "$1" = "--quick" ] && SW=30

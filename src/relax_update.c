@@ -4,10 +4,10 @@
  *
  * with u the rule's combined branch input (Eq. 16 dendritic, Eq. 7 hopfield,
  * Eq. 8 boltzmann; rule.h), and each row's squared step, rate step and norm
- * where the pass already has the numbers. Three implementations of the same
+ * where the pass already has the numbers. Four implementations of the same
  * arithmetic, bit for bit: the C reference (row_update, and update_layer for
  * noise, Gibbs sampling, the visible layer and the nudged top layer), its
- * AVX-512 twin (vrow_update), and the pass fused into the layer's last
+ * AVX-512 twin (vrow_update), its AVX2 twin (vrow2_update), and the pass fused into the layer's last
  * product (gemm.c's epilogue) so that each thread updates the rows it has just
  * computed. Also the target products of a layer (Eq. 12, 13, 15). */
 #include <math.h>

@@ -23,8 +23,9 @@ void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
     memset(e, 0, sizeof *e);
     ffr_train_opts_default(t, FFR_TRAIN_DENDRITIC);
     /* the measured recipe (doc/training.md): SGD with momentum 0.9, batch 100,
-       lr 0.02 for W_1 and 0.01 * 256 / n_{k-1} above, beta 0.2 centered,
-       relative tol 1e-3 */
+       lr of ffr_ep_default_lr, beta 0.2 centered, relative tol 1e-3, Anderson
+       (3 differences) in the free and nudged phases of nets with two or more
+       hidden layers */
     t->epochs = 10;
     t->batch = 100;
     t->optimizer = FFR_OPT_SGD;
@@ -41,11 +42,21 @@ void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
     e->relax.max_sweeps = 100;
     e->relax.measure_every = -1;
     e->relax.diverge_factor = 0;
+    e->relax.anderson = -1; /* FFR_EP_ANDERSON_AUTO: resolved per network by ffr_ep_anderson */
 }
 
 double ffr_ep_default_lr(const ffr_net *net, int k) {
     if (ffr_net_valid(net, __func__, NULL) || k < 1 || k > net->L) return NAN;
-    return k <= 1 ? 0.02 : 0.01 * 256.0 / net->n[k - 1];
+    if (net->L <= 2 || k == net->L) return k <= 1 ? 0.02 : 0.01 * 256.0 / net->n[k - 1];
+    /* two or more hidden layers: the hidden layers' rates doubled (doc/training.md) */
+    return k <= 1 ? 0.04 : 0.02 * 256.0 / net->n[k - 1];
+}
+
+int ffr_ep_anderson(const ffr_net *net, const ffr_ep_opts *e) {
+    if (!e) return 0;
+    if (e->relax.anderson >= 0) return e->relax.anderson;
+    if (ffr_net_valid(net, __func__, NULL)) return 0;
+    return net->L >= 3 && e->fixed_free == 0 ? 3 : 0;
 }
 
 /* The learning rate of layer k: e->lr[k] when set (> 0), else the default. */
@@ -310,6 +321,7 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
     S.ofree = e->relax;
     S.ofree.init = FFR_INIT_GIVEN;
     S.ofree.beta = 0; S.ofree.nudge_target = NULL; S.ofree.top_target = NULL;
+    S.ofree.anderson = ffr_ep_anderson(net, e);
     if (e->fixed_free > 0) { S.ofree.tol = 0; S.ofree.max_sweeps = e->fixed_free; }
     S.onudge = S.ofree;
     if (e->fixed_nudged > 0) S.onudge.max_sweeps = e->fixed_nudged;

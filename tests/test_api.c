@@ -333,6 +333,7 @@ static void test_train(void) {
     ro.tol_mode = (ffr_tol_mode)9;
     BAD(ffr_ep_evaluate(hop, x, y, 10, &ro, &ev, &e));
     CHECK(ffr_ep_work_floats(NULL, 4) == 0);
+    CHECK(ffr_ep_anderson(NULL, NULL) == 0 && ffr_ep_anderson(NULL, &eo) >= 0);
     CHECK(isnan(ffr_ep_default_lr(NULL, 1)) && isnan(ffr_ep_default_lr(hop, 0)) && isnan(ffr_ep_default_lr(hop, 3)));
     ffr_net_free(net); ffr_net_free(hop);
 }
