@@ -122,33 +122,32 @@ static void feedback_transpose(ffr_net *net, int k) {
             for (int j = 0; j < ni; j++) net->V[k][(size_t)j * no + i] = net->W[k][(size_t)i * ni + j];
 }
 
-void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale) {
-    if (ffr_net_valid(net, __func__, NULL)) return;
+/* Uniform init: W_k ~ U(+-a_k) (and b_k too for fan-in), drawn layer by layer
+ * (W_k then b_k) from one rng; other offsets 0; untied V_k = W_k^T. */
+static void init_uniform(ffr_net *net, uint64_t seed, float scale, int fanin) {
     ffr_rng r;
     ffr_rng_seed(&r, seed);
     memset(net->params, 0, net->nparams * sizeof(float));
     for (int k = 1; k <= net->L; k++) {
         int no = net->n[k], ni = net->n[k - 1];
-        double a = scale * sqrt(6.0 / (ni + no));
-        for (size_t i = 0; i < (size_t)no * ni; i++)
-            net->W[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
+        double a = fanin ? scale / sqrt((double)ni) : scale * sqrt(6.0 / (ni + no));
+        for (size_t i = 0; i < (size_t)no * ni; i++) net->W[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
+        if (fanin)
+            for (int i = 0; i < no; i++) net->b[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
         feedback_transpose(net, k);
     }
+}
+
+/* Glorot uniform: W_k ~ U(+-scale sqrt(6/(n_{k-1}+n_k))), offsets 0. */
+void ffr_net_init_glorot(ffr_net *net, uint64_t seed, float scale) {
+    if (ffr_net_valid(net, __func__, NULL)) return;
+    init_uniform(net, seed, scale, 0);
 }
 
 /* Fan-in uniform (PyTorch nn.Linear): W_k, b_k ~ U(+-scale/sqrt(n_{k-1})), c = 0. */
 void ffr_net_init_fanin(ffr_net *net, uint64_t seed, float scale) {
     if (ffr_net_valid(net, __func__, NULL)) return;
-    ffr_rng r;
-    ffr_rng_seed(&r, seed);
-    memset(net->params, 0, net->nparams * sizeof(float));
-    for (int k = 1; k <= net->L; k++) {
-        int no = net->n[k], ni = net->n[k - 1];
-        double a = scale / sqrt((double)ni);
-        for (size_t i = 0; i < (size_t)no * ni; i++) net->W[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
-        for (int i = 0; i < no; i++) net->b[k][i] = (float)(a * (2.0 * ffr_rng_uniform(&r) - 1.0));
-        feedback_transpose(net, k);
-    }
+    init_uniform(net, seed, scale, 1);
 }
 
 float ffr_net_V_at(const ffr_net *net, int k, int i, int j) {
