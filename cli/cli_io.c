@@ -31,10 +31,12 @@ static void expand(const cli_path *p, concrete *out, int *n) {
     case CLI_DIR_MODEL:
         for (int k = 0; k < FFR_MAX_LAYERS; k++)
             for (int i = 0; i < 4; i++) ADD("%s/%s%d.npy", p->path, model_files[i], k);
+        ADD("%s/model-set.manifest", p->path);
         break;
     case CLI_DIR_RELAX:
         for (int k = 0; k < FFR_MAX_LAYERS; k++) ADD("%s/state%d.npy", p->path, k);
         for (int i = 0; i < 7; i++) ADD("%s/%s.npy", p->path, relax_files[i]);
+        ADD("%s/relax-set.manifest", p->path);
         break;
     case CLI_DIR_OTHER: break;
     }

@@ -41,19 +41,15 @@ static ffr_status write_trace(const char *path, const ffr_trace *tr, ffr_err *er
     return ffr_out_commit(o, err);
 }
 
-static ffr_status write_npys(const char *dir, const ffr_state *st, const ffr_trace *tr, ffr_err *err) {
-    char p[4096];
+/* The --npy-dir set (kind "relax": the folder's lock taken before the
+ * relaxation, the manifest written last by the commit; doc/formats.md). */
+static ffr_status write_npys(ffr_set *set, const ffr_state *st, const ffr_trace *tr, ffr_err *err) {
+    char name[32];
     ffr_status s;
-    /* the folder was made (and checked) before the relaxation: cli_check_paths */
-    for (int k = st->L + 1; k < FFR_MAX_LAYERS; k++) { /* a deeper network's states would mix with ours */
-        snprintf(p, sizeof p, "%s/state%d.npy", dir, k);
-        if (unlink(p) != 0 && errno != ENOENT)
-            return ffr_fail(err, FFR_ERR_IO, "%s: cannot remove a stale member of the set: %s", p, strerror(errno));
-    }
     for (int k = 0; k <= st->L; k++) {
         size_t sh[2] = {(size_t)st->B, (size_t)st->n[k]};
-        snprintf(p, sizeof p, "%s/state%d.npy", dir, k);
-        if ((s = ffr_npy_write(p, st->s[k], 'f', 2, sh, err))) return s;
+        snprintf(name, sizeof name, "state%d.npy", k);
+        if ((s = ffr_set_npy(set, name, st->s[k], 'f', 2, sh, err))) return s;
     }
     size_t B = (size_t)tr->B, sh2[2] = {(size_t)tr->T + 1, B};
     struct { const char *name; const void *d; char t; int nd; const size_t *sh; } outs[] = {
@@ -61,8 +57,8 @@ static ffr_status write_npys(const char *dir, const ffr_state *st, const ffr_tra
         {"converged", tr->converged, 'u', 1, &B}, {"dist", tr->dist, 'f', 1, &B},
         {"residual", tr->residual, 'f', 1, &B}, {"rate", tr->rate, 'f', 1, &B}, {"norm", tr->norm, 'f', 1, &B}};
     for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
-        snprintf(p, sizeof p, "%s/%s.npy", dir, outs[i].name);
-        if ((s = ffr_npy_write(p, outs[i].d, outs[i].t, outs[i].nd, outs[i].sh, err))) return s;
+        snprintf(name, sizeof name, "%s.npy", outs[i].name);
+        if ((s = ffr_set_npy(set, name, outs[i].d, outs[i].t, outs[i].nd, outs[i].sh, err))) return s;
     }
     return FFR_OK;
 }
@@ -180,9 +176,10 @@ int cmd_relax(int argc, char **argv) {
         cli_path outs[] = {{"trace", trace, CLI_FILE}, {"npy-dir", npy_dir, CLI_DIR_RELAX}};
         if (cli_check_paths(C, ins, 5, outs, 2)) return 1;
     }
-    int lock = -1; /* one writer per --npy-dir, from now to the last file */
+    ffr_set *set = NULL; /* one writer per --npy-dir, from now to the manifest */
+    int slock = -1;      /* --start-dir's lock, shared, while it is read */
     ffr_err err;
-    if (npy_dir && ffr_dir_lock(npy_dir, &lock, &err)) return cli_fail(C, "%s", err.msg);
+    if (npy_dir && ffr_set_begin(&set, npy_dir, "relax", &err)) return cli_fail(C, "%s", err.msg);
     ffr_set_threads(threads);
     if (o.precision == FFR_PREC_BF16 && !ffr_bf16_available())
         fprintf(stderr, "ffrelax relax: --precision bf16: this CPU (or build) has no AVX512_BF16 products; running in fp32\n");
@@ -232,7 +229,8 @@ int cmd_relax(int argc, char **argv) {
         o.top_target = target + (size_t)offset * net->n[net->L];
     }
     if (ffr_state_create(&st, net, (int)B, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-    if (start_dir) {
+    if (start_dir) { /* a set relax --npy-dir wrote: checked against its manifest */
+        if (ffr_set_verify(start_dir, "relax", &slock, &err)) { cli_fail(C, "%s", err.msg); goto done; }
         for (int k = 0; k <= net->L; k++) {
             char p[4096]; float *a; int nd; size_t sh[4];
             snprintf(p, sizeof p, "%s/state%d.npy", start_dir, k);
@@ -245,6 +243,8 @@ int cmd_relax(int argc, char **argv) {
             memcpy(st->s[k], a, B * net->n[k] * sizeof(float));
             free(a);
         }
+        ffr_dir_unlock(slock);
+        slock = -1;
     }
     if (progress_every) { o.progress = progress_cb; o.progress_ctx = &progress_every; }
     double t0 = now();
@@ -254,9 +254,13 @@ int cmd_relax(int argc, char **argv) {
     if (!writer) { rc = shared_fail; goto done; }
     if (s && s != FFR_ERR_DIVERGED) { cli_fail(C, "%s", err.msg); goto done; }
     if (trace && write_trace(trace, tr, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-    if (npy_dir && write_npys(npy_dir, st, tr, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-    ffr_dir_unlock(lock);
-    lock = -1;
+    if (set) {
+        ffr_status ws = write_npys(set, st, tr, &err);
+        if (ws) { cli_fail(C, "%s", err.msg); goto done; }
+        ws = ffr_set_commit(set, &err);
+        set = NULL;
+        if (ws) { cli_fail(C, "%s", err.msg); goto done; }
+    }
     if (!quiet) {
         int Lp = net->L + 1, T = tr->T;
         printf("ffrelax relax: %s on %zu examples of %s\n", model, B, images);
@@ -298,7 +302,8 @@ int cmd_relax(int argc, char **argv) {
     rc = 0;
 done:
     if (shared_fail) cli_mpi_failed_everywhere();
-    ffr_dir_unlock(lock);
+    ffr_set_abort(set);
+    ffr_dir_unlock(slock);
     ffr_trace_free(tr);
     ffr_state_free(st);
     ffr_net_free(net);

@@ -454,6 +454,26 @@ ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, 
  * release with ffr_dir_unlock (or by exiting). */
 ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err);
 void ffr_dir_unlock(int lock);
+/* Sets of .npy files written together into one folder (doc/formats.md, "Sets
+ * of .npy files"): kind "model" (W1.npy b1.npy V1.npy c0.npy .., export) or
+ * "relax" (state0.npy .. step.npy .., relax --npy-dir). A writer:
+ * ffr_set_begin (locks the folder: FFR_ERR_IO when another process holds
+ * it), ffr_set_npy per member (the first one marks DIR/KIND-set.manifest
+ * "writing"), ffr_set_commit (removes this kind's members the new set does
+ * not have, writes the complete manifest last: names, sizes, crc32, a run id;
+ * frees set) or ffr_set_abort (frees set; once a member is written the folder
+ * stays marked incomplete). A reader: ffr_set_verify takes the folder's lock
+ * shared (release with ffr_dir_unlock(*lock) after reading) and checks the
+ * manifest when there is one: complete, every member present with its size
+ * and crc32 (one removed by hand reads as absent), no unlisted member of this kind; a folder without a manifest (made by
+ * numpy) is accepted. FFR_ERR_FORMAT names the file and what differs. */
+typedef struct ffr_set ffr_set;
+ffr_status ffr_set_begin(ffr_set **set, const char *dir, const char *kind, ffr_err *err);
+ffr_status ffr_set_npy(ffr_set *set, const char *name, const void *data, char dtype, int ndim,
+                       const size_t *shape, ffr_err *err);
+ffr_status ffr_set_commit(ffr_set *set, ffr_err *err);
+void ffr_set_abort(ffr_set *set);
+ffr_status ffr_set_verify(const char *dir, const char *kind, int *lock, ffr_err *err);
 /* The zlib/gzip crc32: start with crc = 0; chain calls over consecutive parts. */
 uint32_t ffr_crc32(uint32_t crc, const void *p, size_t n);
 

@@ -336,15 +336,25 @@ int ffr_file_same(const char *a, const char *b) {
 }
 
 /* ------------------------------------------------------------ folder lock */
-ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err) {
-    FFR_NEED(lock, err);
+/* flock dir: exclusive (a writer of a set) or shared (its readers). A
+ * missing folder, or one that cannot be opened, is not locked when
+ * missing_ok (a reader's own open then says why). */
+ffr_status ffr_dir_flock(const char *dir, int shared, int missing_ok, int *lock, ffr_err *err) {
     *lock = -1;
-    FFR_NEED(dir, err);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ffr_fail(err, FFR_ERR_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
+    if (fd < 0) {
+        if (missing_ok) return FFR_OK;
+        return ffr_fail(err, FFR_ERR_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
+    }
+    if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+        int e = errno, readers = !shared && e == EWOULDBLOCK && flock(fd, LOCK_SH | LOCK_NB) == 0;
         close(fd);
+        if (readers)
+            return ffr_fail(err, FFR_ERR_IO, "%s: another process is reading this folder (it holds a shared lock "
+                            "on it); wait for it to finish or choose another folder", dir);
+        if (e == EWOULDBLOCK && shared)
+            return ffr_fail(err, FFR_ERR_IO, "%s: another process is writing this set now (it holds the folder's "
+                            "lock); wait for it to finish", dir);
         if (e == EWOULDBLOCK)
             return ffr_fail(err, FFR_ERR_IO, "%s: another process is writing this folder (it holds an advisory "
                             "lock on it); wait for it to finish or choose another folder", dir);
@@ -352,6 +362,13 @@ ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err) {
     }
     *lock = fd;
     return FFR_OK;
+}
+
+ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err) {
+    FFR_NEED(lock, err);
+    *lock = -1;
+    FFR_NEED(dir, err);
+    return ffr_dir_flock(dir, 0, 0, lock, err);
 }
 
 void ffr_dir_unlock(int lock) {

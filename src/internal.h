@@ -53,6 +53,9 @@ ffr_status ffr_npy_read_u8(const char *path, float **data, int *ndim, size_t sha
                            ffr_err *err);
 /* Escape a string for a message: bytes < 32, 127 and '\\' as \xNN (or \\). */
 const char *ffr_esc(const char *s, char *buf, size_t cap);
+/* files.c: flock folder dir, exclusive or shared; missing_ok: a folder that
+ * cannot be opened is not locked (*lock = -1, FFR_OK). */
+ffr_status ffr_dir_flock(const char *dir, int shared, int missing_ok, int *lock, ffr_err *err);
 
 
 /* gemm.c: the AVX-512 kernel and its AVX2+FMA twin (doc/performance.md), the

@@ -274,6 +274,7 @@ static ffr_status read_expect(const char *path, int ndim, size_t d0, size_t d1, 
     return FFR_OK;
 }
 
+static ffr_status import_set(ffr_net **out, const char *dir, ffr_rule rule, ffr_rho rho, int tied, ffr_err *err);
 ffr_status ffr_net_import_npy(ffr_net **out, const char *dir, ffr_rule rule, ffr_rho rho, int tied,
                               ffr_err *err) {
     FFR_NEED(out, err);
@@ -281,6 +282,16 @@ ffr_status ffr_net_import_npy(ffr_net **out, const char *dir, ffr_rule rule, ffr
     FFR_NEED(dir, err);
     if ((unsigned)rule > FFR_RULE_BOLTZMANN || (unsigned)rho > FFR_RHO_IDENTITY)
         return ffr_fail(err, FFR_ERR_ARG, "import: unknown rule %d or rho %d", (int)rule, (int)rho);
+    int lock;
+    ffr_status st = ffr_set_verify(dir, "model", &lock, err); /* never a mix of two runs */
+    if (st) return st;
+    st = import_set(out, dir, rule, rho, tied, err);
+    ffr_dir_unlock(lock);
+    return st;
+}
+
+/* ffr_net_import_npy once the set is verified and locked. */
+static ffr_status import_set(ffr_net **out, const char *dir, ffr_rule rule, ffr_rho rho, int tied, ffr_err *err) {
     char p[4096], q[4096];
     ffr_status st;
     int L = 0;
@@ -393,46 +404,27 @@ ffr_status ffr_net_import_npy(ffr_net **out, const char *dir, ffr_rule rule, ffr
     return FFR_OK;
 }
 
-/* Remove DIR/<name><k>.npy for k = from .. FFR_MAX_LAYERS-1 (a deeper model's
- * leftovers, which import would read as part of this one). */
-static ffr_status remove_members(const char *dir, const char *name, int from, ffr_err *err) {
-    char p[4096], pat[16];
-    snprintf(pat, sizeof pat, "%s%%d.npy", name);
-    for (int k = from; k < FFR_MAX_LAYERS; k++) {
-        ffr_status st = join(p, sizeof p, dir, pat, k, err);
-        if (st) return st;
-        if (unlink(p) != 0 && errno != ENOENT)
-            return ffr_fail(err, FFR_ERR_IO, "%s: cannot remove a stale member of the set: %s", p, strerror(errno));
-    }
-    return FFR_OK;
-}
-
-static ffr_status export_set(const ffr_net *net, const char *dir, ffr_err *err) {
+/* The members of net's set (doc/formats.md): W_k, b_k (V_k untied) for
+ * k = 1..L, c_k for k = 0..L-1. The set's commit removes the members of a
+ * deeper or untied model written there before, and writes the manifest last. */
+static ffr_status export_set(const ffr_net *net, ffr_set *set, ffr_err *err) {
     ffr_status st;
-    /* first the members this network does not have (a crash then leaves no deeper leftovers) */
-    if ((st = remove_members(dir, "W", net->L + 1, err)) || (st = remove_members(dir, "b", net->L + 1, err)) ||
-        (st = remove_members(dir, "V", net->tied ? 1 : net->L + 1, err)) || (st = remove_members(dir, "c", net->L, err)))
-        return st;
-    char p[4096];
+    char name[32];
     for (int k = 1; k <= net->L; k++) {
         size_t sw[2] = {(size_t)net->n[k], (size_t)net->n[k - 1]};
         size_t sv[2] = {(size_t)net->n[k - 1], (size_t)net->n[k]};
         size_t sb[1] = {(size_t)net->n[k]};
-        if ((st = join(p, sizeof p, dir, "W%d.npy", k, err)) ||
-            (st = ffr_npy_write(p, net->W[k], 'f', 2, sw, err)))
-            return st;
-        if ((st = join(p, sizeof p, dir, "b%d.npy", k, err)) ||
-            (st = ffr_npy_write(p, net->b[k], 'f', 1, sb, err)))
-            return st;
-        if (!net->tied && ((st = join(p, sizeof p, dir, "V%d.npy", k, err)) ||
-                           (st = ffr_npy_write(p, net->V[k], 'f', 2, sv, err))))
-            return st;
+        snprintf(name, sizeof name, "W%d.npy", k);
+        if ((st = ffr_set_npy(set, name, net->W[k], 'f', 2, sw, err))) return st;
+        snprintf(name, sizeof name, "b%d.npy", k);
+        if ((st = ffr_set_npy(set, name, net->b[k], 'f', 1, sb, err))) return st;
+        snprintf(name, sizeof name, "V%d.npy", k);
+        if (!net->tied && (st = ffr_set_npy(set, name, net->V[k], 'f', 2, sv, err))) return st;
     }
     for (int k = 0; k < net->L; k++) {
         size_t sc[1] = {(size_t)net->n[k]};
-        if ((st = join(p, sizeof p, dir, "c%d.npy", k, err)) ||
-            (st = ffr_npy_write(p, net->c[k], 'f', 1, sc, err)))
-            return st;
+        snprintf(name, sizeof name, "c%d.npy", k);
+        if ((st = ffr_set_npy(set, name, net->c[k], 'f', 1, sc, err))) return st;
     }
     return FFR_OK;
 }
@@ -443,9 +435,11 @@ ffr_status ffr_net_export_npy(const ffr_net *net, const char *dir, ffr_err *err)
     if (st) return st;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return ffr_fail(err, FFR_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
-    int lock;
-    if ((st = ffr_dir_lock(dir, &lock, err))) return st; /* one writer per folder */
-    st = export_set(net, dir, err);
-    ffr_dir_unlock(lock);
-    return st;
+    ffr_set *set;
+    if ((st = ffr_set_begin(&set, dir, "model", err))) return st; /* one writer per folder */
+    if ((st = export_set(net, set, err))) {
+        ffr_set_abort(set);
+        return st;
+    }
+    return ffr_set_commit(set, err);
 }

@@ -107,6 +107,18 @@ if [ $MD = 0 ]; then
     tail -1 ep.csv | sed 's/^2,/3,/' >> ep.csv
     mkdir mro && echo x > mro/t10k-images-idx3-ubyte.gz && chmod 444 mro/t10k-images-idx3-ubyte.gz
     mkdir lockw
+    # class 10, sets: another run's W2 of the same shape in an export (mix), an extra
+    # W3.npy that chains (unl), a set whose writer was killed (inc), a damaged
+    # manifest (badm), numpy's set without manifest (user), a relax set with
+    # another run's state1.npy (smix)
+    "$F" init --sizes 20,13,11 --tied --seed 4 --out m4s > /dev/null && "$F" export --model m4s --npy-dir w4 > /dev/null || exit 1
+    cp -r w mix && cp w4/W2.npy mix/W2.npy
+    cp -r w unl && cp deepw/W3.npy unl/W3.npy
+    cp -r w inc && sed -i '/^member/d; s/^status complete/status writing/' inc/model-set.manifest
+    cp -r w badm && printf 'junk\n' > badm/model-set.manifest
+    mkdir user && cp w/*.npy user/
+    "$F" relax --model m --images w/W1.npy --quiet --max-sweeps 1 --npy-dir s1x > /dev/null || exit 1
+    cp -r s smix && cp s1x/state1.npy smix/state1.npy
     # another writer of lockw: a process holding flock on it (the sleep itself holds fd 9)
     if command -v flock > /dev/null; then
         ( exec 9< lockw; flock 9; exec sleep 60 ) & LOCKPID=$!
@@ -170,10 +182,19 @@ refuse 9 "the same for training from a model" "ffrelax train: wide.gz: example s
 accept 10 "a dead writer's temporary files are removed, a fresh one kept" "test ! -e m.tmp.999999 && test ! -e m.tmp.1.x && test -e m.tmp.888888" init --sizes 20,13,11 --tied --seed 3 --out m
 accept 10 "relax --npy-dir: stale state3.npy of a deeper run removed" "test ! -e deep/state3.npy && test -e deep/state2.npy" $R --npy-dir deep
 accept 10 "export: stale W3.npy of a deeper model removed" "test ! -e deepw/W3.npy && test ! -e deepw/b3.npy && test -e deepw/W2.npy" export --model m --npy-dir deepw
+HOW="re-run the command that wrote the set (export, or relax --npy-dir), or delete the manifest to use the files as they are"
+refuse 10 "import: a member of another run (same shape) in an export" "ffrelax import: mix/W2.npy: not the file of run {*} (mix/model-set.manifest): crc32: expected {*}, found {*}: the folder mixes two runs, or the file was replaced; $HOW" "test ! -e t3" import --npy-dir mix --tied --out t3
+refuse 10 "import: a member the manifest does not list (a W3.npy that chains)" "ffrelax import: unl/W3.npy: not part of the set of run {*} (unl/model-set.manifest lists 6 files): a file of another run; remove it, or $HOW" "test ! -e t3" import --npy-dir unl --tied --out t3
+refuse 10 "import: a set whose writer was killed" "ffrelax import: inc: incomplete set: run {*} did not finish writing it (inc/model-set.manifest says 'status writing': the writer was killed or failed); $HOW" "test ! -e t3" import --npy-dir inc --tied --out t3
+refuse 10 "import: a damaged manifest" "ffrelax import: badm/model-set.manifest: line 1: expected 'ffrelax set manifest 1', found 'junk' (a damaged manifest: re-run the command that wrote the set)" "test ! -e t3" import --npy-dir badm --tied --out t3
+accept 10 "import: a set without manifest (numpy's) is the user's: read as it is" "test -e t3 && rm t3" import --npy-dir user --tied --out t3
+refuse 10 "relax --start-dir: a state of another run" "ffrelax relax: smix/state1.npy: not the file of run {*} (smix/relax-set.manifest): crc32: expected {*}, found {*}: the folder mixes two runs, or the file was replaced; $HOW" "test ! -e t.csv" $R --init given --start-dir smix --trace t.csv
+accept 10 "export: the manifest lists every member and is written last" "grep -q '^status complete' w4/model-set.manifest && [ \$(grep -c '^member' w4/model-set.manifest) = 6 ]" export --model m4s --npy-dir w4
 if [ $MD = 1 ] || [ -n "$LOCKPID" ]; then
 refuse 10 "two writers of one folder (flock held): the second refused" "ffrelax export: lockw: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or choose another folder" "test ! -e lockw/W1.npy" export --model m --npy-dir lockw
 refuse 10 "train: a checkpoint another run uses (it holds CKPT.lock)" "ffrelax train: --checkpoint busy.ck: another process is using it (it holds busy.ck.lock); wait for it to finish or choose another path" "test ! -e t1" $TR --out t1 --checkpoint busy.ck
 refuse 10 "relax --npy-dir into a folder another process writes" "ffrelax relax: lockw: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or choose another folder" "test ! -e lockw/state0.npy" $R --npy-dir lockw
+refuse 10 "import from a folder another process writes" "ffrelax import: lockw: another process is writing this set now (it holds the folder's lock); wait for it to finish" "test ! -e t3" import --npy-dir lockw --tied --out t3
 fi
 # ---- class 12: messages
 accept 12 "--tol 1e-310 (subnormal) is in range" "true" $R --tol 1e-310

@@ -227,6 +227,20 @@ static void test_io(void) {
     BAD(ffr_dir_lock(NULL, &lk, &e));
     BAD(ffr_dir_lock("/tmp", NULL, &e));
     ffr_dir_unlock(-1);
+    ffr_set *set = NULL;
+    float one = 1;
+    size_t sh1 = 1;
+    BAD(ffr_set_begin(NULL, "/tmp", "model", &e));
+    BAD(ffr_set_begin(&set, NULL, "model", &e));
+    BAD(ffr_set_begin(&set, "/tmp", NULL, &e));
+    BAD(ffr_set_begin(&set, "/tmp", "states", &e));
+    CHECK(set == NULL);
+    BAD(ffr_set_npy(NULL, "W1.npy", &one, 'f', 1, &sh1, &e));
+    BAD(ffr_set_commit(NULL, &e));
+    ffr_set_abort(NULL);
+    BAD(ffr_set_verify(NULL, "model", &lk, &e));
+    BAD(ffr_set_verify("/tmp", "x", &lk, &e));
+    BAD(ffr_set_verify("/tmp", "model", NULL, &e));
     CHECK(ffr_crc32(0, NULL, 0) == 0);
 }
 

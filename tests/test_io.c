@@ -826,6 +826,120 @@ static void rm_rf(const char *dir) {
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* ------------------------------------------------------- sets of .npy files */
+/* issue 14, class 10: the manifest (src/fileset.c) keeps readers from mixing runs */
+static void test_sets(void) {
+    ffr_err e;
+    int n3[] = {7, 5, 3, 2};
+    char d[512], f[600];
+    snprintf(d, sizeof d, "%s/set", tmpdir);
+    ffr_net *a = make_net(3, n3, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 3);
+    ffr_net *b = make_net(3, n3, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 4);
+    for (int k = 0; k <= 3; k++) a->alpha_up[k] = a->alpha_down[k] = b->alpha_up[k] = b->alpha_down[k] = 1;
+    CHECKF(ffr_net_export_npy(a, d, &e) == FFR_OK, "%s", e.msg);
+    int lk = -1;
+    CHECKF(ffr_set_verify(d, "model", &lk, &e) == FFR_OK && lk >= 0, "%s", e.msg);
+    /* a reader holds the folder shared: a writer is refused, a second reader is not */
+    int lk2 = -1;
+    CHECK(ffr_set_verify(d, "model", &lk2, &e) == FFR_OK);
+    ffr_dir_unlock(lk2);
+    CHECK(ffr_net_export_npy(b, d, &e) == FFR_ERR_IO && has(&e, "another process is reading this folder"));
+    ffr_dir_unlock(lk);
+    /* the manifest: complete, 9 members (W, b for 3 layers, c0..c2) */
+    snprintf(f, sizeof f, "%s/model-set.manifest", d);
+    size_t n;
+    char *m = NULL;
+    CHECK(ffr_read_file(f, 4096, &m, &n, &e) == FFR_OK); /* NUL-terminated */
+    CHECK(m && strstr(m, "status complete\n") && strstr(m, "member W3.npy ") && !strstr(m, "member c3.npy"));
+    free(m);
+    /* another run's member of the same size: refused by its crc32, the file named */
+    char d2[512];
+    snprintf(d2, sizeof d2, "%s/set2", tmpdir);
+    CHECK(ffr_net_export_npy(b, d2, &e) == FFR_OK);
+    snprintf(f, sizeof f, "%s/W2.npy", d2);
+    unsigned char *w2 = read_bytes(f, &n);
+    snprintf(f, sizeof f, "%s/W2.npy", d);
+    CHECK(w2 && write_bytes(f, w2, n) == 0);
+    free(w2);
+    ffr_net *c = NULL;
+    CHECK(ffr_net_import_npy(&c, d, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_ERR_FORMAT && !c &&
+          has(&e, "/W2.npy: not the file of run ") && has(&e, "crc32: expected"));
+    /* a different size */
+    CHECK(write_bytes(f, "x", 1) == 0);
+    CHECK(ffr_net_import_npy(&c, d, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_ERR_FORMAT &&
+          has(&e, "size: expected") && has(&e, "found 1:"));
+    /* a new export repairs it, and removes a deeper model's members */
+    ffr_net *deep = make_net(3, n3, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 0, 5);
+    CHECK(ffr_net_export_npy(deep, d, &e) == FFR_OK);
+    int n2[] = {7, 5};
+    ffr_net *one = make_net(1, n2, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 6);
+    one->alpha_up[0] = one->alpha_up[1] = one->alpha_down[0] = one->alpha_down[1] = 1;
+    CHECKF(ffr_net_export_npy(one, d, &e) == FFR_OK, "%s", e.msg);
+    snprintf(f, sizeof f, "%s/V1.npy", d);
+    CHECK(access(f, F_OK) != 0);
+    snprintf(f, sizeof f, "%s/W2.npy", d);
+    CHECK(access(f, F_OK) != 0);
+    CHECKF(ffr_net_import_npy(&c, d, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_OK && c && c->L == 1,
+           "%s", e.msg);
+    ffr_net_free(c);
+    c = NULL;
+    /* a member the manifest does not list */
+    snprintf(f, sizeof f, "%s/b2.npy", d2);
+    unsigned char *b2 = read_bytes(f, &n);
+    snprintf(f, sizeof f, "%s/c1.npy", d);
+    CHECK(b2 && write_bytes(f, b2, n) == 0);
+    free(b2);
+    CHECK(ffr_set_verify(d, "model", &lk, &e) == FFR_ERR_FORMAT && lk == -1 && has(&e, "/c1.npy: not part of the set"));
+    /* a member removed by hand: the rest is one run's, accepted (absent b, c read as 0) */
+    remove(f);
+    snprintf(f, sizeof f, "%s/b1.npy", d);
+    remove(f);
+    CHECK(ffr_net_import_npy(&c, d, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_OK && c);
+    ffr_net_free(c);
+    c = NULL;
+    /* a writer that stops after one member (killed, or a failure): incomplete */
+    ffr_set *set;
+    float v[5] = {1, 2, 3, 4, 5};
+    size_t sh[1] = {5};
+    CHECKF(ffr_set_begin(&set, d, "model", &e) == FFR_OK, "%s", e.msg);
+    CHECK(ffr_set_verify(d, "model", &lk, &e) == FFR_ERR_IO && has(&e, "another process is writing this set"));
+    CHECK(ffr_set_npy(set, "state0.npy", v, 'f', 1, sh, &e) == FFR_ERR_ARG); /* not a member name */
+    CHECK(ffr_set_npy(set, "b1.npy", v, 'f', 1, sh, &e) == FFR_OK);
+    CHECK(ffr_set_npy(set, "b1.npy", v, 'f', 1, sh, &e) == FFR_ERR_ARG); /* twice */
+    ffr_set_abort(set);
+    CHECK(ffr_net_import_npy(&c, d, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_ERR_FORMAT &&
+          has(&e, "incomplete set") && has(&e, "status writing"));
+    /* a set begun and abandoned before any member leaves the old set as it was */
+    CHECK(ffr_net_export_npy(one, d, &e) == FFR_OK);
+    CHECK(ffr_set_begin(&set, d, "model", &e) == FFR_OK);
+    ffr_set_abort(set);
+    CHECK(ffr_set_verify(d, "model", &lk, &e) == FFR_OK);
+    ffr_dir_unlock(lk);
+    /* no manifest: the user's set (numpy's), read as it is; a relax set beside it is another kind */
+    snprintf(f, sizeof f, "%s/model-set.manifest", d);
+    CHECK(remove(f) == 0);
+    CHECK(ffr_set_begin(&set, d, "relax", &e) == FFR_OK && ffr_set_npy(set, "step.npy", v, 'f', 1, sh, &e) == FFR_OK &&
+          ffr_set_commit(set, &e) == FFR_OK);
+    CHECKF(ffr_net_import_npy(&c, d, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, &e) == FFR_OK && c, "%s", e.msg);
+    ffr_net_free(c);
+    CHECK(ffr_set_verify(d, "relax", &lk, &e) == FFR_OK);
+    ffr_dir_unlock(lk);
+    /* damaged manifests: each line checked */
+    const char *bad[] = {"ffrelax set manifest 2\n", "ffrelax set manifest 1\nkind model\n",
+                         "ffrelax set manifest 1\nkind relax\nrun 00000000000000ab\nstatus done\nend\n",
+                         "ffrelax set manifest 1\nkind relax\nrun 00000000000000ab\nstatus complete\nmember ../x.npy 1 0\nend\n",
+                         "ffrelax set manifest 1\nkind relax\nrun 00000000000000ab\nstatus complete\nend\nmore\n"};
+    snprintf(f, sizeof f, "%s/relax-set.manifest", d);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_bytes(f, bad[i], strlen(bad[i]));
+        CHECKF(ffr_set_verify(d, "relax", &lk, &e) == FFR_ERR_FORMAT && has(&e, "a damaged manifest"), "%zu: %s", i, e.msg);
+    }
+    ffr_net_free(a);
+    ffr_net_free(b);
+    ffr_net_free(deep);
+    ffr_net_free(one);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ffr_test_io_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -838,6 +952,7 @@ int main(void) {
     test_npy_interop();
     test_mnist();
     test_files();
+    test_sets();
     if (!mt_fail) rm_rf(tmpdir);
     else fprintf(stderr, "files kept in %s\n", tmpdir);
     MT_DONE("test_io");
