@@ -14,6 +14,10 @@ int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 /* "784,500,500" -> n[], returns L (number of weight layers) or -1 */
 int cli_sizes(const char *cmd, const char *s, int *n);
 
+/* ffr_set_threads(n) for --threads N (n <= 0: keep the default), with a note on
+ * stderr when fewer run (OpenBLAS under a memory limit: cli/main.c). */
+void cli_set_threads(const char *cmd, int n);
+
 /* --alpha-up / --alpha-down: one gain for every layer, or one per layer (L+1 values). */
 int cli_gains(const char *cmd, const char *opt, const char *s, float *g, int *have);
 /* Put parsed gains into net (dendritic only); prints the error and returns 1 on a bad count or rule. */

@@ -259,7 +259,7 @@ int cmd_train_ep(int argc, char **argv) {
     }
     if (t.optimizer == FFR_OPT_ADAM && nlr == 0) /* Adam's usual step, one rate */
         for (int k = 1; k < FFR_MAX_LAYERS; k++) e.lr[k] = 1e-3;
-    ffr_set_threads(threads);
+    cli_set_threads(C, threads);
     t.checkpoint = checkpoint;
     t.resume = resume;
 
@@ -361,7 +361,7 @@ int cmd_eval(int argc, char **argv) {
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]);
     if (!model || !images || !labels) return cli_fail(C, "--model, --images and --labels are required");
     if (fixed) { o.tol = 0; o.max_sweeps = fixed; }
-    ffr_set_threads(threads);
+    cli_set_threads(C, threads);
     ffr_err err;
     ffr_net *net = NULL;
     float *x = NULL;
@@ -524,7 +524,7 @@ int cmd_ep_study(int argc, char **argv) {
     if (epochs < 0) epochs = quick ? 1 : 2;
     if (count < 0) count = quick ? 3000 : 0;
     if (tcount < 0) tcount = quick ? 1000 : 0;
-    ffr_set_threads(threads);
+    cli_set_threads(C, threads);
     if (mkdir(outdir, 0777) && errno != EEXIST) return cli_fail(C, "%s: cannot create: %s", outdir, strerror(errno));
 
     study_arch A[STUDY_MAX_ARCH];

@@ -503,7 +503,7 @@ int cmd_figure1(int argc, char **argv) {
     fig_opts f;
     int st = parse_options(argc, argv, &f);
     if (st) return st - 1;
-    ffr_set_threads(f.threads);
+    cli_set_threads(C, f.threads);
     double t0 = now();
     fig_data d = {0};
     fig_run *run = calloc(1, sizeof *run);

@@ -180,7 +180,7 @@ int cmd_relax(int argc, char **argv) {
     int slock = -1;      /* --start-dir's lock, shared, while it is read */
     ffr_err err;
     if (npy_dir && ffr_set_begin(&set, npy_dir, "relax", &err)) return cli_fail(C, "%s", err.msg);
-    ffr_set_threads(threads);
+    cli_set_threads(C, threads);
     if (o.precision == FFR_PREC_BF16 && !ffr_bf16_available())
         fprintf(stderr, "ffrelax relax: --precision bf16: this CPU (or build) has no AVX512_BF16 products; running in fp32\n");
     ffr_net *net = NULL;

@@ -237,7 +237,7 @@ int cmd_train(int argc, char **argv) {
         tied = 1;
     }
     if (rule == FFR_RULE_HOPFIELD && !tied) return cli_fail(C, "--rule hopfield needs --decoder tied");
-    ffr_set_threads(threads);
+    cli_set_threads(C, threads);
     o.relax.tol = relax_tol;
     o.relax.max_sweeps = relax_max;
     if (hrelax >= 0) o.holdout_relax = hrelax;

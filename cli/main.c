@@ -168,32 +168,87 @@ static int run(int argc, char **argv) {
  * per CPU (OPENBLAS_NUM_THREADS, else GOTO_/OMP_NUM_THREADS, else the CPU
  * count), each first reserving a 128 MB buffer. Under a memory limit
  * (ulimit -v) that reservation fails and OpenBLAS 0.3.x retries it forever:
- * the worker spins at 100% CPU and the process hangs at exit waiting for it
- * (issue 14, class 4). ffrelax's own kernel does the products on CPUs with
- * AVX2/AVX-512 (ffr_set_threads then leaves OpenBLAS at one thread); there, when
- * the user has not set OPENBLAS_NUM_THREADS the CLI re-executes itself once
- * with OPENBLAS_NUM_THREADS=1 (no worker ever starts) and FFRELAX_THREADS set
- * to what its default would have been (the CPU count), so ffrelax's thread
- * count is unchanged. Not under MPI (mpirun's launcher owns the process) and
- * not in builds without OpenBLAS. */
-static void openblas_single(char **argv) {
-#ifndef FFR_MPI
-    const char *bi = ffr_blas_info(); /* "ffrelax AVX-512 gemm, 2 threads (OpenBLAS ... for the rest)" */
-    if (getenv("OPENBLAS_NUM_THREADS") || strncmp(bi, "ffrelax ", 8) || !strstr(bi, "OpenBLAS")) return;
-    char nt[32];
-    snprintf(nt, sizeof nt, "%d", ffr_get_threads());
-    if (setenv("OPENBLAS_NUM_THREADS", "1", 1)) return;
-    if (!getenv("FFRELAX_THREADS") && setenv("FFRELAX_THREADS", nt, 1)) return;
-    execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
-#else
-    (void)argv;
+ * the worker spins at 100% CPU and the process hangs at exit waiting for it;
+ * when a worker cannot even be created (thread stacks beyond ulimit -v,
+ * RLIMIT_NPROC) OpenBLAS raises SIGINT at load (issue 14, class 4). So when
+ * the user has not set OPENBLAS_NUM_THREADS, the CLI re-executes itself with
+ * OPENBLAS_NUM_THREADS=1 before any library is initialised: from a function in
+ * the executable's .preinit_array, which the dynamic loader runs before every
+ * shared library's initialiser (setenv there would not do: libc's own
+ * initialiser resets the environment to the kernel's). It uses no libc state:
+ * the kernel's envp, a static array, execve. Then, in main, FFRELAX_THREADS is
+ * set to what OpenBLAS's default would have been, so ffrelax's thread count
+ * is unchanged; where ffrelax's own kernel does the products (AVX2/AVX-512)
+ * OpenBLAS stays at one thread; where OpenBLAS does them (no AVX2, or
+ * FFRELAX_GEMM=blas) it gets FFRELAX_THREADS back through ffr_set_threads,
+ * which starts only as many workers as their buffers and stacks fit. Not
+ * under MPI (the launcher owns the process) and not without OpenBLAS. */
+#if defined(FFR_USE_BLAS) && !defined(FFR_MPI)
+#define PRE_MARK "FFRELAX_OPENBLAS_REEXEC=1"
+static char *pre_env[4096];
+static char pre_one[] = "OPENBLAS_NUM_THREADS=1", pre_mark[] = PRE_MARK;
+static int pre_prefix(const char *s, const char *p) {
+    while (*p && *s == *p) { s++; p++; }
+    return !*p;
+}
+static void openblas_preinit(int argc, char **argv, char **envp) {
+    (void)argc;
+    int n = 0;
+    for (char **e = envp; e && *e; e++) {
+        if (pre_prefix(*e, "OPENBLAS_NUM_THREADS=") || pre_prefix(*e, "FFRELAX_OPENBLAS_REEXEC=") || n > 4090)
+            return; /* the user's choice, or re-executed already (or an environment too large to copy) */
+        pre_env[n++] = *e;
+    }
+    pre_env[n++] = pre_one;
+    pre_env[n++] = pre_mark;
+    pre_env[n] = 0;
+    execve("/proc/self/exe", argv, pre_env); /* returns only on failure: carry on as we are */
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit_openblas)(int, char **, char **) =
+    openblas_preinit;
 #endif
+
+/* In main, after the re-execution: FFRELAX_THREADS (unless the user set it)
+ * to OpenBLAS's default count; where OpenBLAS does the products, that count
+ * back to it (bounded by ffr_set_threads). */
+static void openblas_threads(void) {
+#if defined(FFR_USE_BLAS) && !defined(FFR_MPI)
+    if (!getenv("FFRELAX_OPENBLAS_REEXEC")) return;
+    unsetenv("FFRELAX_OPENBLAS_REEXEC");
+    const char *e = getenv("GOTO_NUM_THREADS");
+    if (!e || atoi(e) <= 0) e = getenv("OMP_NUM_THREADS");
+    long n = e && atoi(e) > 0 ? atoi(e) : sysconf(_SC_NPROCESSORS_ONLN);
+    char nt[32];
+    snprintf(nt, sizeof nt, "%ld", n > 0 ? n : 1);
+    if (!getenv("FFRELAX_THREADS")) (void)setenv("FFRELAX_THREADS", nt, 1); /* before anything reads the default */
+    if (strncmp(ffr_blas_info(), "ffrelax ", 8)) ffr_set_threads(atoi(getenv("FFRELAX_THREADS")));
+#endif
+}
+
+void cli_set_threads(const char *cmd, int n) {
+    ffr_set_threads(n);
+    int got = ffr_get_threads();
+    if (n > 0 && got < n)
+        fprintf(stderr, "ffrelax %s: note: --threads %d: the products run on %d (%s)\n", cmd, n, got,
+                !strncmp(ffr_blas_info(), "ffrelax ", 8) ? "the most this build allows"
+                                     : "more OpenBLAS workers, a 128 MB buffer and a thread stack each, do not fit the limits");
+}
+
+/* After the command: say so when the thread pool could not start every
+ * thread asked for (the run completed on fewer). */
+static void note_shortfall(const char *cmd) {
+    int want, got, why;
+    if (ffr_threads_shortfall(&want, &got, &why))
+        fprintf(stderr, "ffrelax %s: note: only %d of %d threads could be started (%s); the run used %d\n", cmd, got,
+                want, strerror(why), got);
 }
 
 /* cli/mpi.h: under MPI (make MPI=1) every rank runs the command; a failed
  * rank stops them all */
 int main(int argc, char **argv) {
-    openblas_single(argv);
+    openblas_threads();
     cli_mpi_init(&argc, &argv);
-    return cli_mpi_finish(run(argc, argv));
+    int rc = run(argc, argv);
+    if (argc > 1) note_shortfall(argv[1]);
+    return cli_mpi_finish(rc);
 }

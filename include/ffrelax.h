@@ -352,10 +352,19 @@ void ffr_gemm_ref(int transA, int transB, int M, int N, int K, float alpha,
                   float *C, int ldc);
 /* The default thread count of the library (relaxers with threads = 0, ffr_gemm,
  * trainers) and of the BLAS; n <= 0 keeps the current choice. Process-wide:
- * prefer ffr_relax_opts.threads per relaxer. */
+ * prefer ffr_relax_opts.threads per relaxer. Where OpenBLAS does the products,
+ * it gets at most as many threads as its 128 MB per-thread buffers fit in the
+ * address space left (ulimit -v), at least 1: ffr_get_threads says how many. */
 void ffr_set_threads(int n);
 int ffr_get_threads(void);    /* threads the products now use by default (the BLAS's without the kernel) */
 const char *ffr_blas_info(void);   /* e.g. "OpenBLAS 0.3.21 pthread, 2 threads" */
+/* 1 when the library's thread pool could not start every thread a call asked
+ * for (pthread_create failed: a process or memory limit), else 0. The calls
+ * still completed, with the caller doing the parts no thread took (same
+ * results). *wanted: the largest such call's thread count, *got: the threads
+ * that ran it (the caller included), *why: pthread_create's error number.
+ * Any pointer may be NULL. */
+int ffr_threads_shortfall(int *wanted, int *got, int *why);
 
 /* --------------------------------------------------------------- data io */
 /* .npy: read float32/float64 (little or big endian, C order) into a float array;

@@ -657,12 +657,35 @@ static void pack_part(void *arg, int t, int nt) {
     ffr_gemm_pack(j->P + (size_t)p0 * j->K * FFR_NR, j->tB, n, j->K, B, j->ldb);
 }
 
+/* Out of memory for the whole packed op(B): the columns in chunks of panels,
+ * each packed into a buffer as large as can be had (halving down to one
+ * panel, 32 x K floats). The same bits as one call: an element's sum does not
+ * depend on how the columns are split (the summation order above). -1 when
+ * not even one panel can be allocated. */
+static int fast_chunked(int nt, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc) {
+    int np = (N + FFR_NR - 1) / FFR_NR, chunk = np;
+    float *P = NULL;
+    while (chunk > 1 && !P) {
+        chunk = (chunk + 1) / 2;
+        P = ffr_big_alloc(ffr_gemm_pack_floats(chunk * FFR_NR, K), sizeof(float), 0);
+    }
+    if (!P) return -1;
+    for (int j0 = 0; j0 < N; j0 += chunk * FFR_NR) {
+        int n = N - j0 < chunk * FFR_NR ? N - j0 : chunk * FFR_NR;
+        ffr_gemm_pack(P, tB, n, K, tB ? B + (size_t)j0 * ldb : B + j0, ldb);
+        ffr_gemm_packed(nt, tA, M, n, K, alpha, A, lda, P, beta, C + j0, ldc);
+    }
+    free(P);
+    return 0;
+}
+
 int ffr_gemm_fast(int nt, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return 0;
     size_t nf = ffr_gemm_pack_floats(N, K);
     float *P = nf ? ffr_big_alloc(nf, sizeof(float), 0) : NULL;
-    if (nf && !P) return -1;
+    if (nf && !P) return fast_chunked(nt, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     nt = ffr_threads_resolve(nt);
     int ntp = nt;
     if (nf) {

@@ -18,6 +18,9 @@ void *ffr_malloc(size_t n);
 void *ffr_realloc(void *p, size_t n);
 /* Tests: after n more successful allocations every one fails (n < 0: never). */
 void ffr_alloc_fail_after(long n);
+/* Tests: ffr_big_alloc of more than bytes fails (0: no cap), as when the
+ * address space left is smaller (ulimit -v). */
+void ffr_alloc_fail_above(size_t bytes);
 /* Allocations made so far by the functions above (ffr_big_alloc included). */
 long ffr_alloc_count(void);
 /* A large buffer, 64-byte aligned, from 4 MiB 2 MiB-aligned on transparent huge pages where the OS has them; free(). */
@@ -75,6 +78,11 @@ void ffr_gemm_packed(int nt, int tA, int M, int N, int K, float alpha, const flo
 /* Packs op(B) per call: returns 0, or -1 (nothing computed) when out of memory. */
 int ffr_gemm_fast(int nt, int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
+/* ffr_gemm_ref's sums, bit for bit, in a cache-friendly order (blocks of 64
+ * columns of a row accumulated together: op(B) read by rows): the fallback of
+ * ffr_gemm when neither the kernel nor the BLAS can get its buffers. */
+void ffr_gemm_ref_blocked(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                          int ldb, float beta, float *C, int ldc);
 /* bf16 products (AVX512_BF16): op(B) packed as bf16 pairs, P[jp][k2][FFR_NR]
  * 32-bit words; A row-major fp32, rounded to bf16 while packing; fp32 sums. */
 int ffr_gemm_bf16_available(void);

@@ -68,6 +68,7 @@ static int pool_nt;
 static unsigned pool_born[POOL_MAX + 1]; /* the generation each worker was created in */
 static int pool_unshare_on = -1;         /* FFRELAX_POOL_UNSHARE (default 1), read once under pool_busy */
 static atomic_int pool_cpu0 = -1;        /* the caller's CPU at the start of the call (unshare only) */
+static atomic_int short_want, short_got, short_why; /* the largest call the workers fell short of */
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -130,12 +131,19 @@ void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx) {
     while (pool_n < nt - 1) {
         pthread_t th;
         pthread_attr_t at;
-        int t = pool_n + 1, ok = pthread_attr_init(&at) == 0;
+        int t = pool_n + 1, why = pthread_attr_init(&at);
         pool_born[t] = atomic_load(&pool_gen);
-        ok = ok && pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
-             pthread_create(&th, &at, pool_worker, (void *)(intptr_t)t) == 0;
+        if (!why) why = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (!why) why = pthread_create(&th, &at, pool_worker, (void *)(intptr_t)t);
         pthread_attr_destroy(&at);
-        if (!ok) break;
+        if (why) { /* a process or memory limit: fewer threads (the caller runs the rest), recorded */
+            if (nt > atomic_load(&short_want)) {
+                atomic_store(&short_why, why);
+                atomic_store(&short_got, pool_n + 1);
+                atomic_store(&short_want, nt);
+            }
+            break;
+        }
         pool_n++;
     }
     int nw = pool_n < nt - 1 ? pool_n : nt - 1; /* workers that take a part */
@@ -160,4 +168,12 @@ void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx) {
         pthread_mutex_unlock(&pool_mu);
     }
     pthread_mutex_unlock(&pool_busy);
+}
+
+int ffr_threads_shortfall(int *wanted, int *got, int *why) {
+    int w = atomic_load(&short_want);
+    if (wanted) *wanted = w;
+    if (got) *got = w ? atomic_load(&short_got) : 0;
+    if (why) *why = w ? atomic_load(&short_why) : 0;
+    return w > 0;
 }

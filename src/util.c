@@ -92,9 +92,12 @@ void *ffr_calloc(size_t count, size_t size) {
  * costs ~50 page faults instead of ~25,000 (under a VM's paravirtual MMU a
  * fault costs microseconds: ~0.1 s per relaxation of 1,000 digits was spent
  * there). Zeroed when zero != 0. Free with free(). */
+static atomic_size_t g_big_cap = 0; /* tests: large buffers above this fail (0: no cap) */
+void ffr_alloc_fail_above(size_t bytes) { atomic_store(&g_big_cap, bytes); }
+
 void *ffr_big_alloc(size_t count, size_t size, int zero) {
-    size_t n;
-    if (!ffr_mul_ok(count, size, &n) || !alloc_gate()) return NULL;
+    size_t n, cap = atomic_load(&g_big_cap);
+    if (!ffr_mul_ok(count, size, &n) || (cap && n > cap) || !alloc_gate()) return NULL;
     void *p = NULL;
     size_t al = n < ((size_t)4 << 20) ? 64 : (size_t)2 << 20, rn = n ? (n + al - 1) / al * al : al;
     if (posix_memalign(&p, al, rn)) return NULL;

@@ -234,6 +234,53 @@ static void test_parallel(void) {
     }
 }
 
+/* Out of memory for the packed op(B) (issue 14, class 4): the kernel packs the
+ * columns in chunks instead, with the same bits as one call; with not even one
+ * panel it returns -1. The blocked reference (ffr_gemm's last resort) has
+ * ffr_gemm_ref's bits. Awkward shapes, both transposes, beta 0 and not. */
+static void test_low_memory(void) {
+    ffr_rng r;
+    ffr_rng_seed(&r, 13);
+    int shapes[][3] = {{1, 33, 7}, {13, 300, 77}, {37, 97, 600}, {5, 1000, 3}, {64, 65, 129}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int ab = 0; ab < 2; ab++) {
+                    int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc = N + 2;
+                    float alpha = ab ? -0.7f : 1.f, beta = ab ? 0.3f : 0.f;
+                    float *A = randv(&r, (size_t)M * K), *B = randv(&r, (size_t)K * N);
+                    float *C0 = randv(&r, (size_t)M * ldc), *C = malloc(sizeof(float) * M * ldc);
+                    float *R0 = malloc(sizeof(float) * M * ldc), *R1 = malloc(sizeof(float) * M * ldc);
+                    memcpy(R0, C0, sizeof(float) * M * ldc);
+                    memcpy(R1, C0, sizeof(float) * M * ldc);
+                    ffr_gemm_ref(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, R0, ldc);
+                    ffr_gemm_ref_blocked(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, R1, ldc);
+                    CHECKF(!memcmp(R0, R1, sizeof(float) * M * ldc), "blocked reference %dx%dx%d ta=%d tb=%d: bits differ",
+                           M, N, K, ta, tb);
+                    if (ffr_gemm_fast_available()) {
+                        float *F = malloc(sizeof(float) * M * ldc);
+                        memcpy(F, C0, sizeof(float) * M * ldc);
+                        ffr_gemm_fast(0, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, F, ldc);
+                        size_t full = ffr_gemm_pack_floats(N, K) * sizeof(float), panel = ffr_gemm_pack_floats(1, K) * sizeof(float);
+                        size_t caps[] = {full - 1, full / 3 > panel ? full / 3 : panel, panel};
+                        for (int c = 0; c < 3; c++) {
+                            memcpy(C, C0, sizeof(float) * M * ldc);
+                            ffr_alloc_fail_above(caps[c]);
+                            int rc = ffr_gemm_fast(0, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, ldc);
+                            ffr_alloc_fail_above(0);
+                            CHECKF(rc == 0 && !memcmp(C, F, sizeof(float) * M * ldc),
+                                   "chunked kernel %dx%dx%d ta=%d tb=%d cap %zu: rc %d or bits differ", M, N, K, ta, tb,
+                                   caps[c], rc);
+                        }
+                        ffr_alloc_fail_above(panel - 1);
+                        CHECK(ffr_gemm_fast(0, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, ldc) == -1);
+                        ffr_alloc_fail_above(0);
+                        free(F);
+                    }
+                    free(A); free(B); free(C0); free(C); free(R0); free(R1);
+                }
+}
+
 int main(void) {
     test_parallel();
     if (ffr_gemm_fast_available()) {
@@ -246,6 +293,7 @@ int main(void) {
         else printf("test_gemm: this CPU has no AVX512_BF16: bf16 checks skipped\n");
     } else
         printf("test_gemm: this CPU has neither AVX-512F nor AVX2+FMA (or FFRELAX_GEMM=blas): kernel checks skipped\n");
+    test_low_memory();
     ffr_set_threads(1);
     MT_DONE("test_gemm");
 }
