@@ -32,15 +32,15 @@ int cmd_convert_mnist(int argc, char **argv) {
         }
     }
     if (optind < argc) return cli_fail(C, "unexpected argument '%s'", argv[optind]);
-    char p[4][4096];
-    static const char *names[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                   "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
-    cli_path outs[5] = {{"out", out, CLI_DIR_OTHER}};
-    for (int i = 0; i < 4; i++) {
+    char p[5][4096];
+    static const char *names[5] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                   "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "mnist-set.manifest"};
+    cli_path outs[6] = {{"out", out, CLI_DIR_OTHER}};
+    for (int i = 0; i < 5; i++) {
         snprintf(p[i], sizeof p[i], "%s/%s", out, names[i]);
         outs[i + 1] = (cli_path){"out", p[i], CLI_FILE};
     }
-    if (cli_check_paths(C, NULL, 0, outs, 5)) return 1; /* before reading 10,000 digits */
+    if (cli_check_paths(C, NULL, 0, outs, 6)) return 1; /* before reading 10,000 digits */
     ffr_err err;
     if (ffr_mnist_json_convert(pkg, out, &err)) return cli_fail(C, "%s", err.msg);
     float *x;

@@ -464,13 +464,15 @@ ffr_status ffr_read_file(const char *path, size_t max, char **buf, size_t *len, 
 ffr_status ffr_dir_lock(const char *dir, int *lock, ffr_err *err);
 void ffr_dir_unlock(int lock);
 /* Sets of .npy files written together into one folder (doc/formats.md, "Sets
- * of .npy files"): kind "model" (W1.npy b1.npy V1.npy c0.npy .., export) or
- * "relax" (state0.npy .. step.npy .., relax --npy-dir). A writer:
+ * of .npy files"): kind "model" (W1.npy b1.npy V1.npy c0.npy .., export),
+ * "relax" (state0.npy .. step.npy .., relax --npy-dir) or "mnist" (the four
+ * IDX files of convert-mnist, read by ffr_mnist_load). A writer:
  * ffr_set_begin (locks the folder: FFR_ERR_IO when another process holds
  * it), ffr_set_npy per member (the first one marks DIR/KIND-set.manifest
  * "writing"), ffr_set_commit (removes this kind's members the new set does
  * not have, writes the complete manifest last: names, sizes, crc32, a run id;
- * frees set) or ffr_set_abort (frees set; once a member is written the folder
+ * frees set; an "mnist" set leaves other IDX files be, for its readers to refuse)
+ * or ffr_set_abort (frees set; once a member is written the folder
  * stays marked incomplete). A reader: ffr_set_verify takes the folder's lock
  * shared (release with ffr_dir_unlock(*lock) after reading) and checks the
  * manifest when there is one: complete, every member present with its size

@@ -1,6 +1,7 @@
-/* fileset.c - sets of .npy files written together into one folder (export:
+/* fileset.c - sets of files written together into one folder (export:
  * kind "model", W1.npy b1.npy V1.npy c0.npy ...; relax --npy-dir: kind
- * "relax", state0.npy .. step.npy ...) and the manifest that keeps a reader
+ * "relax", state0.npy .. step.npy ...; convert-mnist: kind "mnist", the four
+ * IDX files) and the manifest that keeps a reader
  * from ever mixing two runs (issue 14, class 10; doc/formats.md "Sets of
  * .npy files").
  *
@@ -10,7 +11,8 @@
  * folder reads as an incomplete set. Each member is written atomically and its
  * size and crc32 are read back from the file. ffr_set_commit removes the
  * members of this kind the new set does not have (a deeper run's state3.npy),
- * then writes the complete manifest (file names, sizes, crc32, a run id)
+ * (not for "mnist": IDX files of the user's stay, and its readers refuse
+ * them), then writes the complete manifest (file names, sizes, crc32, a run id)
  * atomically, last. A kill anywhere in between leaves the "writing" manifest:
  * refused by every reader.
  *
@@ -43,7 +45,7 @@
 typedef struct { char name[SET_NAME]; uint64_t size; uint32_t crc; } member;
 
 struct ffr_set {
-    char dir[4096], kind[8];
+    char dir[4096], kind[8]; /* "model", "relax", "mnist" */
     int lock, marked, n;
     uint64_t run;
     member m[SET_MAX];
@@ -54,7 +56,16 @@ struct ffr_set {
 static int is_member(const char *kind, const char *name) {
     static const char *relax_names[] = {"step.npy", "sweeps.npy", "converged.npy", "dist.npy", "residual.npy",
                                         "rate.npy", "norm.npy"};
+    static const char *mnist_names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
     const char *p = name;
+    if (!strcmp(kind, "mnist")) { /* the four IDX files, plain or gzip (ffr_mnist_load takes either) */
+        for (size_t i = 0; i < 4; i++) {
+            size_t l = strlen(mnist_names[i]);
+            if (!strncmp(name, mnist_names[i], l) && (!name[l] || !strcmp(name + l, ".gz"))) return 1;
+        }
+        return 0;
+    }
     if (!strcmp(kind, "model")) {
         if (!strchr("WVbc", *p) || !*p) return 0;
         p++;
@@ -70,8 +81,9 @@ static int is_member(const char *kind, const char *name) {
 }
 
 static ffr_status check_kind(const char *kind, ffr_err *err) {
-    if (!kind || (strcmp(kind, "model") && strcmp(kind, "relax")))
-        return ffr_fail(err, FFR_ERR_ARG, "set kind: expected \"model\" or \"relax\", found %s%s%s", kind ? "\"" : "",
+    if (!kind || (strcmp(kind, "model") && strcmp(kind, "relax") && strcmp(kind, "mnist")))
+        return ffr_fail(err, FFR_ERR_ARG, "set kind: expected \"model\", \"relax\" or \"mnist\", found %s%s%s",
+                        kind ? "\"" : "",
                         kind ? kind : "NULL", kind ? "\"" : "");
     return FFR_OK;
 }
@@ -146,8 +158,7 @@ ffr_status ffr_set_begin(ffr_set **set, const char *dir, const char *kind, ffr_e
     return FFR_OK;
 }
 
-ffr_status ffr_set_npy(ffr_set *s, const char *name, const void *data, char dtype, int ndim, const size_t *shape,
-                       ffr_err *err) {
+ffr_status ffr_set_prepare(ffr_set *s, const char *name, char *path, size_t cap, ffr_err *err) {
     FFR_NEED(s, err);
     FFR_NEED(name, err);
     if (!is_member(s->kind, name))
@@ -160,14 +171,26 @@ ffr_status ffr_set_npy(ffr_set *s, const char *name, const void *data, char dtyp
         if ((st = write_manifest(s, 0, err))) return st;
         s->marked = 1;
     }
+    return path_of(path, cap, s->dir, name, err);
+}
+
+ffr_status ffr_set_record(ffr_set *s, const char *name, ffr_err *err) {
     char p[4200];
-    if ((st = path_of(p, sizeof p, s->dir, name, err)) || (st = ffr_npy_write(p, data, dtype, ndim, shape, err)))
-        return st;
+    ffr_status st = path_of(p, sizeof p, s->dir, name, err);
+    if (st) return st;
     member *m = &s->m[s->n];
     if ((st = file_crc(p, &m->size, &m->crc, err))) return st;
     snprintf(m->name, sizeof m->name, "%s", name);
     s->n++;
     return FFR_OK;
+}
+
+ffr_status ffr_set_npy(ffr_set *s, const char *name, const void *data, char dtype, int ndim, const size_t *shape,
+                       ffr_err *err) {
+    char p[4200];
+    ffr_status st = ffr_set_prepare(s, name, p, sizeof p, err);
+    if (st || (st = ffr_npy_write(p, data, dtype, ndim, shape, err))) return st;
+    return ffr_set_record(s, name, err);
 }
 
 /* Remove the members of this kind in dir that the new set does not have. */
@@ -193,7 +216,7 @@ ffr_status ffr_set_commit(ffr_set *s, ffr_err *err) {
     FFR_NEED(s, err);
     ffr_status st = FFR_OK;
     if (!s->marked) st = write_manifest(s, 0, err); /* an empty set: still replaces the old one */
-    if (!st) st = remove_stale(s, err);
+    if (!st && strcmp(s->kind, "mnist")) st = remove_stale(s, err); /* IDX files of the user's stay: readers refuse them */
     if (!st) st = write_manifest(s, 1, err);
     ffr_dir_unlock(s->lock);
     free(s);
@@ -227,7 +250,8 @@ static ffr_status parse_manifest(const char *mp, const char *text, const char *k
     unsigned long long r;
     *n = 0;
 #define BAD(what) return ffr_fail(err, FFR_ERR_FORMAT, "%s: line %d: expected %s, found '%s' (a damaged manifest: " \
-                                  "re-run the command that wrote the set)", mp, c.line, what, ffr_esc(line, eb, sizeof eb))
+                                  "re-run the command that wrote the set, or delete the manifest to use the files as " \
+                                  "they are)", mp, c.line, what, ffr_esc(line, eb, sizeof eb))
     line[0] = 0;
     if (!next_line(&c, line, sizeof line) || strcmp(line, "ffrelax set manifest 1")) BAD("'ffrelax set manifest 1'");
     if (!next_line(&c, line, sizeof line) || sscanf(line, "kind %15s", k) != 1 || strcmp(k, kind)) BAD("'kind model' or 'kind relax' for this set");

@@ -59,6 +59,11 @@ const char *ffr_esc(const char *s, char *buf, size_t cap);
 /* files.c: flock folder dir, exclusive or shared; missing_ok: a folder that
  * cannot be opened is not locked (*lock = -1, FFR_OK). */
 ffr_status ffr_dir_flock(const char *dir, int shared, int missing_ok, int *lock, ffr_err *err);
+/* fileset.c: a member written by another writer than ffr_set_npy: prepare
+ * (marks the set incomplete, checks the name, gives DIR/name in path), write
+ * it atomically, then record (its size and crc32 read back). */
+ffr_status ffr_set_prepare(ffr_set *s, const char *name, char *path, size_t cap, ffr_err *err);
+ffr_status ffr_set_record(ffr_set *s, const char *name, ffr_err *err);
 
 
 /* gemm.c: the AVX-512 kernel and its AVX2+FMA twin (doc/performance.md), the

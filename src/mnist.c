@@ -228,16 +228,18 @@ ffr_status ffr_mnist_json_convert(const char *pkg_dir, const char *out_dir, ffr_
     size_t n_test = total / 10, n_train = total - n_test;
     const char *names[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+    /* a set (doc/formats.md): the manifest, written last, keeps readers from mixing two conversions */
+    ffr_set *set = NULL;
+    if (!st) st = ffr_set_begin(&set, out_dir, "mnist", err);
     for (int f = 0; f < 4 && !st; f++) {
-        int w = snprintf(path, sizeof path, "%s/%s", out_dir, names[f]);
-        if (w < 0 || (size_t)w >= sizeof path) {
-            st = ffr_fail(err, FFR_ERR_ARG, "%s: path too long", out_dir);
-            break;
-        }
+        if ((st = ffr_set_prepare(set, names[f], path, sizeof path, err))) break;
         size_t off = f < 2 ? 0 : n_train, n = f < 2 ? n_train : n_test;
         if (f % 2 == 0) st = ffr_idx_write_images(path, img + off * MNIST_DIM, n, 28, 28, 1, err);
         else st = ffr_idx_write_labels(path, lab + off, n, 1, err);
+        if (!st) st = ffr_set_record(set, names[f], err);
     }
+    if (set && st) ffr_set_abort(set);
+    else if (set) st = ffr_set_commit(set, err);
     for (int d = 0; d < 10; d++) free(px[d]);
     free(pair);
     free(img);
@@ -256,6 +258,8 @@ static ffr_status find_file(char *out, size_t cap, const char *dir, const char *
     return ffr_fail(err, FFR_ERR_IO, "%s/%s[.gz]: not found (scripts/get-data.sh fetches MNIST)", dir, base);
 }
 
+static ffr_status load_pair(const char *dir, const char *bi, const char *bl, float **x, unsigned char **y,
+                            size_t *count, ffr_err *err);
 ffr_status ffr_mnist_load(const char *dir, int train, float **x, unsigned char **y, size_t *count,
                           ffr_err *err) {
     FFR_NEED(dir, err);
@@ -265,11 +269,22 @@ ffr_status ffr_mnist_load(const char *dir, int train, float **x, unsigned char *
     *x = NULL;
     *y = NULL;
     *count = 0;
-    char pi[4096], pl[4096];
     const char *pre = train ? "train" : "t10k";
     char bi[64], bl[64];
     snprintf(bi, sizeof bi, "%s-images-idx3-ubyte", pre);
     snprintf(bl, sizeof bl, "%s-labels-idx1-ubyte", pre);
+    int lock;
+    ffr_status st = ffr_set_verify(dir, "mnist", &lock, err); /* never two conversions' files */
+    if (st) return st;
+    st = load_pair(dir, bi, bl, x, y, count, err);
+    ffr_dir_unlock(lock);
+    return st;
+}
+
+/* ffr_mnist_load once the set is verified and locked. */
+static ffr_status load_pair(const char *dir, const char *bi, const char *bl, float **x, unsigned char **y,
+                            size_t *count, ffr_err *err) {
+    char pi[4096], pl[4096];
     ffr_status st;
     if ((st = find_file(pi, sizeof pi, dir, bi, err)) || (st = find_file(pl, sizeof pl, dir, bl, err)))
         return st;

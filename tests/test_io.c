@@ -662,6 +662,29 @@ static void test_mnist(void) {
         free(x);
         free(y);
     }
+    {   /* the converted folder is a set (class 10): an uncompressed IDX file of another run beside
+           it (which the loader would prefer to the .gz) or a replaced member is refused by name */
+        float *x = NULL;
+        unsigned char *y = NULL;
+        size_t n;
+        char a[800], b[800];
+        snprintf(a, sizeof a, "%s/t10k-labels-idx1-ubyte.gz", out);
+        snprintf(b, sizeof b, "%s/t10k-labels-idx1-ubyte", out);
+        size_t len;
+        unsigned char *gz = read_bytes(a, &len);
+        CHECK(gz && write_bytes(b, gz, len) == 0);
+        CHECK(ffr_mnist_load(out, 0, &x, &y, &n, &e) == FFR_ERR_FORMAT && has(&e, "t10k-labels-idx1-ubyte: not part of the set"));
+        remove(b);
+        gz[len - 1] ^= 1;
+        CHECK(write_bytes(a, gz, len) == 0);
+        CHECK(ffr_mnist_load(out, 1, &x, &y, &n, &e) == FFR_ERR_FORMAT && has(&e, "t10k-labels-idx1-ubyte.gz: not the file of run"));
+        gz[len - 1] ^= 1;
+        CHECK(write_bytes(a, gz, len) == 0);
+        CHECK(ffr_mnist_load(out, 0, &x, &y, &n, &e) == FFR_OK);
+        free(gz);
+        free(x);
+        free(y);
+    }
     int once = 1;
     for (int d = 0; d < 10; d++)
         for (int i = 0; i < cnt[d]; i++) once &= seen[d][i] == 1;
