@@ -545,12 +545,26 @@ int cmd_ep_study(int argc, char **argv) {
         if (*p == ',') p++;
     }
 
+    { /* every output apart from --bp-csv and writable, before any work (issue 14, classes 2 and 3) */
+        static const char *fixed[] = {"summary.csv", "test_error.png", "sweeps.png", "time.png", "ff_vs_relaxed.png"};
+        char names[5 + 2 * STUDY_MAX_ARCH][4200];
+        cli_path ins[] = {{"bp-csv", bp, CLI_FILE}}, outs[6 + 2 * STUDY_MAX_ARCH] = {{"out", outdir, CLI_DIR_OTHER}};
+        int no = 1;
+        for (int i = 0; i < 5 + 2 * na; i++, no++) {
+            if (i < 5) snprintf(names[i], sizeof names[i], "%s/%s", outdir, fixed[i]);
+            else snprintf(names[i], sizeof names[i], "%s/%s_%s.csv", outdir, A[(i - 5) / 2].arch, sched_name[(i - 5) % 2]);
+            outs[no] = (cli_path){"out", names[i], CLI_FILE};
+        }
+        if (cli_check_paths(C, ins, 1, outs, no)) return 1;
+    }
     ffr_err err;
     float *x = NULL, *xt = NULL;
     unsigned char *y = NULL, *yt = NULL;
     size_t n, nt;
     int rc = 1;
-    FILE *sum = NULL;
+    FILE *sum = NULL; /* summary.csv in memory, written atomically at the end */
+    char *sumbuf = NULL;
+    size_t sumlen = 0;
     if (ffr_mnist_load(data, 1, &x, &y, &n, &err) || ffr_mnist_load(data, 0, &xt, &yt, &nt, &err)) {
         cli_fail(C, "%s", err.msg);
         goto done;
@@ -559,7 +573,7 @@ int cmd_ep_study(int argc, char **argv) {
     if (tcount > 0 && (size_t)tcount < nt) nt = (size_t)tcount;
     char path[4096];
     snprintf(path, sizeof path, "%s/summary.csv", outdir);
-    if (!(sum = fopen(path, "w"))) { cli_fail(C, "%s: cannot write: %s", path, strerror(errno)); goto done; }
+    if (!(sum = open_memstream(&sumbuf, &sumlen))) { cli_fail(C, "out of memory"); goto done; }
     fprintf(sum, "data,arch,schedule,start,free_sweeps_fixed,nudged_sweeps_fixed,seed,epochs,n_train,n_test,"
                  "test_err_relaxed,test_err_ff,train_err_relaxed,free_sweeps_mean,nudged_sweeps_mean,"
                  "seconds_per_epoch,seconds_total,speedup_vs_anchors,bp_test_err\n");
@@ -620,6 +634,14 @@ int cmd_ep_study(int argc, char **argv) {
         }
     }
     fclose(sum); sum = NULL;
+    {
+        ffr_out *o;
+        snprintf(path, sizeof path, "%s/summary.csv", outdir);
+        ffr_status ws = ffr_out_open(&o, path, &err);
+        if (!ws && (ws = ffr_out_write(o, sumbuf, sumlen, &err))) ffr_out_abort(o);
+        else if (!ws) ws = ffr_out_commit(o, &err);
+        if (ws) { cli_fail(C, "%s", err.msg); goto done; }
+    }
     if (study_plot(C, outdir, "test_error.png", "EP test error per epoch: anchors' schedule vs ffrelax's", "test error (%)", A, na, 0) ||
         study_plot(C, outdir, "sweeps.png", "Mean sweeps per example and phase", "sweeps", A, na, 1) ||
         study_plot(C, outdir, "time.png", "Cumulative training time", "seconds", A, na, 2) ||
@@ -629,6 +651,7 @@ int cmd_ep_study(int argc, char **argv) {
     rc = 0;
 done:
     if (sum) fclose(sum);
+    free(sumbuf);
     for (int a = 0; a < na; a++)
         for (int s = 0; s < 2; s++) {
             if (A[a].u[s]) cli_csv_close(&A[a].u[s]->csv);

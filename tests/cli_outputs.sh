@@ -119,6 +119,9 @@ if [ $MD = 0 ]; then
     mkdir user && cp w/*.npy user/
     "$F" relax --model m --images w/W1.npy --quiet --max-sweeps 1 --npy-dir s1x > /dev/null || exit 1
     cp -r s smix && cp s1x/state1.npy smix/state1.npy
+    # ep-study: --bp-csv inside its output folder under an output's name; a read-only plot
+    mkdir st2 && echo "arch,seed,epochs,test_err" > st2/summary.csv && cp st2/summary.csv bp.orig
+    mkdir st3 && echo x > st3/time.png && chmod 444 st3/time.png
     # another writer of lockw: a process holding flock on it (the sleep itself holds fd 9)
     if command -v flock > /dev/null; then
         ( exec 9< lockw; flock 9; exec sleep 60 ) & LOCKPID=$!
@@ -182,19 +185,10 @@ refuse 9 "the same for training from a model" "ffrelax train: wide.gz: example s
 accept 10 "a dead writer's temporary files are removed, a fresh one kept" "test ! -e m.tmp.999999 && test ! -e m.tmp.1.x && test -e m.tmp.888888" init --sizes 20,13,11 --tied --seed 3 --out m
 accept 10 "relax --npy-dir: stale state3.npy of a deeper run removed" "test ! -e deep/state3.npy && test -e deep/state2.npy" $R --npy-dir deep
 accept 10 "export: stale W3.npy of a deeper model removed" "test ! -e deepw/W3.npy && test ! -e deepw/b3.npy && test -e deepw/W2.npy" export --model m --npy-dir deepw
-HOW="re-run the command that wrote the set (export, or relax --npy-dir), or delete the manifest to use the files as they are"
-refuse 10 "import: a member of another run (same shape) in an export" "ffrelax import: mix/W2.npy: not the file of run {*} (mix/model-set.manifest): crc32: expected {*}, found {*}: the folder mixes two runs, or the file was replaced; $HOW" "test ! -e t3" import --npy-dir mix --tied --out t3
-refuse 10 "import: a member the manifest does not list (a W3.npy that chains)" "ffrelax import: unl/W3.npy: not part of the set of run {*} (unl/model-set.manifest lists 6 files): a file of another run; remove it, or $HOW" "test ! -e t3" import --npy-dir unl --tied --out t3
-refuse 10 "import: a set whose writer was killed" "ffrelax import: inc: incomplete set: run {*} did not finish writing it (inc/model-set.manifest says 'status writing': the writer was killed or failed); $HOW" "test ! -e t3" import --npy-dir inc --tied --out t3
-refuse 10 "import: a damaged manifest" "ffrelax import: badm/model-set.manifest: line 1: expected 'ffrelax set manifest 1', found 'junk' (a damaged manifest: re-run the command that wrote the set, or delete the manifest to use the files as they are)" "test ! -e t3" import --npy-dir badm --tied --out t3
-accept 10 "import: a set without manifest (numpy's) is the user's: read as it is" "test -e t3 && rm t3" import --npy-dir user --tied --out t3
-refuse 10 "relax --start-dir: a state of another run" "ffrelax relax: smix/state1.npy: not the file of run {*} (smix/relax-set.manifest): crc32: expected {*}, found {*}: the folder mixes two runs, or the file was replaced; $HOW" "test ! -e t.csv" $R --init given --start-dir smix --trace t.csv
-accept 10 "export: the manifest lists every member and is written last" "grep -q '^status complete' w4/model-set.manifest && [ \$(grep -c '^member' w4/model-set.manifest) = 6 ]" export --model m4s --npy-dir w4
 if [ $MD = 1 ] || [ -n "$LOCKPID" ]; then
 refuse 10 "two writers of one folder (flock held): the second refused" "ffrelax export: lockw: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or choose another folder" "test ! -e lockw/W1.npy" export --model m --npy-dir lockw
 refuse 10 "train: a checkpoint another run uses (it holds CKPT.lock)" "ffrelax train: --checkpoint busy.ck: another process is using it (it holds busy.ck.lock); wait for it to finish or choose another path" "test ! -e t1" $TR --out t1 --checkpoint busy.ck
 refuse 10 "relax --npy-dir into a folder another process writes" "ffrelax relax: lockw: another process is writing this folder (it holds an advisory lock on it); wait for it to finish or choose another folder" "test ! -e lockw/state0.npy" $R --npy-dir lockw
-refuse 10 "import from a folder another process writes" "ffrelax import: lockw: another process is writing this set now (it holds the folder's lock); wait for it to finish" "test ! -e t3" import --npy-dir lockw --tied --out t3
 fi
 # ---- class 12: messages
 accept 12 "--tol 1e-310 (subnormal) is in range" "true" $R --tol 1e-310
@@ -206,6 +200,21 @@ refuse 12 "--decoder with --init-model" "ffrelax train: --decoder: the network c
 refuse 12 "--rho with --init-model" "ffrelax train: --rho: the network comes from --init-model m, which fixes it; drop --rho (or start a new network with --sizes)" "true" train --images x.npy --init-model m --out t1 --rho sigmoid
 accept 12 "uint8 .npy data is scaled to [0, 1] like IDX" "cmp -s u8.csv f01.csv" relax --model m --images u8.npy --quiet --max-sweeps 3 --trace u8.csv
 
+# ---- class 10, sets of files (round 2): the manifest (doc/formats.md "Sets of files")
+HOW="re-run the command that wrote the set (export, or relax --npy-dir), or delete the manifest to use the files as they are"
+refuse 10 "import: a member of another run (same shape) in an export" "ffrelax import: mix/W2.npy: not the file of run {*} (mix/model-set.manifest): crc32: expected {*}, found {*}: the folder mixes two runs, or the file was replaced; $HOW" "test ! -e t3" import --npy-dir mix --tied --out t3
+refuse 10 "import: a member the manifest does not list (a W3.npy that chains)" "ffrelax import: unl/W3.npy: not part of the set of run {*} (unl/model-set.manifest lists 6 files): a file of another run; remove it, or $HOW" "test ! -e t3" import --npy-dir unl --tied --out t3
+refuse 10 "import: a set whose writer was killed" "ffrelax import: inc: incomplete set: run {*} did not finish writing it (inc/model-set.manifest says 'status writing': the writer was killed or failed); $HOW" "test ! -e t3" import --npy-dir inc --tied --out t3
+refuse 10 "import: a damaged manifest" "ffrelax import: badm/model-set.manifest: line 1: expected 'ffrelax set manifest 1', found 'junk' (a damaged manifest: re-run the command that wrote the set, or delete the manifest to use the files as they are)" "test ! -e t3" import --npy-dir badm --tied --out t3
+accept 10 "import: a set without manifest (numpy's) is the user's: read as it is" "test -e t3 && rm t3" import --npy-dir user --tied --out t3
+refuse 10 "relax --start-dir: a state of another run" "ffrelax relax: smix/state1.npy: not the file of run {*} (smix/relax-set.manifest): crc32: expected {*}, found {*}: the folder mixes two runs, or the file was replaced; $HOW" "test ! -e t.csv" $R --init given --start-dir smix --trace t.csv
+accept 10 "export: the manifest lists every member and is written last" "grep -q '^status complete' w4/model-set.manifest && [ \$(grep -c '^member' w4/model-set.manifest) = 6 ]" export --model m4s --npy-dir w4
+# ---- classes 2 and 3 for ep-study (round 2)
+refuse 2 "ep-study: --bp-csv is an output (summary.csv)" "ffrelax ep-study: --out st2/summary.csv is the same file as --bp-csv st2/summary.csv: refusing to overwrite an input (choose another output path)" "cmp -s st2/summary.csv bp.orig" ep-study --data mn --out st2 --bp-csv st2/summary.csv --archs 784-8-10 --epochs 1 --quiet
+refuse 3 "ep-study: a read-only plot, before the work" "ffrelax ep-study: st3/time.png: the file is read-only (mode 0444): not replaced; make it writable (chmod u+w) or remove it first" "test ! -e st3/summary.csv" ep-study --data mn --out st3 --archs 784-8-10 --epochs 1 --quiet
+if [ $MD = 1 ] || [ -n "$LOCKPID" ]; then
+refuse 10 "import from a folder another process writes" "ffrelax import: lockw: another process is writing this set now (it holds the folder's lock); wait for it to finish" "test ! -e t3" import --npy-dir lockw --tied --out t3
+fi
 [ $MD = 1 ] && exit 0
 [ $nfail -eq 0 ] || { echo "cli_outputs: $nfail of $n rows failed" >&2; exit 1; }
 exit 0
