@@ -51,8 +51,10 @@ static int load_labeled(const char *C, const char *images, const char *labels, i
                         unsigned char **y, size_t *n) {
     ffr_err err;
     size_t N, dim, ny;
-    if (ffr_data_load(images, x, &N, &dim, &err)) return cli_fail(C, "%s", err.msg);
+    /* the width from the header first: a wrong-width gzip file is never inflated (issue 14, class 9) */
+    if (ffr_data_peek(images, &N, &dim, &err)) return cli_fail(C, "%s", err.msg);
     if (dim != (size_t)n0) return cli_fail(C, "%s: example size: expected %d (the visible layer), found %zu", images, n0, dim);
+    if (ffr_data_load(images, x, &N, &dim, &err)) return cli_fail(C, "%s", err.msg);
     if (ffr_idx_read_labels(labels, y, &ny, &err)) return cli_fail(C, "%s", err.msg);
     if (ny != N)
         return cli_fail(C, "%s: label count: expected %zu (one per image of %s), found %zu", labels, N, images, ny);

@@ -122,6 +122,8 @@ if [ $MD = 0 ]; then
     # ep-study: --bp-csv inside its output folder under an output's name; a read-only plot
     mkdir st2 && echo "arch,seed,epochs,test_err" > st2/summary.csv && cp st2/summary.csv bp.orig
     mkdir st3 && echo x > st3/time.png && chmod 444 st3/time.png
+    # class 9 for ep and eval: the wide gzip IDX with a wrong crc32 (its header inflates, the whole does not)
+    { head -c $(($(wc -c < wide.gz) - 8)) wide.gz; printf '\000\000\000\000\000\000\000\000'; } > wcut.gz
     # another writer of lockw: a process holding flock on it (the sleep itself holds fd 9)
     if command -v flock > /dev/null; then
         ( exec 9< lockw; flock 9; exec sleep 60 ) & LOCKPID=$!
@@ -212,6 +214,9 @@ accept 10 "export: the manifest lists every member and is written last" "grep -q
 # ---- classes 2 and 3 for ep-study (round 2)
 refuse 2 "ep-study: --bp-csv is an output (summary.csv)" "ffrelax ep-study: --out st2/summary.csv is the same file as --bp-csv st2/summary.csv: refusing to overwrite an input (choose another output path)" "cmp -s st2/summary.csv bp.orig" ep-study --data mn --out st2 --bp-csv st2/summary.csv --archs 784-8-10 --epochs 1 --quiet
 refuse 3 "ep-study: a read-only plot, before the work" "ffrelax ep-study: st3/time.png: the file is read-only (mode 0444): not replaced; make it writable (chmod u+w) or remove it first" "test ! -e st3/summary.csv" ep-study --data mn --out st3 --archs 784-8-10 --epochs 1 --quiet
+# ---- class 9 for train --method ep and eval (round 2)
+refuse 9 "train --method ep: the width before inflating" "ffrelax train --method ep: wcut.gz: example size: expected 784 (the visible layer), found 1008" "test ! -e t1" train --method ep --images wcut.gz --labels mn/train-labels-idx1-ubyte.gz --sizes 784,8,10 --epochs 1 --out t1 --quiet
+refuse 9 "eval: the width before inflating" "ffrelax eval: wcut.gz: example size: expected 784 (the visible layer), found 1008" "true" eval --model epref.m --images wcut.gz --labels mn/t10k-labels-idx1-ubyte.gz
 if [ $MD = 1 ] || [ -n "$LOCKPID" ]; then
 refuse 10 "import from a folder another process writes" "ffrelax import: lockw: another process is writing this set now (it holds the folder's lock); wait for it to finish" "test ! -e t3" import --npy-dir lockw --tied --out t3
 fi
