@@ -96,7 +96,10 @@ relax_cmp() {
         rm -rf mpi; mkdir mpi
         mpi $np "$M" relax --model rm --images dw7/W1.npy --threads 1 --quiet --npy-dir mpi --trace mpi/trace.csv "$@" > out.txt 2>&1 ||
             { cat out.txt; fail "relax $*: -np $np"; }
-        for f in one/*; do cmp "$f" "mpi/${f#one/}" > /dev/null || fail "relax $*: ${f#one/} over $np ranks differs from one process"; done
+        for f in one/*.npy one/trace.csv; do cmp "$f" "mpi/${f#one/}" > /dev/null || fail "relax $*: ${f#one/} over $np ranks differs from one process"; done
+        # the set's manifest: the same members, sizes and crc32 (each run has its own run id)
+        [ "$(grep -v '^run ' one/relax-set.manifest)" = "$(grep -v '^run ' mpi/relax-set.manifest)" ] ||
+            fail "relax $*: relax-set.manifest over $np ranks lists other files than one process's"
     done
     echo "  relax $*: $(ls one | wc -l) files, 2 and 3 ranks = one process"
 }
