@@ -228,6 +228,7 @@ ffr_status ffr_train_comm(ffr_train_method m, ffr_net *net, const float *x, size
     if (!comm || comm->size <= 1) return ffr_train(m, net, x, n, o, stopped, err);
     switch (m) {
     case FFR_TRAIN_SAE: return ffr_train_sae_comm(net, x, n, o, comm, stopped, err);
+    case FFR_TRAIN_RBM: return ffr_train_rbm_comm(net, x, n, o, comm, stopped, err);
     case FFR_TRAIN_DENDRITIC: /* noise and random starts too: every block is the same ffr_relax call */
         return ffr_train_dendritic_comm(net, x, n, o, comm, stopped, err);
     default:

@@ -152,6 +152,8 @@ ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opt
 /* The trainers with a communicator (comm.h; NULL: the public ffr_train_*). */
 ffr_status ffr_train_sae_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                               const struct ffr_comm *comm, int *stopped, ffr_err *err);
+ffr_status ffr_train_rbm_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                              const struct ffr_comm *comm, int *stopped, ffr_err *err);
 ffr_status ffr_train_dendritic_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                     const struct ffr_comm *comm, int *stopped, ffr_err *err);
 
