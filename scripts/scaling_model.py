@@ -13,10 +13,11 @@ def wsum(n): return sum(n[k] * n[k-1] for k in range(1, len(n)))
 def model(n, B, P, kind, tied=True):
     W = wsum(n)
     params = W * (1 if tied else 2)
-    if kind == "eq23":      # dendritic Eq. 23: relax (FF + T sweeps), then branches + gradient
-        loc, red, row = (2 + 4 * T) * W, 6 * W, sum(n[1:])
-    else:                   # EP: free + nudged phases (2 relaxations), gradient from both
-        loc, red, row = 2 * (2 + 4 * T) * W, 4 * W, 2 * sum(n[1:])
+    if kind == "eq23":      # dendritic Eq. 23: relax (FF + T sweeps), then branches + gradient; row s_0..s_L
+        loc, red, row = (2 + 4 * T) * W, 6 * W, sum(n)
+    else:                   # EP, centered (the default): free + two nudged phases, gradient from both;
+                            # row: the three states of layers 1..L and 8 measurements
+        loc, red, row = 3 * (2 + 4 * T) * W, 4 * W, 3 * sum(n[1:]) + 8
     t1 = B * (loc + red) / R
     ag = (P - 1) * A + (P - 1) / P * B * row * 4 / BW + 2 * A * max(1, (P - 1).bit_length())
     built = B * loc / P / R + B * red / R + ag                        # as built: reduce on every rank
