@@ -31,6 +31,11 @@ typedef struct ffr_comm {
     int (*bcast)(void *ctx, void *buf, size_t bytes, int root);
     /* *v = the minimum of every rank's *v (the all-reduce of an error flag) */
     int (*allmin)(void *ctx, int *v);
+    /* 1: the row-partitioned reduction (doc/scaling.md: each rank computes its
+       blocks of output rows of the gradient products that have them, and the
+       rows are all-gathered); 0: every rank computes the whole gradient. The
+       same bits either way. */
+    int reduce_rows;
 } ffr_comm;
 
 /* The shard of rank `rank` of `size` over n items in blocks of `block`

@@ -135,8 +135,9 @@ static ffr_status den_local(void *self, int stage, const size_t *idx, int B, int
 }
 
 /* The sums over the minibatch: the Eq. 23 gradient at the B relaxed states. */
-static ffr_status den_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, ffr_net *grad,
-                             double *loss, ffr_err *err) {
+static ffr_status den_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, int part, int nparts,
+                            ffr_net *grad, double *loss, ffr_err *err) {
+    (void)part; (void)nparts; /* no row-partitioned segments: the whole gradient */
     den_run *s = self;
     const ffr_net *net = s->net;
     size_t rowf = den_row_floats(s, stage);
@@ -159,10 +160,10 @@ static int den_segments(void *self, int stage, ffr_train_seg *seg, int max) {
     (void)stage; (void)max;
     for (int k = 1; k <= net->L; k++) {
         size_t w = (size_t)net->n[k] * net->n[k - 1];
-        if (net->tied || s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), w, 1};
-        if (s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0};
-        if (!net->tied) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), w, 1};
-        seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0};
+        if (net->tied || s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), w, 1, 0};
+        if (s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0, 0};
+        if (!net->tied) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), w, 1, 0};
+        seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0, 0};
     }
     return c;
 }

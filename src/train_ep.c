@@ -220,8 +220,9 @@ static ffr_status ep_local(void *self, int stage, const size_t *idx, int B, int 
 /* The reduction on all B rows (every rank): the epoch's measurements in
  * example order, the persistent states, and the EP gradient (ffr_ep_grad)
  * from the gathered states. */
-static ffr_status ep_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, ffr_net *grad,
-                            double *loss, ffr_err *err) {
+static ffr_status ep_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, int part, int nparts,
+                            ffr_net *grad, double *loss, ffr_err *err) {
+    (void)part; (void)nparts; /* no row-partitioned segments: the whole gradient */
     (void)stage; (void)err;
     ep_self *S = self;
     const ffr_net *net = S->net;
@@ -271,11 +272,11 @@ static int ep_segments(void *self, int stage, ffr_train_seg *seg, int max) {
     const ffr_net *net = S->net;
     int c = 0;
     for (int k = 1; k <= net->L && c + 4 <= max; k++) {
-        seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1};
-        seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0};
+        seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1, 0};
+        seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0, 0};
         if (net->rule == FFR_RULE_DENDRITIC && !net->tied && k >= 2) { /* Eq. 23 feedback */
-            seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1};
-            seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0};
+            seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1, 0};
+            seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0, 0};
         }
     }
     return c;

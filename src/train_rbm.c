@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train_loop.h"
+#include "comm.h"
 
 /* The CD-k step in two halves (doc/scaling.md, train_loop.h "the minibatch
  * split"): rbm_local is the per-example work (the Gibbs chains), rbm_reduce
@@ -87,15 +88,20 @@ static void rbm_local(int nt, int nv, int nh, const float *W, const float *b, co
 
 /* The sums over the B rows of rbm_local with data v (B, nv):
  * gW[nh,nv] = -(P0^T v - Pn^T v') / B (the expected hidden given each
- * visible: Rao-Blackwell), gb = -mean(P0 - Pn), gc = -mean(v - v').
- * Returns the mean squared error per unit between v and Pr. */
-static double rbm_reduce(int nt, int nv, int nh, const float *v, int B, const float *rows, float *gW, float *gb,
-                         float *gc) {
+ * visible: Rao-Blackwell), its output rows [h0, h1) only, in blocks of
+ * FFR_TRAIN_GRAD_BLOCK (the row-partitioned reduction, train_loop.h), and
+ * gb = -mean(P0 - Pn), gc = -mean(v - v') whole. Returns the mean squared
+ * error per unit between v and Pr. */
+static double rbm_reduce(int nt, int nv, int nh, const float *v, int B, const float *rows, int h0, int h1, float *gW,
+                         float *gb, float *gc) {
     int rowf = (int)RBM_ROW(nv, nh);
     const float *P0 = rows, *Pn = rows + nh, *Vs = rows + 2 * nh;
     float invB = 1.f / B;
-    ffr_train_gemm(nt, 1, 0, nh, nv, B, -invB, P0, rowf, v, nv, 0.f, gW, nv);
-    ffr_train_gemm(nt, 1, 0, nh, nv, B, invB, Pn, rowf, Vs, rowf, 1.f, gW, nv);
+    for (int i = h0; i < h1; i += FFR_TRAIN_GRAD_BLOCK) {
+        int m = h1 - i < FFR_TRAIN_GRAD_BLOCK ? h1 - i : FFR_TRAIN_GRAD_BLOCK;
+        ffr_train_gemm(nt, 1, 0, m, nv, B, -invB, P0 + i, rowf, v, nv, 0.f, gW + (size_t)i * nv, nv);
+        ffr_train_gemm(nt, 1, 0, m, nv, B, invB, Pn + i, rowf, Vs, rowf, 1.f, gW + (size_t)i * nv, nv);
+    }
     memset(gb, 0, (size_t)nh * sizeof(float));
     memset(gc, 0, (size_t)nv * sizeof(float));
     double sse = 0;
@@ -121,7 +127,7 @@ double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float 
     }
     if (chain)
         for (int r = 0; r < B; r++) memcpy(chain + (size_t)r * nv, rows + r * rowf + 2 * nh, (size_t)nv * sizeof(float));
-    return rbm_reduce(0, nv, nh, v, B, rows, gW, gb, gc);
+    return rbm_reduce(0, nv, nh, v, B, rows, 0, nh, gW, gb, gc);
 }
 
 /* The trainer's state between the loop's calls (train_loop.h). */
@@ -184,8 +190,8 @@ static ffr_status rbm_local_cb(void *self, int k, const size_t *idx, int B, int 
 
 /* The sums over the minibatch's B rows; the persistent chains (every rank's
  * copy) become the rows' visible samples. */
-static ffr_status rbm_reduce_cb(void *self, int k, const size_t *idx, int B, const float *rows, ffr_net *grad,
-                                double *loss, ffr_err *err) {
+static ffr_status rbm_reduce_cb(void *self, int k, const size_t *idx, int B, const float *rows, int part, int nparts,
+                            ffr_net *grad, double *loss, ffr_err *err) {
     rbm_run *s = self;
     const ffr_net *net = s->net;
     (void)err;
@@ -195,7 +201,9 @@ static ffr_status rbm_reduce_cb(void *self, int k, const size_t *idx, int B, con
     if (s->o->persistent && (size_t)B == s->Bmax)
         for (int r = 0; r < B; r++)
             memcpy(s->chain + (size_t)r * nv, rows + r * rowf + 2 * (size_t)nh, (size_t)nv * sizeof(float));
-    *loss = rbm_reduce(s->o->threads, nv, nh, s->Vb, B, rows, grad->W[k], grad->b[k], grad->c[k - 1]);
+    size_t h0, h1; /* this part's output rows of gW (the row-partitioned reduction) */
+    ffr_comm_shard((size_t)nh, FFR_TRAIN_GRAD_BLOCK, part, nparts, &h0, &h1);
+    *loss = rbm_reduce(s->o->threads, nv, nh, s->Vb, B, rows, (int)h0, (int)h1, grad->W[k], grad->b[k], grad->c[k - 1]);
     return FFR_OK;
 }
 
@@ -204,9 +212,9 @@ static int rbm_segments(void *self, int k, ffr_train_seg *seg, int max) {
     const ffr_net *net = ((rbm_run *)self)->net;
     int nv = net->n[k - 1], nh = net->n[k];
     (void)max;
-    seg[0] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)nh * nv, 1};
-    seg[1] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)nh, 0};
-    seg[2] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)nv, 0};
+    seg[0] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)nh * nv, 1, (size_t)nv}; /* by rows */
+    seg[1] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)nh, 0, 0};
+    seg[2] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)nv, 0, 0};
     return 3;
 }
 

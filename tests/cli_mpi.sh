@@ -78,6 +78,24 @@ train_cmp sae --threads 2
 train_cmp dendritic --relax-max-sweeps 15
 train_cmp rbm
 train_cmp rbm --persistent --cd-k 3
+# the SAE's gradient products by blocks of 128 output rows (784: 7 blocks), the whole gradient on
+# every rank (FFRELAX_MPI_REDUCE=all, the default) or shared out (rows: the row-partitioned reduction)
+sae_wide() {
+    for red in all rows; do
+        export FFRELAX_MPI_REDUCE=$red
+        cmp_runs "sae 784-70-40 $* (reduce $red)" notime train --method sae \
+            --images mn/train-images-idx3-ubyte.gz --sizes 784,70,40 --epochs 2 --batch 70 --holdout 30 --threads 1 --seed 3 --quiet "$@"
+    done
+    unset FFRELAX_MPI_REDUCE
+}
+sae_wide
+export FFRELAX_MPI_REDUCE=rows # the RBM's gW by rows (140: two blocks)
+cmp_runs "rbm 784-140 --persistent (reduce rows)" notime train --method rbm --persistent --images mn/train-images-idx3-ubyte.gz \
+    --sizes 784,140 --epochs 2 --batch 70 --holdout 30 --threads 1 --seed 3 --quiet
+unset FFRELAX_MPI_REDUCE
+FFRELAX_MPI_REDUCE=cols mpi 2 "$M" train --method sae --images $X --sizes 30,20 --quiet --out x.ffr > out.txt 2>&1 &&
+    fail "FFRELAX_MPI_REDUCE=cols was accepted"
+grep -q "FFRELAX_MPI_REDUCE: expected rows or all, found 'cols'" out.txt || { cat out.txt; fail "FFRELAX_MPI_REDUCE: no message"; }
 ep_cmp
 ep_cmp --init zero --nudge positive --fixed-sweeps 6,4
 ep_cmp --init persistent --sizes 784,20,15,10
@@ -88,6 +106,8 @@ train_cmp sae
 train_cmp dendritic --relax-max-sweeps 15
 train_cmp rbm --persistent
 ep_cmp
+sae_wide --decoder tied
+sae_wide --threads 2
 unset FFRELAX_GEMM
 
 # resume over another number of ranks (one layer: the checkpoint after epoch 1 is

@@ -31,6 +31,7 @@
 #include "minitest.h"
 
 static int rowdep; /* shapes where the gemm in use is not row-independent */
+static int reduce_rows; /* the ranks' ffr_comm.reduce_rows */
 
 static void fill(float *a, size_t n, ffr_rng *r) {
     for (size_t i = 0; i < n; i++) a[i] = (float)(ffr_rng_uniform(r) * 2 - 1);
@@ -153,7 +154,7 @@ static int run_ranks(int P, size_t slot, rank_fn fn, void *arg, char **out, size
         if ((pid[p] = fork()) == 0) {
             alarm(120); /* a rank that dies leaves the others at the barrier: never hang the test */
             rank_ctx c = {h, p};
-            ffr_comm comm = {p, P, &c, t_allgather, t_allgatherv, t_bcast, t_allmin};
+            ffr_comm comm = {p, P, &c, t_allgather, t_allgatherv, t_bcast, t_allmin, reduce_rows};
             fn(&comm, arg, res + (size_t)p * outsz);
             _exit(0);
         }
@@ -181,14 +182,15 @@ static float *synth(size_t n, int d) {
 /* ep: labels y, EP options e (ffr_train_ep_comm); rule: the network's */
 typedef struct {
     ffr_train_method m; int tied, batch, noisy; ffr_rule rule; const float *x; size_t n; ffr_train_opts o;
-    const unsigned char *y; ffr_ep_opts e;
+    const unsigned char *y; ffr_ep_opts e; const int *sizes;
 } train_arg;
 static const int tsizes[] = {37, 23, 11};
+static const int wsizes[] = {300, 140, 11}; /* several blocks of 128 output rows in the SAE's gradient products */
 
 static ffr_net *train_net(const train_arg *a) {
     ffr_err err;
     ffr_net *net = NULL;
-    ffr_net_create(&net, 2, tsizes, a->rule, FFR_RHO_HARDSIGMOID, a->tied, &err);
+    ffr_net_create(&net, 2, a->sizes, a->rule, FFR_RHO_HARDSIGMOID, a->tied, &err);
     ffr_net_init_glorot(net, 5, 1.f);
     return net;
 }
@@ -211,16 +213,18 @@ static void train_rank(const ffr_comm *comm, void *arg, char *out) {
 }
 
 /* ffr_train_comm (ffr_train_ep_comm) over P ranks == one process, bit for bit.
- * noisy: dendritic: a random start and noise; rbm: persistent chains (CD-2);
+ * noisy: sae: 300-140-11 (the row-partitioned reduction over several blocks
+ * of rows); dendritic: a random start and noise; rbm: persistent chains (CD-2);
  * ep: 1 the zero start, 2 the persistent start, 3 random signs (positive otherwise centered) */
 static void test_train_ranks(ffr_train_method m, int tied, int batch, int noisy) {
     train_arg a;
     memset(&a, 0, sizeof a);
     a.m = m; a.tied = tied; a.batch = batch; a.n = 211;
     a.rule = m == FFR_TRAIN_RBM ? FFR_RULE_BOLTZMANN : m == FFR_TRAIN_EP && tied ? FFR_RULE_HOPFIELD : FFR_RULE_DENDRITIC;
-    float *x = synth(a.n, tsizes[0]);
+    a.sizes = (m == FFR_TRAIN_SAE && noisy) || (m == FFR_TRAIN_RBM && reduce_rows) ? wsizes : tsizes;
+    float *x = synth(a.n, a.sizes[0]);
     unsigned char *y = malloc(a.n);
-    for (size_t i = 0; i < a.n; i++) y[i] = (unsigned char)((i * 7 + (x[i * tsizes[0]] > 0.5f)) % tsizes[2]);
+    for (size_t i = 0; i < a.n; i++) y[i] = (unsigned char)((i * 7 + (x[i * a.sizes[0]] > 0.5f)) % a.sizes[2]);
     a.x = x; a.y = y;
     if (m == FFR_TRAIN_EP) {
         ffr_ep_opts_default(&a.e, &a.o);
@@ -248,7 +252,8 @@ static void test_train_ranks(ffr_train_method m, int tied, int batch, int noisy)
     size_t outsz = sizeof(train_out) + one->nparams * sizeof(float);
     for (int P = 2; P <= 3; P++) {
         char *out = NULL;
-        int bad = run_ranks(P, (size_t)batch * 200 * sizeof(float) + sizeof(ffr_err), train_rank, &a, &out, outsz);
+        size_t slot = ((size_t)batch * 1000 > 45000 ? (size_t)batch * 1000 : 45000) * sizeof(float) + sizeof(ffr_err);
+        int bad = run_ranks(P, (slot + 63) / 64 * 64, train_rank, &a, &out, outsz);
         CHECK(bad == 0);
         for (int p = 0; p < P && out; p++) {
             train_out *r = (train_out *)(out + (size_t)p * outsz);
@@ -409,6 +414,12 @@ int main(void) {
     test_agree();
     test_train_ranks(FFR_TRAIN_SAE, 0, 100, 0);
     test_train_ranks(FFR_TRAIN_SAE, 1, 70, 0);
+    for (reduce_rows = 0; reduce_rows <= 1; reduce_rows++) { /* the whole gradient on every rank, or by output rows */
+        test_train_ranks(FFR_TRAIN_SAE, 0, 100, 1);
+        test_train_ranks(FFR_TRAIN_SAE, 1, 70, 1);
+        test_train_ranks(FFR_TRAIN_RBM, 1, 70, 0);
+    }
+    reduce_rows = 1;
     test_train_ranks(FFR_TRAIN_DENDRITIC, 0, 100, 0);
     test_train_ranks(FFR_TRAIN_DENDRITIC, 1, 45, 0);
     test_train_ranks(FFR_TRAIN_DENDRITIC, 0, 100, 1); /* random start and noise, seeded per example */
