@@ -18,8 +18,8 @@ def model(n, B, P, kind, tied=True):
     if kind == "sae":       # the SAE's first layer (untied decoder): forward, error, deltas / gV, gW; row E, R, D
         W, params = n[0] * n[1], 2 * n[0] * n[1] + n[0] + n[1]
         loc, red, row = 6 * W, 4 * W, n[0] + 2 * n[1]
-    elif kind == "eq23":      # dendritic Eq. 23: relax (FF + T sweeps), then branches + gradient; row s_0..s_L
-        loc, red, row = (2 + 4 * T) * W, 6 * W, sum(n)
+    elif kind == "eq23":    # dendritic Eq. 23: relax (FF + T sweeps), then branches + gradient; row s_1..s_L
+        loc, red, row = (2 + 4 * T) * W, 6 * W, sum(n[1:])
     else:                   # EP, centered (the default): free + two nudged phases, gradient from both;
                             # row: the three states of layers 1..L and 8 measurements
         loc, red, row = 3 * (2 + 4 * T) * W, 4 * W, 3 * sum(n[1:]) + 8
