@@ -11,7 +11,10 @@
 # bytes of an uninterrupted run (sae, rbm --persistent, ep --init persistent);
 # relax over 2 and 3 ranks writes the trace CSV and every npy of one process;
 # eval over 2 and 3 ranks prints the line of one process (bar its seconds);
-# a rank given a truncated data file (train) or model (relax, eval) stops
+# FFRELAX_MPI_REDUCE=rows (the row-partitioned reduction: sae, rbm) gives the
+# same bytes, and an unknown value is refused;
+# a rank given a truncated data file (train), labels file (train --method ep)
+# or model (relax, eval) stops
 # every rank with a non-zero status and that file's message, within a time
 # limit (never a hang), and no output is written; the other commands
 # (ep-study) are refused with a message. Skipped with a message when mpirun or the
@@ -141,6 +144,15 @@ rc=$?
 grep -q "cut.npy" out.txt || { cat out.txt; fail "fault: no message naming the truncated file"; }
 [ ! -e bad.ffr ] || fail "fault: a model was written"
 echo "  fault: a truncated file on rank 1 stops both ranks (status $rc): $(grep -m1 cut.npy out.txt | cut -c1-100)"
+# the same for ep: rank 1 reads truncated labels
+head -c 60 mn/train-labels-idx1-ubyte.gz > lcut.gz
+args="train --method ep --images mn/train-images-idx3-ubyte.gz --sizes 784,20,10 --epochs 1 --batch 70 --threads 1 --quiet --out bad.ffr"
+mpi 1 "$M" $args --labels mn/train-labels-idx1-ubyte.gz : -np 1 "$M" $args --labels lcut.gz > out.txt 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat out.txt; fail "ep fault: exit status $rc (expected non-zero, not the time limit)"; }
+grep -q "lcut.gz" out.txt || { cat out.txt; fail "ep fault: no message naming the truncated labels"; }
+[ ! -e bad.ffr ] || fail "ep fault: a model was written"
+echo "  ep fault: truncated labels on rank 1 stop both ranks (status $rc)"
 
 # relax: the examples' chunks shared out; the trace CSV and every npy as one process writes them,
 # for one chunk (200 examples) and several (700: chunks of 256 rows, ragged last one), with a
