@@ -171,7 +171,7 @@ static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_
     ffr_train_metrics *mp = NULL;
     if (o->holdout && o->n_holdout) {
         rc = t->metrics ? t->metrics(t->self, stage, net, o, m, err)
-                        : ffr_train_metrics_nt(net, o->holdout, o->n_holdout, o->holdout_relax, o->threads, m, err);
+                        : ffr_train_metrics_comm(net, o->holdout, o->n_holdout, o->holdout_relax, o->threads, comm, m, err);
         if ((rc = ffr_comm_agree(comm, rc, err))) return rc;
         mp = m;
     }

@@ -9,6 +9,7 @@
 # and persistent starts, the three nudges, Eq. 23 feedback), also with
 # FFRELAX_GEMM=blas; a checkpoint written over 2 ranks resumes over 3 to the
 # bytes of an uninterrupted run (sae, rbm --persistent, ep --init persistent);
+# the held-out relaxations of the metrics are shared out (dendritic --holdout 300);
 # relax over 2 and 3 ranks writes the trace CSV and every npy of one process;
 # eval over 2 and 3 ranks prints the line of one process (bar its seconds);
 # FFRELAX_MPI_REDUCE=rows (the row-partitioned reduction: sae, rbm) gives the
@@ -79,6 +80,9 @@ train_cmp sae
 train_cmp sae --decoder tied --target rate
 train_cmp sae --threads 2
 train_cmp dendritic --relax-max-sweeps 15
+# the held-out relaxations of the metrics (300 examples: two chunks of the relaxation) shared out
+cmp_runs "dendritic --holdout 300" notime train --method dendritic --images mn/train-images-idx3-ubyte.gz --sizes 784,20,10 \
+    --epochs 2 --batch 70 --holdout 300 --threads 1 --seed 3 --quiet --relax-max-sweeps 15
 train_cmp rbm
 train_cmp rbm --persistent --cd-k 3
 # the SAE's gradient products by blocks of 128 output rows (784: 7 blocks), the whole gradient on
