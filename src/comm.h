@@ -61,8 +61,9 @@ ffr_status ffr_train_comm(ffr_train_method m, ffr_net *net, const float *x, size
 
 /* ffr_train_ep data-parallel over comm (NULL: ffr_train_ep), as
  * ffr_train_comm: the free and nudged relaxations of each rank's shard,
- * the states all-gathered, the EP update on every rank. Only rank 0 calls
- * e->progress and evaluates e->test_x (its failure is agreed on). */
+ * the states all-gathered, the EP update on every rank; the test set
+ * (e->test_x) evaluated by every rank with ffr_ep_evaluate_comm at each
+ * epoch's end. Only rank 0 calls e->progress. */
 ffr_status ffr_train_ep_comm(ffr_net *net, const float *x, const unsigned char *y, size_t n, const ffr_ep_opts *e,
                              const ffr_train_opts *t, const ffr_comm *comm, int *stopped, ffr_err *err);
 

@@ -86,8 +86,8 @@ typedef struct {
     double ex, err_ff, err_rel, nff, loss, dist, ndist, t_epoch;
     int has_epoch;
     double ba, bb;               /* this minibatch's nudges (bb 0: one nudged phase) */
-    ffr_status eval_rc;          /* a failed test evaluation stops the run with this */
-    ffr_err eval_err;
+    const ffr_comm *comm;        /* the ranks (NULL: one process) */
+    ffr_ep_eval ev;              /* the test set at the end of this epoch (ep_metrics) */
 } ep_self;
 
 static ffr_state view(const ffr_state *s, int B) {
@@ -324,13 +324,8 @@ static int ep_progress(void *ctx, const ffr_train_progress *p) {
     r.dist_rel = S->ndist ? S->dist / S->ndist : NAN;
     r.test_err_ff = r.test_err_relaxed = r.test_sweeps_mean = NAN;
     int stop = 0;
-    if (p->end_of_epoch && e->test_x && e->n_test) {
-        ffr_ep_eval ev;
-        ffr_relax_opts o = S->ofree;
-        o.init = e->start == FFR_EP_START_ZERO ? FFR_INIT_ZERO : FFR_INIT_FF;
-        if ((S->eval_rc = ffr_ep_evaluate(S->net, e->test_x, e->test_y, e->n_test, &o, &ev, &S->eval_err)))
-            return 1;
-        r.test_err_ff = ev.err_ff; r.test_err_relaxed = ev.err_relaxed; r.test_sweeps_mean = ev.sweeps_mean;
+    if (p->end_of_epoch && e->test_x && e->n_test) { /* ep_metrics measured it just before */
+        r.test_err_ff = S->ev.err_ff; r.test_err_relaxed = S->ev.err_relaxed; r.test_sweeps_mean = S->ev.sweeps_mean;
     }
     if (e->progress) stop = e->progress(e->progress_ctx, &r);
     if (p->end_of_epoch) {
@@ -339,6 +334,21 @@ static int ep_progress(void *ctx, const ffr_train_progress *p) {
         S->has_epoch = 0;
     }
     return stop;
+}
+
+/* The loop's end-of-epoch measurement (every rank, before the report): the
+ * test set, from the free phase's options and start, its relaxations shared
+ * out over the ranks (ffr_ep_evaluate_comm: the one-process result). */
+static ffr_status ep_metrics(void *self, int stage, const ffr_net *net, const ffr_train_opts *o,
+                             ffr_train_metrics *m, ffr_err *err) {
+    ep_self *S = self;
+    const ffr_ep_opts *e = S->e;
+    (void)stage; (void)o; (void)m;
+    ffr_relax_opts ro = S->ofree;
+    ro.init = e->start == FFR_EP_START_ZERO ? FFR_INIT_ZERO : FFR_INIT_FF;
+    ffr_err e2;
+    ffr_status rc = ffr_ep_evaluate_comm(net, e->test_x, e->test_y, e->n_test, &ro, &S->ev, S->comm, &e2);
+    return rc ? ffr_fail(err, rc, "ep: test evaluation: %s", e2.msg) : FFR_OK;
 }
 
 static ffr_status check_ep(const ffr_net *net, const ffr_ep_opts *e, const ffr_train_opts *t, ffr_err *err) {
@@ -398,7 +408,10 @@ ffr_status ffr_train_ep_comm(ffr_net *net, const float *x, const unsigned char *
     S.t.progress = ep_progress;
     S.t.progress_ctx = &S;
     S.t.progress_every = e->progress_every;
-    S.t.holdout = NULL; S.t.n_holdout = 0;
+    /* the test set as the loop's held-out set: ep_metrics evaluates it on every rank */
+    S.t.holdout = e->test_x && e->n_test ? e->test_x : NULL;
+    S.t.n_holdout = S.t.holdout ? e->n_test : 0;
+    S.comm = comm;
     S.ofree = e->relax;
     S.ofree.init = FFR_INIT_GIVEN;
     S.ofree.beta = 0; S.ofree.nudge_target = NULL; S.ofree.top_target = NULL;
@@ -430,6 +443,7 @@ ffr_status ffr_train_ep_comm(ffr_net *net, const float *x, const unsigned char *
     tr.x = x; tr.n = n; tr.dim = net->n[0]; tr.fp = fp; tr.has_sweeps = 1;
     tr.fp_what = "the labels, --beta, --nudge, --init, --lr, --fixed-sweeps, --tol, --tol-mode, --max-sweeps, --anderson, --precision"; tr.self = &S;
     tr.row_floats = ep_row_floats; tr.local = ep_local; tr.reduce = ep_reduce; tr.segments = ep_segments;
+    tr.metrics = ep_metrics; /* called only with the test set (S.t.holdout) */
     if (e->start == FFR_EP_START_PERSISTENT) {
         tr.extra_floats = ep_extra_floats; tr.extra_save = ep_extra_save; tr.extra_load = ep_extra_load;
     }
@@ -449,12 +463,6 @@ ffr_status ffr_train_ep_comm(ffr_net *net, const float *x, const unsigned char *
         if (!S.persist) { rc = ffr_fail(err, FFR_ERR_NOMEM, "ep: out of memory for %zu persistent states", n); goto done; }
     }
     rc = ffr_train_run_comm(&tr, net, &S.t, comm, stopped, err);
-    if (!rc) { /* the same on every rank (the loop agrees on its failures) */
-        /* a failed test evaluation is rank 0's (it alone reports and tests); its stop was broadcast */
-        if (S.eval_rc) rc = ffr_fail(err, S.eval_rc, "ep: test evaluation: %s", S.eval_err.msg);
-        rc = ffr_comm_agree(comm, rc, err);
-        if (rc && stopped) *stopped = 0;
-    }
 done:
     ffr_state_free(S.sf); ffr_state_free(S.sp); ffr_state_free(S.sm);
     ffr_relaxer_free(S.rx);
