@@ -139,7 +139,7 @@ include mk/install.mk
 # crashes to build/fuzz/artifacts/). FUZZ_TARGETS picks a subset.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-FUZZ_TARGETS ?= model idx npy mnist_json cli ckpt
+FUZZ_TARGETS ?= model idx npy mnist_json cli ckpt manifest
 FUZZ_DIR := build/fuzz
 FUZZ_CFLAGS := $(CFLAGS_BASE) $(CAIRO_CFLAGS) -O1 -g -fno-omit-frame-pointer \
   -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined

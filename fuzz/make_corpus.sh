@@ -7,9 +7,11 @@ F=${1:-build/ffrelax}
 C=fuzz/corpus
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-rm -rf $C && mkdir -p $C/model $C/idx $C/npy $C/mnist_json $C/cli $C/ckpt
+rm -rf $C && mkdir -p $C/model $C/idx $C/npy $C/mnist_json $C/cli $C/ckpt $C/manifest
 # checkpoints: written by the target itself (its own data and options; needs `make fuzz-build`)
 FFR_FUZZ_CKPT_SEEDS=$C/ckpt build/fuzz/fuzz_ckpt || echo "make_corpus: build/fuzz/fuzz_ckpt not built: no ckpt seeds" >&2
+# set manifests: the target writes the manifest of its own set (needs `make fuzz-build`)
+FFR_FUZZ_MANIFEST_SEEDS=$C/manifest build/fuzz/fuzz_manifest || echo "make_corpus: build/fuzz/fuzz_manifest not built: no manifest seeds" >&2
 # models: rules, rho, tying, depths
 "$F" init --sizes 3,2 --tied --out $C/model/tied-3-2
 "$F" init --sizes 4,3,2 --out $C/model/untied-4-3-2
