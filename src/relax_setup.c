@@ -1,6 +1,7 @@
 /* relax_setup.c - the relaxer's life (ffr_relaxer_create, _set_opts,
- * _update, _free): the network checked, the weights packed, the workspaces
- * allocated, once; and what the driver needs from the network: the rule's
+ * _update, _free): the network checked, the workspaces and the room for the
+ * packed weights allocated once (each pack filled when a run first needs
+ * it: ffr_relax_packs_fill); and what the driver needs from the network: the rule's
  * coefficients, the products of the branches (Eq. 12, 13, 15), the branches
  * themselves, and the feedforward start (Eq. 17). */
 #include <math.h>
