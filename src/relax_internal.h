@@ -48,7 +48,7 @@ struct ffr_relaxer {
     float *T[FFR_MAX_LAYERS];   /* targets (maxB, n_k) */
     float *mf[FFR_MAX_LAYERS], *mg[FFR_MAX_LAYERS]; /* measuring buffers (F goes to T: free between sweeps) */
     float *S0[FFR_MAX_LAYERS];  /* start state, caller's order: only for init given (s0buf); the other
-                                   starts are recomputed at the end, into T (ffr_relax_start_values) */
+                                   starts are recomputed at the end, into T (relax.c, finish) */
     void *s0buf;
     float *cup, *cdown;         /* cached W_1 r_0 (maxB, n_1) and V_L r_L (maxB, n_{L-1}); NULL when unused */
     int use_cup, use_cdown;     /* this option set caches them */
