@@ -284,9 +284,10 @@ static ffr_status apply_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *
     int bf16 = o->precision == FFR_PREC_BF16 && ffr_bf16_available();
     if (o->init == FFR_INIT_GIVEN && !rx->s0buf && !(rx->s0buf = ffr_layers_alloc(net, rx->maxB, rx->S0, 0)))
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", rx->maxB);
-    if (ffr_gemm_uses_fast() && (!rx->packbuf || rx->packed_bf16 != bf16) && !ws_pack_alloc(rx, bf16))
+    int prec_changed = rx->packed_bf16 != bf16; /* (read before the packs change precision) */
+    if (ffr_gemm_uses_fast() && (!rx->packbuf || prec_changed) && !ws_pack_alloc(rx, bf16))
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the packed weights");
-    if (!use_cup || rx->packed_bf16 != bf16 || (mask_free ? o->visible_mask : NULL) != rx->mask)
+    if (!use_cup || prec_changed || (mask_free ? o->visible_mask : NULL) != rx->mask)
         rx->cup_rows = 0; /* the cached input product no longer matches */
     /* commit (a failure for Anderson's buffers below leaves the relaxer refusing runs) */
     rx->opts_ok = 0;
