@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mpi.h"
 #include "plot.h"
 
 /* --------------------------------------------------------- shared parts */
@@ -262,6 +263,11 @@ int cmd_train_ep(int argc, char **argv) {
     ffr_set_threads(threads);
     t.checkpoint = checkpoint;
     t.resume = resume;
+    /* under MPI (cli/mpi.h) every rank trains the same network on its shards of
+       each minibatch; rank 0 alone writes the model, checkpoint and metrics */
+    const ffr_comm *comm = cli_comm();
+    int writer = cli_rank() == 0;
+    if (!writer) { metrics = NULL; quiet = 1; }
 
     ffr_err err;
     ffr_net *net = NULL;
@@ -296,9 +302,13 @@ int cmd_train_ep(int argc, char **argv) {
                 ffr_rule_name(net->rule), net->tied ? "tied" : "untied (Eq. 23 feedback)", e.beta, ffr_nudge_name(e.nudge),
                 ffr_ep_start_name(e.start), e.fixed_free ? "fixed sweeps" : "tolerance stop", ffr_blas_info());
     int stopped = 0;
-    if (ffr_train_ep(net, x, y, n, &e, &t, &stopped, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (ffr_train_ep_comm(net, x, y, n, &e, &t, comm, &stopped, &err)) {
+        if (writer) cli_fail(C, "%s", err.msg); /* every rank has this error (ffr_comm_agree): rank 0 says it */
+        cli_mpi_failed_everywhere();
+        goto done;
+    }
     if (u->csv.fail) { cli_fail(C, "%s (training stopped)", u->csv.err.msg); goto done; }
-    if (ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
+    if (writer && ffr_net_save(net, out, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (!quiet) fprintf(stderr, "wrote %s\n", out);
     rc = 0;
 done:
@@ -323,6 +333,22 @@ static void usage_eval(void) {
            "  --precision P        fp32 | bf16 (default fp32)\n"
            "  --threads N          BLAS threads\n"
            "  --csv                one machine-readable line (with a header line)\n");
+}
+
+/* eval's result on stdout: one line, or --csv's header and row */
+static void eval_print(const ffr_ep_eval *r, int csv) {
+    if (csv) {
+        printf("n,err_ff,err_relaxed,sweeps_mean,sweeps_p95,sweeps_max,frac_converged,frac_max,dist_rel,seconds\n");
+        printf("%zu", r->n);
+        double v[] = {r->err_ff, r->err_relaxed, r->sweeps_mean, r->sweeps_p95, r->sweeps_max, r->frac_converged, r->frac_max,
+                      r->dist_rel, r->seconds};
+        for (size_t i = 0; i < sizeof v / sizeof *v; i++) cli_csv_num(stdout, v[i]);
+        putchar('\n');
+    } else
+        printf("%zu examples: error feedforward %.2f%%, relaxed %.2f%%; sweeps mean %.2f, p95 %.0f, max %.0f; "
+               "converged %.4f; ff start distance %.4g (relative); %.2f s\n",
+               r->n, 100 * r->err_ff, 100 * r->err_relaxed, r->sweeps_mean, r->sweeps_p95, r->sweeps_max, r->frac_converged,
+               r->dist_rel, r->seconds);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -372,19 +398,13 @@ int cmd_eval(int argc, char **argv) {
     if (ffr_net_load(&net, model, &err)) { cli_fail(C, "%s", err.msg); goto done; }
     if (load_labeled(C, images, labels, count, net->n[0], &x, &y, &n)) goto done;
     if (ffr_labels_check(y, n, n, net->n[net->L], labels, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-    if (ffr_ep_evaluate(net, x, y, n, &o, &r, &err)) { cli_fail(C, "%s", err.msg); goto done; }
-    if (csv) {
-        printf("n,err_ff,err_relaxed,sweeps_mean,sweeps_p95,sweeps_max,frac_converged,frac_max,dist_rel,seconds\n");
-        printf("%zu", r.n);
-        double v[] = {r.err_ff, r.err_relaxed, r.sweeps_mean, r.sweeps_p95, r.sweeps_max, r.frac_converged, r.frac_max,
-                      r.dist_rel, r.seconds};
-        for (size_t i = 0; i < sizeof v / sizeof *v; i++) cli_csv_num(stdout, v[i]);
-        putchar('\n');
-    } else
-        printf("%zu examples: error feedforward %.2f%%, relaxed %.2f%%; sweeps mean %.2f, p95 %.0f, max %.0f; "
-               "converged %.4f; ff start distance %.4g (relative); %.2f s\n",
-               r.n, 100 * r.err_ff, 100 * r.err_relaxed, r.sweeps_mean, r.sweeps_p95, r.sweeps_max, r.frac_converged,
-               r.dist_rel, r.seconds);
+    /* under MPI (cli/mpi.h) the ranks share the examples' chunks; rank 0 alone prints */
+    if (ffr_ep_evaluate_comm(net, x, y, n, &o, &r, cli_comm(), &err)) {
+        if (cli_rank() == 0) cli_fail(C, "%s", err.msg); /* every rank has this error (ffr_comm_agree) */
+        cli_mpi_failed_everywhere();
+        goto done;
+    }
+    if (cli_rank() == 0) eval_print(&r, csv);
     rc = 0;
 done:
     ffr_net_free(net);

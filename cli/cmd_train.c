@@ -139,9 +139,8 @@ int cmd_train(int argc, char **argv) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--method") && i + 1 < argc) v = argv[i + 1];
         else if (!strncmp(argv[i], "--method=", 9)) v = argv[i] + 9;
-        if (v && !strcmp(v, "ep")) /* supervised EP: cli/cmd_ep.c, one process (cli/mpi.h) */
-            return cli_comm() ? cli_mpi_refuse(C, "--method ep: no data-parallel training over MPI ranks yet (doc/scaling.md); run it in one process")
-                              : cmd_train_ep(argc, argv);
+        if (v && !strcmp(v, "ep")) /* supervised EP: cli/cmd_ep.c (data-parallel under MPI too) */
+            return cmd_train_ep(argc, argv);
         if (v && ffr_train_method_parse(v, &method))
             return cli_fail(C, "--method: expected sae, rbm or dendritic, found '%s'", v);
     }

@@ -153,10 +153,10 @@ static int run(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("ffrelax %s\n", FFR_VERSION); return 0; }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name)) {
-            /* several ranks: train and relax share their work (cli/mpi.h); the others would
-               write the same files once per rank */
-            if (cli_comm() && strcmp(argv[1], "train") && strcmp(argv[1], "relax"))
-                return cli_mpi_refuse(argv[1], "runs in one process (train and relax run over MPI ranks: doc/scaling.md)");
+            /* several ranks: train, relax and eval share their work (cli/mpi.h); the others
+               would write the same files once per rank */
+            if (cli_comm() && strcmp(argv[1], "train") && strcmp(argv[1], "relax") && strcmp(argv[1], "eval"))
+                return cli_mpi_refuse(argv[1], "runs in one process (train, relax and eval run over MPI ranks: doc/scaling.md)");
             return commands[i].fn(argc - 1, argv + 1);
         }
     fprintf(stderr, "ffrelax: unknown command '%s'\n\n", argv[1]);

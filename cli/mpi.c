@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cli.h"
 #include "mpi.h"
 
@@ -61,6 +62,15 @@ void cli_mpi_init(int *argc, char ***argv) {
     world.allgatherv = mpi_allgatherv;
     world.bcast = mpi_bcast;
     world.allmin = mpi_allmin;
+    /* FFRELAX_MPI_REDUCE=rows|all (default all): the row-partitioned reduction, or
+       the whole gradient on every rank (doc/scaling.md); the same bits either way */
+    const char *r = getenv("FFRELAX_MPI_REDUCE");
+    if (r && strcmp(r, "rows") && strcmp(r, "all")) {
+        if (world.rank == 0) fprintf(stderr, "ffrelax: FFRELAX_MPI_REDUCE: expected rows or all, found '%s'\n", r);
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    world.reduce_rows = r && !strcmp(r, "rows");
 }
 
 int cli_mpi_finish(int rc) {

@@ -1,6 +1,7 @@
 /* mpi.h - the CLI's optional MPI layer (cli/mpi.c, doc/scaling.md): with
- * `make MPI=1` (-DFFR_MPI, mpicc) every command runs under MPI and `train`
- * is data-parallel over the ranks; the plain build has the same functions
+ * `make MPI=1` (-DFFR_MPI, mpicc) every command runs under MPI; `train` is
+ * data-parallel over the ranks, `relax` and `eval` share their examples, the
+ * others are refused over several ranks; the plain build has the same functions
  * as one process. The library never sees MPI: it gets an ffr_comm (src/comm.h). */
 #ifndef FFR_CLI_MPI_H
 #define FFR_CLI_MPI_H

@@ -605,8 +605,12 @@ double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t
  * gW = -(<h v^T>_data - <h v^T>_chain) / B and the same for b, c.
  * chain (B, nv): NULL = CD-k from the data; else persistent CD, the chain's
  * visible samples (caller fills them first, e.g. with the data), updated.
+ * Random numbers: one number u is drawn from rng per call; example r
+ * draws its Gibbs samples from its own stream seeded u + r * 0xbf58476d1ce4e5b9
+ * (so a chain does not depend on the other examples: doc/scaling.md).
  * Returns the mean squared error per unit between v and its last
- * reconstruction probabilities. work holds ffr_rbm_work_floats floats. */
+ * reconstruction probabilities (persistent: the one-step reconstruction
+ * sigm(c + P0 W)). work holds ffr_rbm_work_floats floats. */
 size_t ffr_rbm_work_floats(int nv, int nh, int B);
 double ffr_rbm_grad(int nv, int nh, const float *W, const float *b, const float *c,
                     const float *v, int B, int k, float *chain, ffr_rng *rng,

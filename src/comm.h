@@ -31,6 +31,11 @@ typedef struct ffr_comm {
     int (*bcast)(void *ctx, void *buf, size_t bytes, int root);
     /* *v = the minimum of every rank's *v (the all-reduce of an error flag) */
     int (*allmin)(void *ctx, int *v);
+    /* 1: the row-partitioned reduction (doc/scaling.md: each rank computes its
+       blocks of output rows of the gradient products that have them, and the
+       rows are all-gathered); 0: every rank computes the whole gradient. The
+       same bits either way. */
+    int reduce_rows;
 } ffr_comm;
 
 /* The shard of rank `rank` of `size` over n items in blocks of `block`
@@ -49,10 +54,25 @@ ffr_status ffr_comm_agree(const ffr_comm *comm, ffr_status rc, ffr_err *err);
  * Every rank passes the whole data set and the same options; every rank
  * ends with the same net, bit for bit the single-process result. Only
  * rank 0 writes o->checkpoint (all ranks read it on resume) and calls
- * o->progress. Trainers without the per-example split (rbm) refuse a
- * communicator of size > 1 with a message. */
+ * o->progress. Every trainer has the per-example split (sae, rbm,
+ * dendritic; ep: ffr_train_ep_comm). */
 ffr_status ffr_train_comm(ffr_train_method m, ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                           const ffr_comm *comm, int *stopped, ffr_err *err);
+
+/* ffr_train_ep data-parallel over comm (NULL: ffr_train_ep), as
+ * ffr_train_comm: the free and nudged relaxations of each rank's shard,
+ * the states all-gathered, the EP update on every rank; the test set
+ * (e->test_x) evaluated by every rank with ffr_ep_evaluate_comm at each
+ * epoch's end. Only rank 0 calls e->progress. */
+ffr_status ffr_train_ep_comm(ffr_net *net, const float *x, const unsigned char *y, size_t n, const ffr_ep_opts *e,
+                             const ffr_train_opts *t, const ffr_comm *comm, int *stopped, ffr_err *err);
+
+/* ffr_ep_evaluate over comm (NULL: one process): its chunks of examples
+ * dealt out to the ranks, the per-example results all-gathered and summed in
+ * example order on every rank: every rank returns the one-process r (bar
+ * r->seconds, each rank's own wall time). */
+ffr_status ffr_ep_evaluate_comm(const ffr_net *net, const float *x, const unsigned char *y, size_t n,
+                                const ffr_relax_opts *o, ffr_ep_eval *r, const ffr_comm *comm, ffr_err *err);
 
 /* ffr_relax over comm (NULL or size 1: ffr_relax): ffr_relax's chunks of
  * rows dealt out to the ranks, their states and traces all-gathered and the

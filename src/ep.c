@@ -9,6 +9,7 @@
 #include <string.h>
 #include "ep_internal.h"
 #include "relax_internal.h"
+#include "comm.h"
 
 static const char *nudge_names[] = {"positive", "centered", "random-sign"};
 static const char *start_names[] = {"ff", "zero", "persistent"};
@@ -70,14 +71,14 @@ void ffr_ep_hist_free(ffr_ep_hist *h) { free(h->count); h->count = NULL; }
 
 /* Add one relaxation's per-example sweeps (a run that used all max sweeps
  * without reaching the tolerance counts as "at max"). */
+void ffr_ep_hist_add1(ffr_ep_hist *h, int s, int converged, int max_sweeps) {
+    h->count[s < h->max ? s : h->max]++;
+    h->n++; h->sum += s;
+    h->at_max += s >= max_sweeps && !converged;
+    if (s > h->hi) h->hi = s;
+}
 void ffr_ep_hist_add(ffr_ep_hist *h, const ffr_trace *tr, int max_sweeps) {
-    for (int b = 0; b < tr->B; b++) {
-        int s = tr->sweeps[b];
-        h->count[s < h->max ? s : h->max]++;
-        h->n++; h->sum += s;
-        h->at_max += s >= max_sweeps && !tr->converged[b];
-        if (s > h->hi) h->hi = s;
-    }
+    for (int b = 0; b < tr->B; b++) ffr_ep_hist_add1(h, tr->sweeps[b], tr->converged[b], max_sweeps);
 }
 double ffr_ep_hist_mean(const ffr_ep_hist *h) { return h->n ? (double)h->sum / h->n : NAN; }
 double ffr_ep_hist_pct(const ffr_ep_hist *h, double q) {
@@ -181,9 +182,44 @@ double ffr_ep_grad(const ffr_net *net, const ffr_state *sa, double beta_a, const
 
 /* ----------------------------------------------------------- evaluation */
 #define EVAL_CHUNK FFR_RELAX_CHUNK
+/* Per example (EV_ROW floats): the feedforward pass's error (0/1), the
+ * relaxed state's, sweeps, converged (0/1), ||s* - s_ff|| / ||s*||. */
+enum { EV_FF, EV_REL, EV_SWEEPS, EV_CONV, EV_DIST, EV_ROW };
+
+/* The chunks of examples [c0, c1) of chunk starts[] relaxed on rx (capacity
+ * EVAL_CHUNK) into their rows (rows[0] is starts[c0]'s). */
+static ffr_status eval_chunks(const ffr_net *net, const float *x, const unsigned char *y, const int *starts, int c0,
+                              int c1, ffr_relaxer *rx, ffr_state *st, int ffstart, float *rows, ffr_err *err) {
+    int L = net->L, nL = net->n[L], n0 = net->n[0];
+    for (int c = c0; c < c1; c++) {
+        int b0 = starts[c], B = starts[c + 1] - b0;
+        float *R = rows + (size_t)(b0 - starts[c0]) * EV_ROW;
+        ffr_state v = *st;
+        v.B = B;
+        const float *X = x + (size_t)b0 * n0;
+        ffr_feedforward(net, X, B, &v);
+        for (int b = 0; b < B; b++) R[(size_t)b * EV_ROW + EV_FF] = ffr_ep_argmax(v.s[L] + (size_t)b * nL, nL) != y[b0 + b];
+        const ffr_trace *tr = NULL;
+        ffr_status rc = ffr_relaxer_run(rx, X, B, &v, &tr, err);
+        if (rc) return rc;
+        for (int b = 0; b < B; b++) {
+            float *r = R + (size_t)b * EV_ROW;
+            r[EV_REL] = ffr_ep_argmax(v.s[L] + (size_t)b * nL, nL) != y[b0 + b];
+            r[EV_SWEEPS] = (float)tr->sweeps[b];
+            r[EV_CONV] = tr->converged[b];
+            r[EV_DIST] = ffstart && tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0;
+        }
+    }
+    return FFR_OK;
+}
 
 ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned char *y, size_t n,
                            const ffr_relax_opts *o, ffr_ep_eval *r, ffr_err *err) {
+    return ffr_ep_evaluate_comm(net, x, y, n, o, r, NULL, err);
+}
+
+ffr_status ffr_ep_evaluate_comm(const ffr_net *net, const float *x, const unsigned char *y, size_t n,
+                                const ffr_relax_opts *o, ffr_ep_eval *r, const ffr_comm *comm, ffr_err *err) {
     FFR_NEED(r, err);
     memset(r, 0, sizeof *r);
     FFR_NEED(x, err);
@@ -192,40 +228,65 @@ ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned ch
     if (vs) return vs;
     r->n = n;
     if (!n) return ffr_fail(err, FFR_ERR_ARG, "evaluate: no examples");
+    if (n > (size_t)1 << 30) return ffr_fail(err, FFR_ERR_ARG, "evaluate: at most 2^30 examples, found %zu", n);
     ffr_status rc = ffr_labels_check(y, n, n, net->n[net->L], "labels", err);
     if (rc) return rc;
-    int nc = n < EVAL_CHUNK ? (int)n : EVAL_CHUNK, L = net->L, nL = net->n[L], n0 = net->n[0];
+    int P = comm ? comm->size : 1, me = comm ? comm->rank : 0;
+    int nc = n < EVAL_CHUNK ? (int)n : EVAL_CHUNK;
     ffr_state *st = NULL;
     ffr_relaxer *rx = NULL;
     ffr_ep_hist h;
     ffr_relax_opts ro = *o;
     int ffstart = o->init == FFR_INIT_FF;
     if (ffstart) ro.init = FFR_INIT_GIVEN; /* the state already holds Eq. 17 */
-    if ((rc = ffr_ep_hist_init(&h, o->max_sweeps, err))) return rc;
-    if ((rc = ffr_state_create(&st, net, nc, err)) || (rc = ffr_relaxer_create(&rx, net, &ro, nc, err))) {
-        ffr_state_free(st);
-        ffr_ep_hist_free(&h);
-        return rc;
-    }
-    double t0 = ffr_train_now(), eff = 0, erel = 0, conv = 0, dist = 0;
-    int B = 0;
-    for (size_t b0 = 0; b0 < n; b0 += (size_t)B) {
-        B = ffr_relax_chunk_len((int)n, (int)b0, nc); /* never a last chunk of one row */
-        ffr_state v = *st;
-        v.B = B;
-        const float *X = x + b0 * n0;
-        ffr_feedforward(net, X, B, &v);
-        for (int b = 0; b < B; b++) eff += ffr_ep_argmax(v.s[L] + (size_t)b * nL, nL) != y[b0 + b];
-        const ffr_trace *tr = NULL;
-        if ((rc = ffr_relaxer_run(rx, X, B, &v, &tr, err))) break;
-        for (int b = 0; b < B; b++) {
-            erel += ffr_ep_argmax(v.s[L] + (size_t)b * nL, nL) != y[b0 + b];
-            conv += o->tol > 0 ? tr->converged[b] : 1;
-            if (ffstart) dist += tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0;
+    double t0 = ffr_train_now();
+    /* the chunks of one process (never a last chunk of one row), dealt out to
+       the ranks in contiguous runs (as ffr_relax_comm): every chunk is the same
+       relaxer call wherever it runs, and the sums below run over all n rows
+       in example order on every rank */
+    int nchunks = 0, *starts = ffr_malloc(((size_t)n + 1) * sizeof(int));
+    float *rows = ffr_malloc(n * EV_ROW * sizeof(float));
+    size_t *sz = ffr_malloc(2 * (size_t)P * sizeof(size_t));
+    memset(&h, 0, sizeof h);
+    if (!starts || !rows || !sz) rc = ffr_fail(err, FFR_ERR_NOMEM, "evaluate: out of memory for %zu examples", n);
+    if (!rc) rc = ffr_ep_hist_init(&h, o->max_sweeps, err);
+    if (!rc) rc = ffr_state_create(&st, net, nc, err);
+    if (!rc) rc = ffr_relaxer_create(&rx, net, &ro, nc, err);
+    size_t c0 = 0, c1 = 0;
+    if (!rc) {
+        for (int b0 = 0, B = 0; b0 < (int)n; b0 += B) {
+            B = ffr_relax_chunk_len((int)n, b0, nc);
+            starts[nchunks++] = b0;
         }
-        ffr_ep_hist_add(&h, tr, o->max_sweeps);
+        starts[nchunks] = (int)n;
+        c1 = (size_t)nchunks;
+        if (P > 1) ffr_comm_shard((size_t)nchunks, 1, me, P, &c0, &c1);
+        if (c0 < c1)
+            rc = eval_chunks(net, x, y, starts, (int)c0, (int)c1, rx, st, ffstart, rows + (size_t)starts[c0] * EV_ROW, err);
+    }
+    if (P > 1) {
+        if ((rc = ffr_comm_agree(comm, rc, err))) goto done;
+        for (int p = 0; p < P; p++) {
+            size_t a, b;
+            ffr_comm_shard((size_t)nchunks, 1, p, P, &a, &b);
+            sz[p] = (size_t)(starts[b] - starts[a]) * EV_ROW * sizeof(float);
+            sz[P + p] = (size_t)starts[a] * EV_ROW * sizeof(float);
+        }
+        if (comm->allgatherv(comm->ctx, (char *)rows + sz[P + me], rows, sz, sz + P)) {
+            rc = ffr_fail(err, FFR_ERR_IO, "evaluate: rank %d: a collective failed", me);
+            goto done;
+        }
     }
     if (!rc) {
+        double eff = 0, erel = 0, conv = 0, dist = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float *e = rows + i * EV_ROW;
+            eff += e[EV_FF];
+            erel += e[EV_REL];
+            conv += o->tol > 0 ? e[EV_CONV] : 1;
+            if (ffstart) dist += e[EV_DIST];
+            ffr_ep_hist_add1(&h, (int)e[EV_SWEEPS], e[EV_CONV] != 0, o->max_sweeps);
+        }
         r->err_ff = eff / n; r->err_relaxed = erel / n;
         r->sweeps_mean = ffr_ep_hist_mean(&h); r->sweeps_p95 = ffr_ep_hist_pct(&h, 0.95); r->sweeps_max = h.hi;
         r->frac_converged = conv / n;
@@ -233,8 +294,10 @@ ffr_status ffr_ep_evaluate(const ffr_net *net, const float *x, const unsigned ch
         r->dist_rel = ffstart ? dist / n : NAN;
         r->seconds = ffr_train_now() - t0;
     }
+done:
     ffr_relaxer_free(rx);
     ffr_state_free(st);
     ffr_ep_hist_free(&h);
+    free(starts); free(rows); free(sz);
     return rc;
 }

@@ -20,6 +20,8 @@ ffr_status ffr_ep_hist_init(ffr_ep_hist *h, int max, ffr_err *err);
 void ffr_ep_hist_clear(ffr_ep_hist *h);
 void ffr_ep_hist_free(ffr_ep_hist *h);
 void ffr_ep_hist_add(ffr_ep_hist *h, const ffr_trace *tr, int max_sweeps);
+/* One example's sweeps s (converged: it reached the tolerance). */
+void ffr_ep_hist_add1(ffr_ep_hist *h, int s, int converged, int max_sweeps);
 double ffr_ep_hist_mean(const ffr_ep_hist *h);
 double ffr_ep_hist_pct(const ffr_ep_hist *h, double q); /* q in (0, 1]: smallest s with >= q of the counts */
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "comm.h"
 #include "train_internal.h"
 
 static const char *method_names[] = {"sae", "rbm", "dendritic", "ep"};
@@ -73,8 +74,8 @@ void ffr_train_gemm(int nt, int tA, int tB, int M, int N, int K, float alpha, co
     ffr_gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, int nt, ffr_train_metrics *m,
-                                ffr_err *err) {
+static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, int nt, const ffr_comm *comm,
+                                ffr_train_metrics *m, ffr_err *err) {
     ffr_state *st = NULL;
     ffr_trace *tr = NULL;
     double *tmp = ffr_malloc(n * sizeof(double));
@@ -85,7 +86,7 @@ static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, in
     o.init = FFR_INIT_FF; o.tol_mode = FFR_TOL_REL; o.tol = 1e-3; o.max_sweeps = 200;
     o.diverge_factor = 0;
     o.threads = nt;
-    rc = ffr_relax(net, x, (int)n, &o, st, &tr, err);
+    rc = ffr_relax_comm(net, x, (int)n, &o, st, &tr, comm, err); /* one process: ffr_relax */
     if (!rc) {
         double s = 0, c = 0;
         for (size_t b = 0; b < n; b++) { tmp[b] = tr->sweeps[b]; s += tmp[b]; c += tr->converged[b]; }
@@ -94,7 +95,7 @@ static ffr_status relax_metrics(const ffr_net *net, const float *x, size_t n, in
         m->sweeps_median = ffr_median(tmp, n);
         ffr_trace_free(tr); tr = NULL;
         o.tol = 1e-6; o.max_sweeps = 500;
-        rc = ffr_relax(net, x, (int)n, &o, st, &tr, err);
+        rc = ffr_relax_comm(net, x, (int)n, &o, st, &tr, comm, err);
     }
     if (!rc) {
         for (size_t b = 0; b < n; b++) tmp[b] = tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0;
@@ -192,13 +193,18 @@ ffr_status ffr_train_metrics_pairs(const ffr_net *net, const float *x, size_t n,
     return FFR_OK;
 }
 
-ffr_status ffr_train_metrics_nt(const ffr_net *net, const float *x, size_t n, int relax, int nt,
-                                ffr_train_metrics *m, ffr_err *err) {
+ffr_status ffr_train_metrics_comm(const ffr_net *net, const float *x, size_t n, int relax, int nt,
+                                  const ffr_comm *comm, ffr_train_metrics *m, ffr_err *err) {
     ffr_train_metrics_clear(m, net, n);
     if (!n) return FFR_OK;
     ffr_status rc = ffr_train_metrics_pairs(net, x, n, 1, net->L, NULL, NULL, nt, m, err);
-    if (!rc && relax && n <= (size_t)1 << 20) return relax_metrics(net, x, n, nt, m, err);
+    if (!rc && relax && n <= (size_t)1 << 20) return relax_metrics(net, x, n, nt, comm, m, err);
     return rc;
+}
+
+ffr_status ffr_train_metrics_nt(const ffr_net *net, const float *x, size_t n, int relax, int nt,
+                                ffr_train_metrics *m, ffr_err *err) {
+    return ffr_train_metrics_comm(net, x, n, relax, nt, NULL, m, err);
 }
 
 ffr_status ffr_train_metrics_compute(const ffr_net *net, const float *x, size_t n, int relax,

@@ -95,12 +95,17 @@ static ffr_status den_state(den_run *s, int nb, ffr_state **out, ffr_err *err) {
     return rc;
 }
 
-/* Floats of an example's row: its relaxed state s_0..s_L. */
+/* The first layer of an example's row: 1 (s_0 is the example itself, clamped:
+ * den_reduce copies it from the data), or 0 with a visible mask (free visible
+ * units relax). */
+static int den_k0(const den_run *s) { return s->relax.visible_mask ? 0 : 1; }
+
+/* Floats of an example's row: its relaxed state s_k0..s_L. */
 static size_t den_row_floats(void *self, int stage) {
-    const ffr_net *net = ((den_run *)self)->net;
+    const den_run *s = self;
     size_t f = 0;
     (void)stage;
-    for (int k = 0; k <= net->L; k++) f += (size_t)net->n[k];
+    for (int k = den_k0(s); k <= s->net->L; k++) f += (size_t)s->net->n[k];
     return f;
 }
 
@@ -125,7 +130,7 @@ static ffr_status den_local(void *self, int stage, const size_t *idx, int B, int
             *sweeps += (double)tr->total_updates;
             for (int r = 0; r < m; r++) {
                 float *row = rows + (size_t)(b + r) * rowf;
-                for (int k = 0; k <= net->L; k++, row += net->n[k - 1])
+                for (int k = den_k0(s); k <= net->L; k++, row += net->n[k - 1])
                     memcpy(row, st->s[k] + (size_t)r * net->n[k], (size_t)net->n[k] * sizeof(float));
             }
         }
@@ -135,16 +140,19 @@ static ffr_status den_local(void *self, int stage, const size_t *idx, int B, int
 }
 
 /* The sums over the minibatch: the Eq. 23 gradient at the B relaxed states. */
-static ffr_status den_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, ffr_net *grad,
-                             double *loss, ffr_err *err) {
+static ffr_status den_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, int part, int nparts,
+                            ffr_net *grad, double *loss, ffr_err *err) {
+    (void)part; (void)nparts; /* no row-partitioned segments: the whole gradient */
     den_run *s = self;
     const ffr_net *net = s->net;
-    size_t rowf = den_row_floats(s, stage);
-    (void)idx; (void)err;
+    size_t rowf = den_row_floats(s, stage), n0 = (size_t)net->n[0];
+    int k0 = den_k0(s);
+    (void)err;
     ffr_state *st = B == s->st->B ? s->st : s->st2;
     for (int r = 0; r < B; r++) {
         const float *row = rows + (size_t)r * rowf;
-        for (int k = 0; k <= net->L; k++, row += net->n[k - 1])
+        if (k0) memcpy(st->s[0] + (size_t)r * n0, s->x + idx[r] * n0, n0 * sizeof(float)); /* clamped: the data */
+        for (int k = k0; k <= net->L; k++, row += net->n[k - 1])
             memcpy(st->s[k] + (size_t)r * net->n[k], row, (size_t)net->n[k] * sizeof(float));
     }
     *loss = eq23_grad(net, st, s->basal, s->f, s->g, s->R, grad, s->o->threads);
@@ -159,10 +167,10 @@ static int den_segments(void *self, int stage, ffr_train_seg *seg, int max) {
     (void)stage; (void)max;
     for (int k = 1; k <= net->L; k++) {
         size_t w = (size_t)net->n[k] * net->n[k - 1];
-        if (net->tied || s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), w, 1};
-        if (s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0};
-        if (!net->tied) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), w, 1};
-        seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0};
+        if (net->tied || s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), w, 1, 0};
+        if (s->basal) seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0, 0};
+        if (!net->tied) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), w, 1, 0};
+        seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0, 0};
     }
     return c;
 }
@@ -228,6 +236,7 @@ ffr_status ffr_train_comm(ffr_train_method m, ffr_net *net, const float *x, size
     if (!comm || comm->size <= 1) return ffr_train(m, net, x, n, o, stopped, err);
     switch (m) {
     case FFR_TRAIN_SAE: return ffr_train_sae_comm(net, x, n, o, comm, stopped, err);
+    case FFR_TRAIN_RBM: return ffr_train_rbm_comm(net, x, n, o, comm, stopped, err);
     case FFR_TRAIN_DENDRITIC: /* noise and random starts too: every block is the same ffr_relax call */
         return ffr_train_dendritic_comm(net, x, n, o, comm, stopped, err);
     default:

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "ep_internal.h"
 #include "train_loop.h"
+#include "comm.h"
 
 void ffr_ep_opts_default(ffr_ep_opts *e, ffr_train_opts *t) {
     if (!e || !t) return;
@@ -79,12 +80,14 @@ typedef struct {
     float *X, *Y, *work;
     float *persist;              /* (n, nfree_units) the last free states; valid after epoch 1 */
     int persist_valid;
+    size_t seen;                 /* examples of this epoch reduced so far */
     /* this epoch so far */
     ffr_ep_hist hfree, hnudge;
     double ex, err_ff, err_rel, nff, loss, dist, ndist, t_epoch;
     int has_epoch;
-    ffr_status eval_rc;          /* a failed test evaluation stops the run with this */
-    ffr_err eval_err;
+    double ba, bb;               /* this minibatch's nudges (bb 0: one nudged phase) */
+    const ffr_comm *comm;        /* the ranks (NULL: one process) */
+    ffr_ep_eval ev;              /* the test set at the end of this epoch (ep_metrics) */
 } ep_self;
 
 static ffr_state view(const ffr_state *s, int B) {
@@ -110,72 +113,143 @@ static void persist_io(ep_self *S, ffr_state *st, int r, size_t ex, int save) {
     }
 }
 
-/* One relaxation of the batch S->X on the run's relaxer; its per-example
- * sweeps go into h. same_input: X is the last phase's (the clamped input's
+/* One relaxation of the block S->X (B rows) on the run's relaxer; its
+ * trace into *keep. same_input: X is the last phase's (the clamped input's
  * product W_1 rho(x) is reused: the nudged phases). */
 static ffr_status relax_phase(ep_self *S, const ffr_relax_opts *o, int same_input, ffr_state *st, int B,
-                              ffr_ep_hist *h, const ffr_trace **keep, ffr_err *err) {
-    const ffr_trace *tr = NULL;
+                              const ffr_trace **keep, ffr_err *err) {
     ffr_status rc = ffr_relaxer_set_opts(S->rx, o, err);
     if (rc) return rc;
     if (same_input) ffr_relaxer_same_input(S->rx);
-    if ((rc = ffr_relaxer_run(S->rx, S->X, B, st, &tr, err))) return rc;
-    ffr_ep_hist_add(h, tr, o->max_sweeps);
-    if (keep) *keep = tr;
+    return ffr_relaxer_run(S->rx, S->X, B, st, keep, err);
+}
+
+/* The minibatch split (train_loop.h, doc/scaling.md). Row of an example:
+ * layers 1..L of the free state, of the +beta state and (centered) of the
+ * -beta state, then EP_STATS floats: the feedforward start's error (0/1),
+ * ||s* - s_ff|| / ||s*||, and (sweeps, converged) of each phase. */
+enum { EP_ST_FF, EP_ST_DIST, EP_ST_PHASE, EP_STATS = EP_ST_PHASE + 6 };
+
+static int ep_phases(const ep_self *S) { return S->e->nudge == FFR_NUDGE_CENTERED ? 3 : 2; }
+static size_t ep_row_floats(void *self, int stage) {
+    (void)stage;
+    ep_self *S = self;
+    return (size_t)ep_phases(S) * S->nfree_units + EP_STATS;
+}
+
+/* layers 1..L of rows r of st <-> row (save: state to row) */
+static void state_row(const ffr_net *net, ffr_state *st, int r, float *row, int save) {
+    for (int k = 1; k <= net->L; k++) {
+        float *s = st->s[k] + (size_t)r * net->n[k];
+        if (save) memcpy(row, s, (size_t)net->n[k] * sizeof(float));
+        else memcpy(s, row, (size_t)net->n[k] * sizeof(float));
+        row += net->n[k];
+    }
+}
+
+/* A phase's per-example sweeps and convergence into the rows' stats */
+static void phase_stats(const ffr_trace *tr, int m, float *rows, size_t rowf, int phase) {
+    for (int b = 0; b < m; b++) {
+        float *st = rows + (size_t)b * rowf + (rowf - EP_STATS) + EP_ST_PHASE + 2 * phase;
+        st[0] = (float)tr->sweeps[b];
+        st[1] = tr->converged[b];
+    }
+}
+
+/* The per-example half: the free and nudged relaxations of examples [r0, r1)
+ * of the minibatch, one block of FFR_TRAIN_ROW_BLOCK examples at a time (the
+ * same relaxer calls in one process and on any number of ranks). The random
+ * sign (when drawn) comes from the run's rng once per minibatch, on every rank. */
+static ffr_status ep_local(void *self, int stage, const size_t *idx, int B, int r0, int r1, float *rows,
+                           double *sweeps, ffr_rng *rng, ffr_err *err) {
+    (void)stage; (void)B;
+    ep_self *S = self;
+    const ffr_net *net = S->net;
+    int L = net->L, n0 = net->n[0], nL = net->n[L], nph = ep_phases(S), U = S->nfree_units;
+    size_t rowf = ep_row_floats(S, 0);
+    if (!S->has_epoch) { S->has_epoch = 1; S->t_epoch = ffr_train_now(); }
+    S->ba = S->e->beta; S->bb = 0;
+    if (S->e->nudge == FFR_NUDGE_RANDOM_SIGN && (ffr_rng_u64(rng) >> 63)) S->ba = -S->ba;
+    if (S->e->nudge == FFR_NUDGE_CENTERED) S->bb = -S->ba;
+    if (r0 == r1) return FFR_OK;
+    ffr_status rc = ffr_relaxer_update(S->rx, err); /* the optimizer changed the weights since the last batch */
+    if (rc) return rc;
+    int ffknown = S->e->start != FFR_EP_START_ZERO;
+    for (int p = r0; p < r1; p += FFR_TRAIN_ROW_BLOCK) { /* the blocks of train_loop.h */
+        int m = r1 - p < FFR_TRAIN_ROW_BLOCK ? r1 - p : FFR_TRAIN_ROW_BLOCK;
+        const size_t *ix = idx + p;
+        float *R = rows + (size_t)(p - r0) * rowf;
+        for (int b = 0; b < m; b++) memcpy(S->X + (size_t)b * n0, S->x + ix[b] * n0, n0 * sizeof(float));
+        ffr_ep_onehot(S->Y, S->y, ix, m, nL);
+        ffr_state sf = view(S->sf, m), sp = view(S->sp, m), sm = view(S->sm, m);
+        /* free phase: the start */
+        if (ffknown) {
+            ffr_feedforward(net, S->X, m, &sf); /* Eq. 17 */
+            for (int b = 0; b < m; b++)
+                R[(size_t)b * rowf + nph * U + EP_ST_FF] = ffr_ep_argmax(sf.s[L] + (size_t)b * nL, nL) != S->y[ix[b]];
+        } else {
+            memcpy(sf.s[0], S->X, (size_t)m * n0 * sizeof(float));
+            for (int k = 1; k <= L; k++) memset(sf.s[k], 0, (size_t)m * net->n[k] * sizeof(float));
+        }
+        if (S->persist && S->persist_valid) /* epoch 1 starts from Eq. 17, later ones from the last free state */
+            for (int b = 0; b < m; b++) persist_io(S, &sf, b, ix[b], 0);
+        const ffr_trace *tr = NULL;
+        if ((rc = relax_phase(S, &S->ofree, 0, &sf, m, &tr, err))) return rc;
+        phase_stats(tr, m, R, rowf, 0);
+        *sweeps += (double)tr->total_updates;
+        for (int b = 0; b < m; b++) {
+            R[(size_t)b * rowf + nph * U + EP_ST_DIST] = tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0;
+            state_row(net, &sf, b, R + (size_t)b * rowf, 1);
+        }
+        /* nudged phase(s) from the free fixed point */
+        ffr_relax_opts on = S->onudge;
+        on.nudge_target = S->Y;
+        for (int ph = 1; ph < nph; ph++) {
+            ffr_state *sn = ph == 1 ? &sp : &sm;
+            copy_state(sn, &sf, net);
+            on.beta = ph == 1 ? S->ba : S->bb;
+            if ((rc = relax_phase(S, &on, 1, sn, m, &tr, err))) return rc;
+            phase_stats(tr, m, R, rowf, ph);
+            *sweeps += (double)tr->total_updates;
+            for (int b = 0; b < m; b++) state_row(net, sn, b, R + (size_t)b * rowf + (size_t)ph * U, 1);
+        }
+    }
     return FFR_OK;
 }
 
-static ffr_status ep_batch(void *self, int stage, const size_t *idx, int B, ffr_net *grad, double *loss,
-                           double *sweeps, ffr_rng *rng, ffr_err *err) {
-    (void)stage;
+/* The reduction on all B rows (every rank): the epoch's measurements in
+ * example order, the persistent states, and the EP gradient (ffr_ep_grad)
+ * from the gathered states. */
+static ffr_status ep_reduce(void *self, int stage, const size_t *idx, int B, const float *rows, int part, int nparts,
+                            ffr_net *grad, double *loss, ffr_err *err) {
+    (void)part; (void)nparts; /* no row-partitioned segments: the whole gradient */
+    (void)stage; (void)err;
     ep_self *S = self;
     const ffr_net *net = S->net;
-    int L = net->L, n0 = net->n[0], nL = net->n[L];
-    if (!S->has_epoch) { S->has_epoch = 1; S->t_epoch = ffr_train_now(); }
+    int L = net->L, n0 = net->n[0], nL = net->n[L], nph = ep_phases(S), U = S->nfree_units;
+    size_t rowf = ep_row_floats(S, 0);
     for (int b = 0; b < B; b++) memcpy(S->X + (size_t)b * n0, S->x + idx[b] * n0, n0 * sizeof(float));
     ffr_ep_onehot(S->Y, S->y, idx, B, nL);
     ffr_state sf = view(S->sf, B), sp = view(S->sp, B), sm = view(S->sm, B);
-    ffr_status rc = ffr_relaxer_update(S->rx, err); /* the optimizer changed the weights since the last batch */
-    if (rc) return rc;
-
-    /* free phase: the start */
-    int ffknown = S->e->start != FFR_EP_START_ZERO;
-    if (ffknown) {
-        ffr_feedforward(net, S->X, B, &sf); /* Eq. 17 */
-        for (int b = 0; b < B; b++) S->err_ff += ffr_ep_argmax(sf.s[L] + (size_t)b * nL, nL) != S->y[idx[b]];
-        S->nff += B;
-    } else {
-        memcpy(sf.s[0], S->X, (size_t)B * n0 * sizeof(float));
-        for (int k = 1; k <= L; k++) memset(sf.s[k], 0, (size_t)B * net->n[k] * sizeof(float));
+    ffr_state *st[3] = {&sf, &sp, &sm};
+    for (int ph = 0; ph < nph; ph++) {
+        memcpy(st[ph]->s[0], S->X, (size_t)B * n0 * sizeof(float)); /* the clamped input */
+        for (int b = 0; b < B; b++) state_row(net, st[ph], b, (float *)rows + (size_t)b * rowf + (size_t)ph * U, 0);
     }
-    if (S->persist && S->persist_valid) /* epoch 1 starts from Eq. 17, later ones from the last free state */
-        for (int b = 0; b < B; b++) persist_io(S, &sf, b, idx[b], 0);
-    const ffr_trace *tr = NULL;
-    long before = S->hfree.sum + S->hnudge.sum;
-    if ((rc = relax_phase(S, &S->ofree, 0, &sf, B, &S->hfree, &tr, err))) return rc;
-    if (S->e->start == FFR_EP_START_FF)
-        for (int b = 0; b < B; b++) { S->dist += tr->norm[b] > 0 ? tr->dist[b] / tr->norm[b] : 0; S->ndist++; }
+    int ffknown = S->e->start != FFR_EP_START_ZERO;
     for (int b = 0; b < B; b++) {
+        const float *t = rows + (size_t)b * rowf + nph * U;
+        if (ffknown) S->err_ff += t[EP_ST_FF];
+        if (S->e->start == FFR_EP_START_FF) { S->dist += t[EP_ST_DIST]; S->ndist++; }
         S->err_rel += ffr_ep_argmax(sf.s[L] + (size_t)b * nL, nL) != S->y[idx[b]];
         if (S->persist) persist_io(S, &sf, b, idx[b], 1);
+        ffr_ep_hist_add1(&S->hfree, (int)t[EP_ST_PHASE], t[EP_ST_PHASE + 1] != 0, S->ofree.max_sweeps);
+        for (int ph = 1; ph < nph; ph++)
+            ffr_ep_hist_add1(&S->hnudge, (int)t[EP_ST_PHASE + 2 * ph], t[EP_ST_PHASE + 2 * ph + 1] != 0,
+                             S->onudge.max_sweeps);
     }
-
-    /* nudged phase(s) from the free fixed point */
-    double ba = S->e->beta, bb = 0;
-    if (S->e->nudge == FFR_NUDGE_RANDOM_SIGN && (ffr_rng_u64(rng) >> 63)) ba = -ba;
-    if (S->e->nudge == FFR_NUDGE_CENTERED) bb = -ba;
-    ffr_relax_opts on = S->onudge;
-    copy_state(&sp, &sf, net);
-    on.nudge_target = S->Y;
-    on.beta = ba;
-    if ((rc = relax_phase(S, &on, 1, &sp, B, &S->hnudge, NULL, err))) return rc;
-    if (bb != 0) {
-        copy_state(&sm, &sf, net);
-        on.beta = bb;
-        if ((rc = relax_phase(S, &on, 1, &sm, B, &S->hnudge, NULL, err))) return rc;
-    }
-    *sweeps += (double)(S->hfree.sum + S->hnudge.sum - before);
-
+    if (ffknown) S->nff += B;
+    double ba = S->ba, bb = S->bb;
     double l = ffr_ep_grad(net, &sp, ba, bb != 0 ? &sm : &sf, bb, &sf, S->Y, grad, S->work);
     for (int k = 1; k <= L; k++) /* per-layer learning rates as gradient scales (SGD) */
         if (S->gscale[k] != 1.0) {
@@ -186,6 +260,9 @@ static ffr_status ep_batch(void *self, int stage, const size_t *idx, int B, ffr_
     *loss = l;
     S->loss += l * B;
     S->ex += B;
+    /* the end of an epoch on every rank (the progress report is rank 0's):
+       the next epoch starts from the persistent states */
+    if ((S->seen += (size_t)B) == S->n) { S->seen = 0; S->persist_valid = S->persist != NULL; }
     return FFR_OK;
 }
 
@@ -195,11 +272,11 @@ static int ep_segments(void *self, int stage, ffr_train_seg *seg, int max) {
     const ffr_net *net = S->net;
     int c = 0;
     for (int k = 1; k <= net->L && c + 4 <= max; k++) {
-        seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1};
-        seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0};
+        seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1, 0};
+        seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)net->n[k], 0, 0};
         if (net->rule == FFR_RULE_DENDRITIC && !net->tied && k >= 2) { /* Eq. 23 feedback */
-            seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1};
-            seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0};
+            seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)net->n[k] * net->n[k - 1], 1, 0};
+            seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)net->n[k - 1], 0, 0};
         }
     }
     return c;
@@ -247,22 +324,31 @@ static int ep_progress(void *ctx, const ffr_train_progress *p) {
     r.dist_rel = S->ndist ? S->dist / S->ndist : NAN;
     r.test_err_ff = r.test_err_relaxed = r.test_sweeps_mean = NAN;
     int stop = 0;
-    if (p->end_of_epoch && e->test_x && e->n_test) {
-        ffr_ep_eval ev;
-        ffr_relax_opts o = S->ofree;
-        o.init = e->start == FFR_EP_START_ZERO ? FFR_INIT_ZERO : FFR_INIT_FF;
-        if ((S->eval_rc = ffr_ep_evaluate(S->net, e->test_x, e->test_y, e->n_test, &o, &ev, &S->eval_err)))
-            return 1;
-        r.test_err_ff = ev.err_ff; r.test_err_relaxed = ev.err_relaxed; r.test_sweeps_mean = ev.sweeps_mean;
+    if (p->end_of_epoch && e->test_x && e->n_test) { /* ep_metrics measured it just before */
+        r.test_err_ff = S->ev.err_ff; r.test_err_relaxed = S->ev.err_relaxed; r.test_sweeps_mean = S->ev.sweeps_mean;
     }
     if (e->progress) stop = e->progress(e->progress_ctx, &r);
     if (p->end_of_epoch) {
         ffr_ep_hist_clear(&S->hfree); ffr_ep_hist_clear(&S->hnudge);
         S->ex = S->err_ff = S->err_rel = S->nff = S->loss = S->dist = S->ndist = 0;
         S->has_epoch = 0;
-        S->persist_valid = S->persist != NULL;
     }
     return stop;
+}
+
+/* The loop's end-of-epoch measurement (every rank, before the report): the
+ * test set, from the free phase's options and start, its relaxations shared
+ * out over the ranks (ffr_ep_evaluate_comm: the one-process result). */
+static ffr_status ep_metrics(void *self, int stage, const ffr_net *net, const ffr_train_opts *o,
+                             ffr_train_metrics *m, ffr_err *err) {
+    ep_self *S = self;
+    const ffr_ep_opts *e = S->e;
+    (void)stage; (void)o; (void)m;
+    ffr_relax_opts ro = S->ofree;
+    ro.init = e->start == FFR_EP_START_ZERO ? FFR_INIT_ZERO : FFR_INIT_FF;
+    ffr_err e2;
+    ffr_status rc = ffr_ep_evaluate_comm(net, e->test_x, e->test_y, e->n_test, &ro, &S->ev, S->comm, &e2);
+    return rc ? ffr_fail(err, rc, "ep: test evaluation: %s", e2.msg) : FFR_OK;
 }
 
 static ffr_status check_ep(const ffr_net *net, const ffr_ep_opts *e, const ffr_train_opts *t, ffr_err *err) {
@@ -296,6 +382,11 @@ static ffr_status check_ep(const ffr_net *net, const ffr_ep_opts *e, const ffr_t
 
 ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, size_t n, const ffr_ep_opts *e,
                         const ffr_train_opts *t, int *stopped, ffr_err *err) {
+    return ffr_train_ep_comm(net, x, y, n, e, t, NULL, stopped, err);
+}
+
+ffr_status ffr_train_ep_comm(ffr_net *net, const float *x, const unsigned char *y, size_t n, const ffr_ep_opts *e,
+                             const ffr_train_opts *t, const struct ffr_comm *comm, int *stopped, ffr_err *err) {
     if (stopped) *stopped = 0;
     ffr_status rc;
     FFR_NEED(e, err);
@@ -317,7 +408,10 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
     S.t.progress = ep_progress;
     S.t.progress_ctx = &S;
     S.t.progress_every = e->progress_every;
-    S.t.holdout = NULL; S.t.n_holdout = 0;
+    /* the test set as the loop's held-out set: ep_metrics evaluates it on every rank */
+    S.t.holdout = e->test_x && e->n_test ? e->test_x : NULL;
+    S.t.n_holdout = S.t.holdout ? e->n_test : 0;
+    S.comm = comm;
     S.ofree = e->relax;
     S.ofree.init = FFR_INIT_GIVEN;
     S.ofree.beta = 0; S.ofree.nudge_target = NULL; S.ofree.top_target = NULL;
@@ -348,7 +442,8 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
     tr.method = FFR_TRAIN_EP; tr.name = "ep"; tr.nstages = 1; tr.greedy = 0;
     tr.x = x; tr.n = n; tr.dim = net->n[0]; tr.fp = fp; tr.has_sweeps = 1;
     tr.fp_what = "the labels, --beta, --nudge, --init, --lr, --fixed-sweeps, --tol, --tol-mode, --max-sweeps, --anderson, --precision"; tr.self = &S;
-    tr.batch = ep_batch; tr.segments = ep_segments;
+    tr.row_floats = ep_row_floats; tr.local = ep_local; tr.reduce = ep_reduce; tr.segments = ep_segments;
+    tr.metrics = ep_metrics; /* called only with the test set (S.t.holdout) */
     if (e->start == FFR_EP_START_PERSISTENT) {
         tr.extra_floats = ep_extra_floats; tr.extra_save = ep_extra_save; tr.extra_load = ep_extra_load;
     }
@@ -367,11 +462,7 @@ ffr_status ffr_train_ep(ffr_net *net, const float *x, const unsigned char *y, si
         S.persist = ffr_calloc(n, (size_t)S.nfree_units * sizeof(float));
         if (!S.persist) { rc = ffr_fail(err, FFR_ERR_NOMEM, "ep: out of memory for %zu persistent states", n); goto done; }
     }
-    rc = ffr_train_run(&tr, net, &S.t, stopped, err);
-    if (!rc && S.eval_rc) {
-        if (stopped) *stopped = 0;
-        rc = ffr_fail(err, S.eval_rc, "ep: test evaluation: %s", S.eval_err.msg);
-    }
+    rc = ffr_train_run_comm(&tr, net, &S.t, comm, stopped, err);
 done:
     ffr_state_free(S.sf); ffr_state_free(S.sp); ffr_state_free(S.sm);
     ffr_relaxer_free(S.rx);

@@ -12,6 +12,12 @@ void ffr_train_gemm(int nt, int tA, int tB, int M, int N, int K, float alpha, co
 /* ffr_train_metrics_compute with nt threads for its products and relaxations. */
 ffr_status ffr_train_metrics_nt(const ffr_net *net, const float *x, size_t n, int relax, int nt,
                                 ffr_train_metrics *m, ffr_err *err);
+struct ffr_comm;
+/* ffr_train_metrics_nt with the holdout's relaxations shared out over comm
+ * (ffr_relax_comm: the same states and trace as one process; NULL: one
+ * process). Every rank passes the same arguments and gets the same m. */
+ffr_status ffr_train_metrics_comm(const ffr_net *net, const float *x, size_t n, int relax, int nt,
+                                  const struct ffr_comm *comm, ffr_train_metrics *m, ffr_err *err);
 /* Set every measurement to NaN (L and n filled). */
 void ffr_train_metrics_clear(ffr_train_metrics *m, const ffr_net *net, size_t n);
 /* Measure layer pairs k0..k1 only (doc/training.md), leaving the others as

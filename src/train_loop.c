@@ -171,7 +171,7 @@ static ffr_status epoch_end(const ffr_trainer *t, ffr_net *net, const ffr_train_
     ffr_train_metrics *mp = NULL;
     if (o->holdout && o->n_holdout) {
         rc = t->metrics ? t->metrics(t->self, stage, net, o, m, err)
-                        : ffr_train_metrics_nt(net, o->holdout, o->n_holdout, o->holdout_relax, o->threads, m, err);
+                        : ffr_train_metrics_comm(net, o->holdout, o->n_holdout, o->holdout_relax, o->threads, comm, m, err);
         if ((rc = ffr_comm_agree(comm, rc, err))) return rc;
         mp = m;
     }
@@ -207,7 +207,8 @@ typedef struct {
  * t->batch, or t->local on this rank's shard (the whole minibatch without a
  * communicator), the all-gather of the rows, and t->reduce on all of them. */
 static ffr_status minibatch(const ffr_trainer *t, const ffr_comm *comm, split_buf *sb, int stage, const size_t *idx,
-                            int B, ffr_net *grad, double *l, double *sweeps, ffr_rng *rng, ffr_err *err) {
+                            int B, const ffr_train_seg *seg, int nseg, ffr_net *grad, double *l, double *sweeps,
+                            ffr_rng *rng, ffr_err *err) {
     if (!t->local) return t->batch(t->self, stage, idx, B, grad, l, sweeps, rng, err);
     int P = comm ? comm->size : 1;
     size_t r0 = 0, r1 = (size_t)B, rowf = sb->rowf;
@@ -231,7 +232,23 @@ static ffr_status minibatch(const ffr_trainer *t, const ffr_comm *comm, split_bu
     }
     if (rc) return rc;
     *sweeps += sw;
-    return t->reduce(t->self, stage, idx, B, sb->rows, grad, l, err);
+    int parts = P > 1 && comm->reduce_rows ? P : 1, me = parts > 1 ? comm->rank : 0;
+    if ((rc = t->reduce(t->self, stage, idx, B, sb->rows, me, parts, grad, l, err)) || parts == 1) return rc;
+    /* the row-partitioned reduction: every rank's output rows of each such segment, in place */
+    for (int i = 0; i < nseg; i++) {
+        if (!seg[i].rowlen) continue;
+        size_t rl = seg[i].rowlen * sizeof(float);
+        for (int p = 0; p < P; p++) {
+            size_t a, b;
+            ffr_comm_shard(seg[i].len / seg[i].rowlen, FFR_TRAIN_GRAD_BLOCK, p, P, &a, &b);
+            sb->counts[p] = (b - a) * rl;
+            sb->displs[p] = a * rl;
+        }
+        char *g = (char *)(grad->params + seg[i].off);
+        if (comm->allgatherv(comm->ctx, g + sb->displs[me], g, sb->counts, sb->displs))
+            return ffr_fail(err, FFR_ERR_IO, "%s: rank %d: a collective failed", t->name, comm->rank);
+    }
+    return FFR_OK;
 }
 
 /* --------------------------------------------------------------- loop */
@@ -299,13 +316,14 @@ ffr_status ffr_train_run_comm(const ffr_trainer *t, ffr_net *net, const ffr_trai
         ffr_train_seg seg[FFR_TRAIN_MAX_SEGS];
         int nseg = t->segments(t->self, stage, seg, FFR_TRAIN_MAX_SEGS);
         FFR_ASSERT(nseg >= 0 && nseg <= FFR_TRAIN_MAX_SEGS);
+        for (int i = 0; i < nseg; i++) FFR_ASSERT(!seg[i].rowlen || seg[i].len % seg[i].rowlen == 0);
         for (int e = first; e < o->epochs; e++) {
             epoch_acc a = {t0, ffr_train_now(), 0, 0, 0};
             ffr_train_shuffle(perm, n, &ck.rng);
             for (size_t b0 = 0, nb = 0; b0 < n; b0 += Bmax, nb++) {
                 int B = (int)(n - b0 < Bmax ? n - b0 : Bmax);
                 double l = 0;
-                if ((rc = minibatch(t, comm, &sb, stage, perm + b0, B, grad, &l, &a.sweeps, &ck.rng, err))) goto done;
+                if ((rc = minibatch(t, comm, &sb, stage, perm + b0, B, seg, nseg, grad, &l, &a.sweeps, &ck.rng, err))) goto done;
                 a.lsum += l * B; a.done += (size_t)B;
                 ffr_optim_tick(&ck.opt);
                 for (int i = 0; i < nseg; i++)

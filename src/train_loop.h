@@ -55,8 +55,11 @@
 #include "train_internal.h"
 
 /* One contiguous part of net->params that the optimizer steps (offsets in
- * floats from net->params); decay: weight decay applies (weights, never offsets). */
-typedef struct { size_t off, len; int decay; } ffr_train_seg;
+ * floats from net->params); decay: weight decay applies (weights, never offsets).
+ * rowlen: the reduction computes this segment's gradient by output rows of
+ * rowlen floats (len / rowlen rows), partitioned over the ranks (reduce
+ * below); 0: every rank computes all of it. */
+typedef struct { size_t off, len; int decay; size_t rowlen; } ffr_train_seg;
 
 #define FFR_TRAIN_MAX_SEGS (4 * FFR_MAX_LAYERS)
 
@@ -97,7 +100,13 @@ typedef struct ffr_trainer {
      * relaxation updates to *sweeps; it may use every example's idx (a trainer
      * that draws random numbers draws those of all B examples, in the
      * single-process order, and uses its shard's). reduce: the gradient and
-     * *loss (as batch) from the B rows. */
+     * *loss (as batch) from the B rows; of the segments with a rowlen (the
+     * row-partitioned reduction, doc/scaling.md) it computes only the output
+     * rows of part nparts (ffr_comm_shard(rows, FFR_TRAIN_GRAD_BLOCK, part,
+     * nparts)), each block of FFR_TRAIN_GRAD_BLOCK rows by the same calls as
+     * in one process (part 0 of 1), and the loop all-gathers the rows; the
+     * other segments and *loss it computes whole. It must fail (or not) alike
+     * on every rank. */
     size_t (*row_floats)(void *self, int stage);
     /* With local: the rows of a shard are whole blocks of FFR_TRAIN_ROW_BLOCK
      * examples from the minibatch's start (the last one short), and local runs
@@ -107,8 +116,8 @@ typedef struct ffr_trainer {
      * the other rows of a product (OpenBLAS's do; tests/test_comm.c). */
     ffr_status (*local)(void *self, int stage, const size_t *idx, int B, int r0, int r1, float *rows,
                         double *sweeps, ffr_rng *rng, ffr_err *err);
-    ffr_status (*reduce)(void *self, int stage, const size_t *idx, int B, const float *rows, ffr_net *grad,
-                         double *loss, ffr_err *err);
+    ffr_status (*reduce)(void *self, int stage, const size_t *idx, int B, const float *rows, int part, int nparts,
+                         ffr_net *grad, double *loss, ffr_err *err);
     /* Required. Fill seg[0..return) (at most max) with the segments stage moves. */
     int (*segments)(void *self, int stage, ffr_train_seg *seg, int max);
     /* Optional. Extra checkpoint state of a stage: its size in floats (0: none),
@@ -127,6 +136,11 @@ typedef struct ffr_trainer {
 /* The block of rows of the per-example half (local above): its products run
  * on at most this many examples at a time. */
 #define FFR_TRAIN_ROW_BLOCK 32
+/* The block of output rows of a gradient product in the row-partitioned
+ * reduction (ffr_train_seg.rowlen): 128, since smaller blocks cost the
+ * products speed in one process (ffrelax's AVX2 kernel, 256 x 1024 x 784:
+ * 30 GFLOP/s in one call, 23 in blocks of 128, 14 in blocks of 32). */
+#define FFR_TRAIN_GRAD_BLOCK 128
 
 /* The option checks every trainer shares (data size, epochs, batch, lr,
  * weight decay, optimizer and its hyper-parameters, threads, holdout size,
@@ -151,6 +165,8 @@ ffr_status ffr_train_run(const ffr_trainer *t, ffr_net *net, const ffr_train_opt
 
 /* The trainers with a communicator (comm.h; NULL: the public ffr_train_*). */
 ffr_status ffr_train_sae_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
+                              const struct ffr_comm *comm, int *stopped, ffr_err *err);
+ffr_status ffr_train_rbm_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                               const struct ffr_comm *comm, int *stopped, ffr_err *err);
 ffr_status ffr_train_dendritic_comm(ffr_net *net, const float *x, size_t n, const ffr_train_opts *o,
                                     const struct ffr_comm *comm, int *stopped, ffr_err *err);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <pthread.h>
 #include "train_loop.h"
+#include "comm.h"
 
 static int maxn_par(const ffr_net *net) {
     int m = 0;
@@ -56,7 +57,7 @@ SAE_INLINE void pass_drho(ffr_rho rho, float *D, int ldd, const float *A, const 
 size_t ffr_sae_work_floats(int nv, int nh, int B) { return (size_t)B * (3 * (size_t)nv + 3 * (size_t)nh); }
 
 /* The SAE step in two halves (doc/scaling.md): sae_local is the per-example
- * work, sae_reduce the sums over examples. Every product of sae_local is a
+ * work, sae_sums and sae_products the sums over examples. Every product of sae_local is a
  * row-wise one (row r of its output reads only row r of its input); the
  * trainer runs it on blocks of FFR_TRAIN_ROW_BLOCK examples, so a shard of
  * whole blocks makes the same calls as one process; the sums run on all B
@@ -89,11 +90,11 @@ static void sae_local(const ffr_ae *p, ffr_rho rho, const float *X, const float 
     SAE_RHO(rho, pass_drho(rho_, D, ldd, A, R, ldr, B, nh));
 }
 
-/* The sums over the B examples (rows of sae_local) into g: gc = sum dY,
- * gV[nv,nh] = dY^T R, gb = sum D, gW[nh,nv] = D^T X (+ R^T dY when tied);
- * dY (B, nv) scratch. Returns the mean squared error per unit. */
-static double sae_reduce(const ffr_ae *p, const float *X, int B, float invB, const float *E, int lde, const float *R,
-                         int ldr, const float *D, int ldd, float *dY, ffr_ae *g, int nt) {
+/* The sums over the B examples (rows of sae_local) that are not products:
+ * dY = E invB (B, nv) (dL/dY), gc = sum dY, gb = sum D. Returns the mean
+ * squared error per unit. */
+static double sae_sums(const ffr_ae *p, int B, float invB, const float *E, int lde, const float *D, int ldd,
+                       float *dY, ffr_ae *g) {
     int nv = p->nv, nh = p->nh;
     double sse = 0;
     memset(g->c, 0, (size_t)nv * sizeof(float));
@@ -102,17 +103,35 @@ static double sae_reduce(const ffr_ae *p, const float *X, int B, float invB, con
         float *y = dY + (size_t)r * nv;
         for (int j = 0; j < nv; j++) {
             sse += (double)e[j] * e[j];
-            y[j] = e[j] * invB;           /* dL/dY */
+            y[j] = e[j] * invB;
             g->c[j] += y[j];
         }
     }
-    if (p->V) ffr_train_gemm(nt, 1, 0, nv, nh, B, 1.f, dY, nv, R, ldr, 0.f, g->V, nh);
     memset(g->b, 0, (size_t)nh * sizeof(float));
     for (int r = 0; r < B; r++)
         for (int j = 0; j < nh; j++) g->b[j] += D[(size_t)r * ldd + j];
-    ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, D, ldd, X, nv, 0.f, g->W, nv);
-    if (!p->V) ffr_train_gemm(nt, 1, 0, nh, nv, B, 1.f, R, ldr, dY, nv, 1.f, g->W, nv);
     return sse / ((double)B * nv);
+}
+
+/* The gradient products, by output rows in blocks of FFR_TRAIN_GRAD_BLOCK
+ * (the row-partitioned reduction, train_loop.h: every block is the same
+ * call in one process and on any rank): rows [v0, v1) of gV[nv,nh] = dY^T R
+ * (untied) and rows [h0, h1) of gW[nh,nv] = D^T X (+ R^T dY when tied). */
+static void sae_products(const ffr_ae *p, const float *X, int B, const float *R, int ldr, const float *D, int ldd,
+                         const float *dY, ffr_ae *g, int nt, int v0, int v1, int h0, int h1) {
+    int nv = p->nv, nh = p->nh;
+    const int G = FFR_TRAIN_GRAD_BLOCK;
+    if (p->V)
+        for (int i = v0; i < v1; i += G) {
+            int m = v1 - i < G ? v1 - i : G;
+            ffr_train_gemm(nt, 1, 0, m, nh, B, 1.f, dY + i, nv, R, ldr, 0.f, g->V + (size_t)i * nh, nh);
+        }
+    for (int i = h0; i < h1; i += G) {
+        int m = h1 - i < G ? h1 - i : G;
+        float *gw = g->W + (size_t)i * nv;
+        ffr_train_gemm(nt, 1, 0, m, nv, B, 1.f, D + i, ldd, X, nv, 0.f, gw, nv);
+        if (!p->V) ffr_train_gemm(nt, 1, 0, m, nv, B, 1.f, R + i, ldr, dY, nv, 1.f, gw, nv);
+    }
 }
 
 double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t, int B,
@@ -122,7 +141,9 @@ double ffr_sae_grad(const ffr_ae *p, ffr_rho rho, const float *h, const float *t
     float *A = dY + (size_t)B * nv, *R = A + (size_t)B * nh, *D = R + (size_t)B * nh; /* (B, nh) each */
     SAE_RHO(rho, pass_rho(rho_, h, X, (size_t)B * nv));
     sae_local(p, rho, X, t, B, 1.f / B, E, nv, R, nh, D, nh, dY, A, 0);
-    return sae_reduce(p, X, B, 1.f / B, E, nv, R, nh, D, nh, dY, g, 0);
+    double l = sae_sums(p, B, 1.f / B, E, nv, D, nh, dY, g);
+    sae_products(p, X, B, R, nh, D, nh, dY, g, 0, 0, nv, 0, nh);
+    return l;
 }
 
 /* h_k = b_k + W_k rho(h_{k-1}) for all n rows, in chunks. */
@@ -148,7 +169,6 @@ typedef struct {
     float *Xb, *Tb;      /* (B, maxn) minibatch encoder input rho(h) and target */
     float *work;         /* ffr_sae_work_floats(maxn, maxn, max(B, 1000)) */
     int par;             /* two halves of each minibatch on two threads */
-    ffr_net *gnet2;      /* the second half's gradient */
     float *work2;
     int hpairs, hdone;   /* held-out pairs measured one at a time; pair k done with its final weights */
     float *Fh, *Fhn;     /* (n_holdout, maxn) held-out raw input of layer k-1, and of layer k */
@@ -178,11 +198,11 @@ static ffr_status sae_stage_begin(void *self, int k, int fresh, int skipped, ffr
     return FFR_OK;
 }
 
-/* One thread's share of the split step: rows [r0, r1) of sae_local, or the
- * reduction over rows [r0, r1) into g (doc/training.md: with two threads
- * the minibatch's two halves are reduced apart and added). */
+/* One thread's share of the split step: examples [r0, r1) of sae_local, or
+ * (reduce) the output rows [v0, v1) of gV and [h0, h1) of gW over all the
+ * minibatch's examples into g (sae_products; dY in s->work). */
 typedef struct {
-    const sae_run *s; const ffr_ae *p; int reduce, r0, r1; float *rows, *work; ffr_ae *g; double loss;
+    const sae_run *s; const ffr_ae *p; int reduce, r0, r1; float *rows, *work; ffr_ae *g; int v0, v1, h0, h1;
 } sae_job;
 
 static void sae_job_do(sae_job *j) {
@@ -193,7 +213,7 @@ static void sae_job_do(sae_job *j) {
     const float *X = s->Xb + (size_t)j->r0 * nv;
     float *E = j->rows + (size_t)j->r0 * rowf, *R = E + nv, *D = R + nh;
     if (j->reduce) {
-        j->loss = sae_reduce(j->p, X, B, invB, E, (int)rowf, R, (int)rowf, D, (int)rowf, j->work, j->g, s->nt);
+        sae_products(j->p, s->Xb, s->B, R, (int)rowf, D, (int)rowf, s->work, j->g, s->nt, j->v0, j->v1, j->h0, j->h1);
         return;
     }
     for (int b = 0; b < B; b += FFR_TRAIN_ROW_BLOCK) { /* the blocks of train_loop.h */
@@ -238,7 +258,7 @@ static ffr_status sae_local_cb(void *self, int k, const size_t *idx, int B, int 
     s->B = B;
     ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
     float *base = rows - (size_t)r0 * sae_row_floats(s, k);
-    sae_job j1 = {s, &P, 0, r0, r1, base, s->work, NULL, 0};
+    sae_job j1 = {s, &P, 0, r0, r1, base, s->work, NULL, 0, 0, 0, 0};
     int nblk = (r1 - r0 + FFR_TRAIN_ROW_BLOCK - 1) / FFR_TRAIN_ROW_BLOCK;
     if (!(s->par && nblk >= 2)) { sae_job_do(&j1); return FFR_OK; }
     sae_job j2 = j1; /* the blocks in two halves on two threads, single-threaded BLAS each */
@@ -248,33 +268,31 @@ static ffr_status sae_local_cb(void *self, int k, const size_t *idx, int B, int 
     return FFR_OK;
 }
 
-/* The sums over the minibatch's B rows: with two threads the two halves
- * apart, G = G1 + G2 (the split of doc/training.md). */
-static ffr_status sae_reduce_cb(void *self, int k, const size_t *idx, int B, const float *rows, ffr_net *grad,
-                                double *loss, ffr_err *err) {
+/* The sums over the minibatch's B rows (sae_sums), and the gradient
+ * products' output rows of part `part` of nparts (the row-partitioned
+ * reduction, train_loop.h; one process: all of them); with two threads
+ * (BLAS) the rows in two halves, one per thread: the same bits as one. */
+static ffr_status sae_reduce_cb(void *self, int k, const size_t *idx, int B, const float *rows, int part, int nparts,
+                                ffr_net *grad, double *loss, ffr_err *err) {
     sae_run *s = self;
     const ffr_net *net = s->net;
     (void)idx; (void)err;
     int nv = net->n[k - 1], nh = net->n[k];
+    size_t rowf = sae_row_floats(s, k), v0, v1, h0, h1;
     ffr_ae P = {nv, nh, net->W[k], net->b[k], net->V[k], net->c[k - 1]};
     ffr_ae G = {nv, nh, grad->W[k], grad->b[k], grad->V[k], grad->c[k - 1]};
-    sae_job j1 = {s, &P, 1, 0, B, (float *)rows, s->work, &G, 0};
-    if (!(s->par && B >= 2)) {
-        sae_job_do(&j1);
-        *loss = j1.loss;
-        return FFR_OK;
-    }
-    ffr_ae G2 = {nv, nh, s->gnet2->W[k], s->gnet2->b[k], s->gnet2->V[k], s->gnet2->c[k - 1]};
-    int B1 = B / 2;
-    sae_job j2 = j1;
-    j1.r1 = j2.r0 = B1;
-    j2.work = s->work2; j2.g = &G2;
+    *loss = sae_sums(&P, B, 1.f / B, rows, (int)rowf, rows + nv + nh, (int)rowf, s->work, &G);
+    ffr_comm_shard((size_t)nv, FFR_TRAIN_GRAD_BLOCK, part, nparts, &v0, &v1);
+    ffr_comm_shard((size_t)nh, FFR_TRAIN_GRAD_BLOCK, part, nparts, &h0, &h1);
+    sae_job j1 = {s, &P, 1, 0, B, (float *)rows, NULL, &G, (int)v0, (int)v1, (int)h0, (int)h1};
+    if (!s->par) { sae_job_do(&j1); return FFR_OK; }
+    sae_job j2 = j1; /* whole blocks of rows each: the first half of each range's blocks, and the rest */
+    size_t a, b;
+    ffr_comm_shard(v1 - v0, FFR_TRAIN_GRAD_BLOCK, 0, 2, &a, &b);
+    j1.v1 = j2.v0 = (int)(v0 + b);
+    ffr_comm_shard(h1 - h0, FFR_TRAIN_GRAD_BLOCK, 0, 2, &a, &b);
+    j1.h1 = j2.h0 = (int)(h0 + b);
     sae_two(&j1, &j2);
-    for (size_t i = 0; i < (size_t)nh * nv; i++) G.W[i] += G2.W[i];
-    if (G.V) for (size_t i = 0; i < (size_t)nh * nv; i++) G.V[i] += G2.V[i];
-    for (int i = 0; i < nh; i++) G.b[i] += G2.b[i];
-    for (int i = 0; i < nv; i++) G.c[i] += G2.c[i];
-    *loss = (j1.loss * B1 + j2.loss * (B - B1)) / B;
     return FFR_OK;
 }
 
@@ -283,10 +301,11 @@ static int sae_segments(void *self, int k, ffr_train_seg *seg, int max) {
     const ffr_net *net = ((sae_run *)self)->net;
     int nv = net->n[k - 1], nh = net->n[k], c = 0;
     (void)max;
-    seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)nh * nv, 1};
-    seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)nh, 0};
-    if (net->V[k]) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)nh * nv, 1};
-    seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)nv, 0};
+    /* W_k and V_k by output rows (sae_products): the row-partitioned reduction */
+    seg[c++] = (ffr_train_seg){(size_t)(net->W[k] - net->params), (size_t)nh * nv, 1, (size_t)nv};
+    seg[c++] = (ffr_train_seg){(size_t)(net->b[k] - net->params), (size_t)nh, 0, 0};
+    if (net->V[k]) seg[c++] = (ffr_train_seg){(size_t)(net->V[k] - net->params), (size_t)nh * nv, 1, (size_t)nh};
+    seg[c++] = (ffr_train_seg){(size_t)(net->c[k - 1] - net->params), (size_t)nv, 0, 0};
     return c;
 }
 
@@ -323,9 +342,9 @@ ffr_status ffr_train_sae_comm(ffr_net *net, const float *x, size_t n, const ffr_
      * kernel instead, packing once, and the result does not depend on the thread count) */
     int blas_threads = ffr_get_threads(), threads = o->threads > 0 ? o->threads : blas_threads;
     s.par = threads >= 2 && !ffr_gemm_uses_fast();
-    if (s.par && ffr_net_clone(&s.gnet2, net, NULL) == FFR_OK)
+    if (s.par)
         s.work2 = ffr_calloc(ffr_sae_work_floats(maxn, maxn, o->batch), sizeof(float));
-    if (s.par && (!s.gnet2 || !s.work2)) s.par = 0;
+    if (s.par && !s.work2) s.par = 0;
     s.H = ffr_calloc(n, (size_t)maxn * sizeof(float));
     s.Hn = ffr_calloc(n, (size_t)maxn * sizeof(float));
     s.Xb = ffr_calloc(Bmax, (size_t)maxn * sizeof(float));
@@ -352,7 +371,6 @@ ffr_status ffr_train_sae_comm(ffr_net *net, const float *x, size_t n, const ffr_
     rc = ffr_train_run_comm(&t, net, o, comm, stopped, err);
     if (s.par) ffr_set_threads(blas_threads);
 done:
-    ffr_net_free(s.gnet2);
     free(s.work2);
     free(s.H); free(s.Hn); free(s.Xb); free(s.Tb); free(s.work); free(s.Fh); free(s.Fhn);
     return rc;

@@ -9,6 +9,7 @@ set -u
 F=${FFRELAX:-build/ffrelax}
 case "$F" in /*) ;; *) F="$(pwd)/$F" ;; esac
 "$F" eval --help > /dev/null 2>&1 || { echo "cli_ep: no eval command, skipped"; exit 0; }
+. "$(dirname "$0")/digits.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -16,15 +17,7 @@ fail() { echo "cli_ep: FAIL: $*" >&2; exit 1; }
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 # data: 20 MNIST-shaped images per digit; digit c lights mostly pixels 78c..78c+77
-mkdir -p pkg/src/digits
-for c in 0 1 2 3 4 5 6 7 8 9; do
-    awk -v c=$c 'BEGIN { srand(c + 7); printf "{\"data\": [";
-        for (j = 0; j < 20; j++) for (i = 0; i < 784; i++) {
-            v = (int(i / 78) == c) ? (rand() < 0.6 ? rand() : 0) : (rand() < 0.1 ? rand() : 0);
-            printf "%s%.3f", (i + j ? "," : ""), v }
-        printf "]}" }' > pkg/src/digits/$c.json
-done
-"$F" convert-mnist --package pkg --out mn > /dev/null || fail "convert-mnist"
+digits "$F" 20 7 || fail "convert-mnist"
 TR="--images mn/train-images-idx3-ubyte.gz --labels mn/train-labels-idx1-ubyte.gz"
 TE="--test-images mn/t10k-images-idx3-ubyte.gz --test-labels mn/t10k-labels-idx1-ubyte.gz"
 COMMON="$TR $TE --sizes 784,32,10 --batch 20 --seed 3 --quiet"

@@ -6,6 +6,11 @@
  *     shared-memory communicator) trains the bytes of one process (sae and
  *     dendritic, tied and untied, minibatches of several blocks with a short
  *     last one);
+ *   - rbm (CD-k and persistent chains) and ep (ffr_train_ep_comm: the
+ *     feedforward, zero and persistent starts, centered and random signs,
+ *     hopfield and Eq. 23 feedback) the same;
+ *   - ffr_ep_evaluate_comm over 2 and 3 ranks gives the result of
+ *     ffr_ep_evaluate (1 and 3 chunks);
  *   - ffr_relax_comm over 2 and 3 ranks gives the states and trace of
  *     ffr_relax (1 and 3 chunks, with a tolerance, noise, a random start);
  *   - a failure on any one rank reaches every rank with its message;
@@ -26,6 +31,7 @@
 #include "minitest.h"
 
 static int rowdep; /* shapes where the gemm in use is not row-independent */
+static int reduce_rows; /* the ranks' ffr_comm.reduce_rows */
 
 static void fill(float *a, size_t n, ffr_rng *r) {
     for (size_t i = 0; i < n; i++) a[i] = (float)(ffr_rng_uniform(r) * 2 - 1);
@@ -148,7 +154,7 @@ static int run_ranks(int P, size_t slot, rank_fn fn, void *arg, char **out, size
         if ((pid[p] = fork()) == 0) {
             alarm(120); /* a rank that dies leaves the others at the barrier: never hang the test */
             rank_ctx c = {h, p};
-            ffr_comm comm = {p, P, &c, t_allgather, t_allgatherv, t_bcast, t_allmin};
+            ffr_comm comm = {p, P, &c, t_allgather, t_allgatherv, t_bcast, t_allmin, reduce_rows};
             fn(&comm, arg, res + (size_t)p * outsz);
             _exit(0);
         }
@@ -173,15 +179,25 @@ static float *synth(size_t n, int d) {
     return x;
 }
 
-typedef struct { ffr_train_method m; int tied, batch, noisy; const float *x; size_t n; ffr_train_opts o; } train_arg;
+/* ep: labels y, EP options e (ffr_train_ep_comm); rule: the network's */
+typedef struct {
+    ffr_train_method m; int tied, batch, noisy; ffr_rule rule; const float *x; size_t n; ffr_train_opts o;
+    const unsigned char *y; ffr_ep_opts e; const int *sizes;
+} train_arg;
 static const int tsizes[] = {37, 23, 11};
+static const int wsizes[] = {300, 140, 11}; /* several blocks of 128 output rows in the SAE's gradient products */
 
 static ffr_net *train_net(const train_arg *a) {
     ffr_err err;
     ffr_net *net = NULL;
-    ffr_net_create(&net, 2, tsizes, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, a->tied, &err);
+    ffr_net_create(&net, 2, a->sizes, a->rule, FFR_RHO_HARDSIGMOID, a->tied, &err);
     ffr_net_init_glorot(net, 5, 1.f);
     return net;
+}
+
+static ffr_status train_any(const train_arg *a, ffr_net *net, const ffr_comm *comm, ffr_err *err) {
+    if (a->m == FFR_TRAIN_EP) return ffr_train_ep_comm(net, a->x, a->y, a->n, &a->e, &a->o, comm, NULL, err);
+    return ffr_train_comm(a->m, net, a->x, a->n, &a->o, comm, NULL, err);
 }
 
 /* a rank's result: its status, message, then the parameters */
@@ -191,42 +207,107 @@ static void train_rank(const ffr_comm *comm, void *arg, char *out) {
     train_arg *a = arg;
     train_out *r = (train_out *)out;
     ffr_net *net = train_net(a);
-    r->st = ffr_train_comm(a->m, net, a->x, a->n, &a->o, comm, NULL, &r->err);
+    r->st = train_any(a, net, comm, &r->err);
     memcpy(r->params, net->params, net->nparams * sizeof(float));
     ffr_net_free(net);
 }
 
-/* ffr_train_comm over P ranks == ffr_train in one process, bit for bit */
+/* ffr_train_comm (ffr_train_ep_comm) over P ranks == one process, bit for bit.
+ * noisy: sae: 300-140-11 (the row-partitioned reduction over several blocks
+ * of rows); dendritic: a random start and noise; rbm: persistent chains (CD-2);
+ * ep: 1 the zero start, 2 the persistent start, 3 random signs (positive otherwise centered) */
 static void test_train_ranks(ffr_train_method m, int tied, int batch, int noisy) {
     train_arg a;
     memset(&a, 0, sizeof a);
     a.m = m; a.tied = tied; a.batch = batch; a.n = 211;
-    float *x = synth(a.n, tsizes[0]);
-    a.x = x;
-    ffr_train_opts_default(&a.o, m);
-    a.o.epochs = 2; a.o.batch = batch; a.o.threads = 1; a.o.seed = 9;
+    a.rule = m == FFR_TRAIN_RBM ? FFR_RULE_BOLTZMANN : m == FFR_TRAIN_EP && tied ? FFR_RULE_HOPFIELD : FFR_RULE_DENDRITIC;
+    a.sizes = (m == FFR_TRAIN_SAE && noisy) || (m == FFR_TRAIN_RBM && reduce_rows) ? wsizes : tsizes;
+    float *x = synth(a.n, a.sizes[0]);
+    unsigned char *y = malloc(a.n);
+    for (size_t i = 0; i < a.n; i++) y[i] = (unsigned char)((i * 7 + (x[i * a.sizes[0]] > 0.5f)) % a.sizes[2]);
+    a.x = x; a.y = y;
+    if (m == FFR_TRAIN_EP) {
+        ffr_ep_opts_default(&a.e, &a.o);
+        a.e.relax.max_sweeps = 30;
+        a.e.start = noisy == 1 ? FFR_EP_START_ZERO : noisy == 2 ? FFR_EP_START_PERSISTENT : FFR_EP_START_FF;
+        if (noisy == 3) a.e.nudge = FFR_NUDGE_RANDOM_SIGN;
+        a.e.beta = 0.1;
+        a.o.epochs = 3;
+    } else {
+        ffr_train_opts_default(&a.o, m);
+        a.o.epochs = 2;
+    }
+    a.o.batch = batch; a.o.threads = 1; a.o.seed = 9;
     a.o.relax.max_sweeps = 20; a.o.relax.tol = 1e-4;
-    if (noisy) { a.o.relax.init = FFR_INIT_RANDOM; a.o.relax.temperature = 1e-3; a.o.relax.seed = 17; }
+    if (noisy && m == FFR_TRAIN_DENDRITIC) { a.o.relax.init = FFR_INIT_RANDOM; a.o.relax.temperature = 1e-3; a.o.relax.seed = 17; }
+    if (noisy && m == FFR_TRAIN_RBM) { a.o.persistent = 1; a.o.cd_k = 2; }
     ffr_err err;
     ffr_net *one = train_net(&a);
-    ffr_status s1 = ffr_train(m, one, x, a.n, &a.o, NULL, &err);
+    ffr_status s1 = train_any(&a, one, NULL, &err);
     CHECKF(s1 == FFR_OK, "%s", err.msg);
+    ffr_net *init = train_net(&a); /* training moved the parameters: the comparison is not vacuous */
+    CHECKF(memcmp(init->params, one->params, one->nparams * sizeof(float)), "%s: training left the network unchanged",
+           ffr_train_method_name(m));
+    ffr_net_free(init);
     size_t outsz = sizeof(train_out) + one->nparams * sizeof(float);
     for (int P = 2; P <= 3; P++) {
         char *out = NULL;
-        int bad = run_ranks(P, (size_t)batch * 200 * sizeof(float) + sizeof(ffr_err), train_rank, &a, &out, outsz);
+        size_t slot = ((size_t)batch * 1000 > 45000 ? (size_t)batch * 1000 : 45000) * sizeof(float) + sizeof(ffr_err);
+        int bad = run_ranks(P, (slot + 63) / 64 * 64, train_rank, &a, &out, outsz);
         CHECK(bad == 0);
         for (int p = 0; p < P && out; p++) {
             train_out *r = (train_out *)(out + (size_t)p * outsz);
             CHECKF(r->st == FFR_OK, "%s", r->err.msg);
             CHECKF(!memcmp(r->params, one->params, one->nparams * sizeof(float)),
-                   "%s tied=%d batch=%d over %d ranks: rank %d differs from one process",
-                   ffr_train_method_name(m), tied, batch, P, p);
+                   "%s tied=%d batch=%d noisy=%d over %d ranks: rank %d differs from one process",
+                   ffr_train_method_name(m), tied, batch, noisy, P, p);
         }
         free(out);
     }
     ffr_net_free(one);
-    free(x);
+    free(x); free(y);
+}
+
+/* ffr_ep_evaluate_comm over P ranks == ffr_ep_evaluate (bar the seconds) */
+typedef struct { const ffr_net *net; const float *x; const unsigned char *y; size_t n; ffr_relax_opts o; } eval_arg;
+typedef struct { ffr_status st; ffr_err err; ffr_ep_eval r; } eval_out;
+static void eval_rank(const ffr_comm *comm, void *arg, char *out) {
+    eval_arg *a = arg;
+    eval_out *r = (eval_out *)out;
+    r->st = ffr_ep_evaluate_comm(a->net, a->x, a->y, a->n, &a->o, &r->r, comm, &r->err);
+    r->r.seconds = 0;
+}
+
+static void test_eval_ranks(size_t n, int zero) {
+    ffr_err err;
+    ffr_net *net = NULL;
+    ffr_net_create(&net, 2, tsizes, FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID, 1, &err);
+    ffr_net_init_glorot(net, 6, 1.f);
+    float *x = synth(n, tsizes[0]);
+    unsigned char *y = malloc(n);
+    for (size_t i = 0; i < n; i++) y[i] = (unsigned char)(i % tsizes[2]);
+    eval_arg a = {net, x, y, n, {0}};
+    ffr_relax_opts_default(&a.o);
+    a.o.tol = 1e-3; a.o.tol_mode = FFR_TOL_REL; a.o.max_sweeps = 40; a.o.measure_every = -1; a.o.threads = 1;
+    if (zero) a.o.init = FFR_INIT_ZERO;
+    ffr_ep_eval one;
+    CHECKF(ffr_ep_evaluate(net, x, y, n, &a.o, &one, &err) == FFR_OK, "%s", err.msg);
+    one.seconds = 0;
+    CHECKF(one.sweeps_mean > 1 && one.sweeps_max > one.sweeps_mean, "eval: sweeps mean %g max %g (a vacuous comparison)",
+           one.sweeps_mean, one.sweeps_max);
+    for (int P = 2; P <= 3; P++) {
+        char *out = NULL;
+        CHECK(run_ranks(P, (n * 5 * sizeof(float) + sizeof(ffr_err) + 63) / 64 * 64, eval_rank, &a, &out, sizeof(eval_out)) == 0);
+        for (int p = 0; p < P && out; p++) {
+            eval_out *r = (eval_out *)(out + p * sizeof(eval_out));
+            CHECKF(r->st == FFR_OK, "rank %d: %s", p, r->err.msg);
+            CHECKF(!memcmp(&r->r, &one, sizeof one), "eval n=%zu zero=%d over %d ranks: rank %d differs from one process",
+                   n, zero, P, p);
+        }
+        free(out);
+    }
+    ffr_net_free(net);
+    free(x); free(y);
 }
 
 /* a failure on one rank reaches every rank with its message */
@@ -333,9 +414,23 @@ int main(void) {
     test_agree();
     test_train_ranks(FFR_TRAIN_SAE, 0, 100, 0);
     test_train_ranks(FFR_TRAIN_SAE, 1, 70, 0);
+    for (reduce_rows = 0; reduce_rows <= 1; reduce_rows++) { /* the whole gradient on every rank, or by output rows */
+        test_train_ranks(FFR_TRAIN_SAE, 0, 100, 1);
+        test_train_ranks(FFR_TRAIN_SAE, 1, 70, 1);
+        test_train_ranks(FFR_TRAIN_RBM, 1, 70, 0);
+    }
+    reduce_rows = 1;
     test_train_ranks(FFR_TRAIN_DENDRITIC, 0, 100, 0);
     test_train_ranks(FFR_TRAIN_DENDRITIC, 1, 45, 0);
     test_train_ranks(FFR_TRAIN_DENDRITIC, 0, 100, 1); /* random start and noise, seeded per example */
+    test_train_ranks(FFR_TRAIN_RBM, 1, 70, 0);  /* CD-1 */
+    test_train_ranks(FFR_TRAIN_RBM, 1, 100, 1); /* persistent chains, CD-2 */
+    test_train_ranks(FFR_TRAIN_EP, 1, 70, 0);   /* hopfield, feedforward start, centered */
+    test_train_ranks(FFR_TRAIN_EP, 1, 45, 1);   /* zero start */
+    test_train_ranks(FFR_TRAIN_EP, 0, 100, 2);  /* dendritic (Eq. 23 feedback), persistent start */
+    test_train_ranks(FFR_TRAIN_EP, 1, 64, 3);   /* random signs */
+    test_eval_ranks(200, 0); /* one chunk */
+    test_eval_ranks(600, 1); /* three chunks */
     test_relax_ranks(200, 0); /* one chunk */
     test_relax_ranks(700, 0); /* three chunks, the last one ragged */
     test_relax_ranks(600, 1);
