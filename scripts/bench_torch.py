@@ -24,7 +24,7 @@ One line per (dtype, variant, B, threads): ms per sweep median/min/max over
 naive count. Run with Debian's python3 (python3-torch 1.13):
 
     /usr/bin/python3 scripts/bench_torch.py DIR [--batches 1,32,256,1000] [--threads 1,2]
-        [--reps 5] [--e2e MODEL_DIR IMAGES.npy]
+        [--reps 5 (--e2e: repeats of the 60 sweeps)] [--e2e]
 """
 import argparse
 import os
@@ -142,7 +142,7 @@ def e2e(a, W, b, c):
         set_threads(th)
         for var in ("plain", "careful"):
             ts = []
-            for _ in range(3):
+            for _ in range(max(1, a.reps)):
                 with torch.no_grad():
                     t0 = time.perf_counter()
                     s0 = [x] + [torch.zeros(B, W.W[k].shape[0]) for k in (1, 2, 3)]
@@ -161,10 +161,10 @@ def e2e(a, W, b, c):
             num = sum(((fin[i] - sstar[i]) ** 2).sum(1) for i in range(3))
             den = sum((sstar[i] ** 2).sum(1) for i in range(3))
             d = torch.sqrt(num / den).double()
-            print(f"pytorch zero-start 60 sweeps fp32 {var:7s} {th} thr: {ts[1]:.4f} s (median of 3); "
+            print(f"pytorch zero-start 60 sweeps fp32 {var:7s} {th} thr: {ts[len(ts) // 2]:.4f} s (median of {len(ts)}); "
                   f"||s - s*|| / ||s*|| median {d.median().item():.3e} mean {d.mean().item():.3e} max {d.max().item():.3e}", flush=True)
-            if best is None or ts[1] < best[0]:
-                best = (ts[1], var, th)
+            if best is None or ts[len(ts) // 2] < best[0]:
+                best = (ts[len(ts) // 2], var, th)
     print(f"pytorch best: {best[0]:.4f} s ({best[1]}, {best[2]} thr)")
     # the distance along the way (the best setting, one more run): what PyTorch reaches in
     # the time ffrelax takes, at best[0] / 60 s per sweep

@@ -111,17 +111,22 @@ static int phases_of(const ffr_relaxer *w, ffr_schedule sc, unsigned *ph) {
 
 /* ---- the steps of a run */
 
-/* The start (Eq. 17, or zero / random / given), the clamps, the rates, the
- * start kept for the distances, the clamped layers' products once. */
-static void start(ffr_relaxer *w, const float *x, ffr_state *st) {
+/* Row b's generator at the start of a run (seed and example: the same bits
+ * whatever the chunk or rank that relaxes it). */
+static void seed_row(const ffr_relaxer *w, int b, ffr_rng *g) {
+    uint64_t z = w->o.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)(b + w->row0) * 0xbf58476d1ce4e5b9ULL + 0x1234567ULL;
+    ffr_rng_seed(g, z);
+}
+
+/* The start of rows [0, B) into st (caller's order): Eq. 17 (R: scratch) or
+ * zero or random from x, or (init given) st as it is with the clamped
+ * visible units from x; the clamped top layer. rng: the run's per-row
+ * generators (the random start draws from them), or NULL: freshly seeded
+ * ones (finish() recomputes the start with the same draws). */
+static void start_values(ffr_relaxer *w, const float *x, ffr_state *st, ffr_rng *rng) {
     const ffr_net *net = w->net;
     const ffr_relax_opts *o = &w->o;
     int B = w->B, L = w->L;
-    for (int b = 0; b < B; b++) {
-        w->perm[b] = b;
-        uint64_t z = o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)(b + w->row0) * 0xbf58476d1ce4e5b9ULL + 0x1234567ULL;
-        ffr_rng_seed(&w->rng[b], z);
-    }
     size_t n0 = (size_t)B * net->n[0];
     if (o->init == FFR_INIT_GIVEN) {
         for (size_t i = 0; i < n0; i++) { /* clamped visible units take the data */
@@ -131,21 +136,37 @@ static void start(ffr_relaxer *w, const float *x, ffr_state *st) {
     } else {
         if (o->init == FFR_INIT_FF) ffr_relax_feedforward(net, &w->pk, w->nt, x, B, st, w->R); /* Eq. 17 */
         else memcpy(st->s[0], x, n0 * sizeof(float));
-        for (int k = 0; k <= L; k++) {
-            if (o->init == FFR_INIT_FF && k >= 1) continue;
-            for (int b = 0; b < B; b++)
+        for (int b = 0; b < B; b++) { /* the free units' start: row b's draws layer by layer */
+            ffr_rng own, *g = rng ? &rng[b] : &own;
+            if (!rng) seed_row(w, b, &own);
+            for (int k = 0; k <= L; k++) {
+                if (o->init == FFR_INIT_FF && k >= 1) continue;
                 for (int j = 0; j < net->n[k]; j++) {
                     if (!ffr_unit_free(w, k, j)) continue;
                     float *v = &st->s[k][(size_t)b * net->n[k] + j];
-                    *v = o->init == FFR_INIT_ZERO ? 0.f : o->init == FFR_INIT_RANDOM ? (float)ffr_rng_uniform(&w->rng[b]) : *v;
+                    *v = o->init == FFR_INIT_ZERO ? 0.f : o->init == FFR_INIT_RANDOM ? (float)ffr_rng_uniform(g) : *v;
                 }
+            }
         }
     }
     if (o->top_target) memcpy(st->s[L], o->top_target, (size_t)B * net->n[L] * sizeof(float));
+}
+
+/* The start, the clamps, the rates, the start kept for the distances (init
+ * given only: the other starts are recomputed at the end), the clamped
+ * layers' products once. */
+static void start(ffr_relaxer *w, const float *x, ffr_state *st) {
+    const ffr_net *net = w->net;
+    int B = w->B, L = w->L;
+    for (int b = 0; b < B; b++) {
+        w->perm[b] = b;
+        seed_row(w, b, &w->rng[b]);
+    }
+    start_values(w, x, st, w->rng);
     for (int k = 0; k <= L; k++) {
         size_t nk = (size_t)B * net->n[k];
         for (size_t i = 0; i < nk; i++) w->R[k][i] = ffr_rule_rate(net->rule, net->rho, st->s[k][i]);
-        memcpy(w->S0[k], st->s[k], nk * sizeof(float));
+        if (w->o.init == FFR_INIT_GIVEN) memcpy(w->S0[k], st->s[k], nk * sizeof(float));
     }
     if (w->use_cup && !(w->same_input && w->cup_rows == B)) { /* clamped input: its bottom-up product
                                                                   once per relaxation (or per input, ffr_relaxer_same_input) */
@@ -235,14 +256,21 @@ static ffr_status diverged_growing(ffr_relaxer *w, growth *g, const double *lste
 }
 
 /* The end: the last measurement, the state back in the caller's order (the
- * inverse permutation, by cycles), distances, rates and totals. */
-static void finish(ffr_relaxer *w, ffr_state *st) {
+ * inverse permutation, by cycles), distances from the start (kept, or
+ * recomputed into T: the same bits as at the start, which costs Eq. 17's
+ * products once more but no (B, n) buffer), rates and totals. */
+static void finish(ffr_relaxer *w, ffr_state *st, const float *x) {
     ffr_trace *tr = w->tr;
     if (w->o.measure_every >= 0) ffr_relax_measure(w, st, tr->T, 1);
     else for (int b = 0; b < w->B; b++) tr->residual[b] = NAN;
     for (int r = 0; r < w->B; r++)
         while (w->perm[r] != r) ffr_ws_swap(w, st, r, w->perm[r]);
-    ffr_trace_finish(w, st);
+    ffr_state s0 = *st;
+    if (w->o.init != FFR_INIT_GIVEN) {
+        memcpy(s0.s, w->T, sizeof s0.s);
+        start_values(w, x, &s0, NULL);
+    }
+    ffr_trace_finish(w, st, w->o.init == FFR_INIT_GIVEN ? w->S0 : s0.s);
 }
 
 static ffr_status run_check(const ffr_relaxer *rx, const float *x, int B, const ffr_state *st, ffr_err *err) {
@@ -271,6 +299,7 @@ ffr_status ffr_relaxer_run(ffr_relaxer *rx, const float *x, int B, ffr_state *st
     int T = o->max_sweeps;
     rx->B = rx->nact = B; rx->flops = 0; rx->nt = ffr_threads_resolve(o->threads);
     ffr_trace_begin(rx);
+    ffr_relax_packs_fill(rx); /* the packs this run needs, for the weights as they are */
     tr->precision = rx->packed_bf16 ? FFR_PREC_BF16 : FFR_PREC_FP32;
     start(rx, x, st);
     unsigned ph[FFR_MAX_LAYERS + 2];
@@ -293,7 +322,7 @@ ffr_status ffr_relaxer_run(ffr_relaxer *rx, const float *x, int B, ffr_state *st
         stop = o->progress && o->progress(o->progress_ctx, t, rx->nact, tr->step_mean[t]);
     }
     tr->T = t - 1;
-    finish(rx, st);
+    finish(rx, st, x);
     if (trace) *trace = tr;
     return rc;
 }

@@ -46,13 +46,16 @@ struct ffr_relaxer {
     int row0;                   /* the run's first example in a chunked ffr_relax (its seeds), else 0 */
     float *R[FFR_MAX_LAYERS];   /* rates (maxB, n_k) */
     float *T[FFR_MAX_LAYERS];   /* targets (maxB, n_k) */
-    float *mf[FFR_MAX_LAYERS], *mg[FFR_MAX_LAYERS], *mF[FFR_MAX_LAYERS]; /* measuring buffers */
-    float *S0[FFR_MAX_LAYERS];  /* start state, caller's order */
+    float *mf[FFR_MAX_LAYERS], *mg[FFR_MAX_LAYERS]; /* measuring buffers (F goes to T: free between sweeps) */
+    float *S0[FFR_MAX_LAYERS];  /* start state, caller's order: only for init given (s0buf); the other
+                                   starts are recomputed at the end, into T (relax.c, finish) */
+    void *s0buf;
     float *cup, *cdown;         /* cached W_1 r_0 (maxB, n_1) and V_L r_L (maxB, n_{L-1}); NULL when unused */
     int use_cup, use_cdown;     /* this option set caches them */
     int cup_rows;               /* cup holds W_1 r_0 of the last run's rows (caller's order); 0: not valid */
     int same_input;             /* ffr_relaxer_same_input: the next run may reuse cup */
-    ffr_packs pk;               /* W_k and V_k packed for the kernel (or all NULL) */
+    ffr_packs pk;               /* the packs filled for the current weights (NULL: not filled, or no kernel) */
+    ffr_packs pkall;            /* where every pack lives in packbuf; each is filled when a run first needs it */
     void *packbuf;
     int packed_bf16;            /* the packs hold bf16 products (1) or fp32 (0) */
     int free_layer[FFR_MAX_LAYERS];
@@ -65,7 +68,7 @@ struct ffr_relaxer {
     double flops;
     double beta;                /* nudging of the top layer (opts.beta); 0: none */
     const float *ytop;          /* (B, n_L) its target, caller's order (row r is example perm[r]) */
-    void *blocks[7];
+    void *blocks[5];
     /* Anderson acceleration (opts.anderson = m > 0): per example (indexed by perm[row], so
      * the active-set swaps leave it in place), the last m + 1 pairs of the sweep map's
      * residual f_j = G(x_j) - x_j and output g_j over the free layers, slot-major
@@ -127,6 +130,9 @@ void ffr_relax_eval_branches(const ffr_net *net, const ffr_packs *pk, int nt, co
 void ffr_relax_feedforward(const ffr_net *net, const ffr_packs *pk, int nt, const float *x, int B, ffr_state *st,
                            float *const *R);
 void ffr_ws_swap(ffr_ws *w, ffr_state *st, int r1, int r2);
+/* Fill the packs the options in force need (the sweep's directions, the
+ * start's, the measurements'), for the weights as they are now. No allocation. */
+void ffr_relax_packs_fill(ffr_ws *w);
 
 /* relax_update.c: the elementwise pass of Eq. 9 */
 typedef struct ffr_fused ffr_fused;
@@ -148,7 +154,7 @@ ffr_status ffr_trace_reserve_rows(ffr_ws *w, int rows); /* at least rows rows (s
 void ffr_trace_begin(ffr_ws *w);                        /* reset for a run of w->B examples */
 void ffr_trace_row_reset(ffr_ws *w, int t);
 double ffr_trace_sweep_stats(ffr_ws *w, int t);         /* per-example steps, mean, median, max; their sum */
-void ffr_trace_finish(ffr_ws *w, ffr_state *st);        /* dist, norm, rates, totals */
+void ffr_trace_finish(ffr_ws *w, ffr_state *st, float *const *S0); /* dist (from the start S0), norm, rates, totals */
 /* relax_measure.c: one trace of B examples from the traces of chunks of rows
  * (ffr_relax's chunked runs): new, add each chunk's trace (its first row r0),
  * finish (scratch: B doubles; returns the trace, which leaves with the caller;

@@ -103,12 +103,12 @@ void ffr_relax_measure(ffr_ws *w, ffr_state *st, int t, int final) {
             Rc[k] = w->R[k] + (size_t)r0 * net->n[k];
             Sc[k] = st->s[k] + (size_t)r0 * net->n[k];
         }
-        ffr_relax_eval_branches(net, &w->pk, w->nt, &w->cf, Rc, m, w->mf, w->mg, w->mF);
+        ffr_relax_eval_branches(net, &w->pk, w->nt, &w->cf, Rc, m, w->mf, w->mg, w->T); /* F into T: free between sweeps */
         if (w->beta != 0) /* the nudged top layer's F_L (doc/math.md, "Nudging") */
             for (int r = 0; r < m; r++) {
                 int n = net->n[L];
                 const float *y = w->ytop + (size_t)w->perm[r0 + r] * n;
-                float *Fr = w->mF[L] + (size_t)r * n, *fr = w->mf[L] + (size_t)r * n, *rr = Rc[L] + (size_t)r * n;
+                float *Fr = w->T[L] + (size_t)r * n, *fr = w->mf[L] + (size_t)r * n, *rr = Rc[L] + (size_t)r * n;
                 for (int j = 0; j < n; j++)
                     Fr[j] = ffr_rule_F_nudged(net->rule, net->rho, w->cf.cu[L] * fr[j], net->alpha_up[L], (float)w->beta, y[j], rr[j]);
             }
@@ -121,7 +121,7 @@ void ffr_relax_measure(ffr_ws *w, ffr_state *st, int t, int final) {
                 double dk = 0, uk = 0, dd = 0;
                 for (int j = 0; j < n; j++) {
                     float s = st->s[k][os + j];
-                    if (ffr_unit_free(w, k, j)) { double e = w->mF[k][o + j] - s; res += e * e; }
+                    if (ffr_unit_free(w, k, j)) { double e = w->T[k][o + j] - s; res += e * e; }
                     if (k >= 1) { double e = s - w->mf[k][o + j]; uk += e * e; }
                     if (k < L) { double e = s - w->mg[k][o + j]; dd += e * e; }
                     if (k >= 1 && k < L) { double e = w->mf[k][o + j] - w->mg[k][o + j]; dk += e * e; }
@@ -291,8 +291,9 @@ static void fit_rates(ffr_ws *w) {
 }
 
 /* The end of a run (state rows back in the caller's order): each example's
- * distance from its start and norm over the free units, rates, totals. */
-void ffr_trace_finish(ffr_ws *w, ffr_state *st) {
+ * distance from its start S0 (caller's order) and norm over the free units,
+ * rates, totals. */
+void ffr_trace_finish(ffr_ws *w, ffr_state *st, float *const *S0) {
     const ffr_net *net = w->net;
     ffr_trace *tr = w->tr;
     long tot = 0;
@@ -305,7 +306,7 @@ void ffr_trace_finish(ffr_ws *w, ffr_state *st) {
             for (int j = 0; j < net->n[k]; j++) {
                 if (!ffr_unit_free(w, k, j)) continue;
                 size_t i = (size_t)b * net->n[k] + j;
-                double e = (double)st->s[k][i] - w->S0[k][i];
+                double e = (double)st->s[k][i] - S0[k][i];
                 d += e * e; nn += (double)st->s[k][i] * st->s[k][i];
             }
         tr->dist[b] = (float)sqrt(d); tr->norm[b] = (float)sqrt(nn);

@@ -1,6 +1,7 @@
 /* relax_setup.c - the relaxer's life (ffr_relaxer_create, _set_opts,
- * _update, _free): the network checked, the weights packed, the workspaces
- * allocated, once; and what the driver needs from the network: the rule's
+ * _update, _free): the network checked, the workspaces and the room for the
+ * packed weights allocated once (each pack filled when a run first needs
+ * it: ffr_relax_packs_fill); and what the driver needs from the network: the rule's
  * coefficients, the products of the branches (Eq. 12, 13, 15), the branches
  * themselves, and the feedforward start (Eq. 17). */
 #include <math.h>
@@ -179,59 +180,67 @@ void ffr_ws_swap(ffr_ws *w, ffr_state *st, int r1, int r2) {
     d = w->norm2[r1]; w->norm2[r1] = w->norm2[r2]; w->norm2[r2] = d;
 }
 
-/* Pack every weight matrix for the AVX-512 kernel (when ffr_gemm uses it):
- * W_k as op(B) of the up product (N = n_k, K = n_{k-1}) and V_k (tied: W_k)
- * of the down product (N = n_{k-1}, K = n_k); bf16 pairs when bf16 != 0, and
- * then also W_k in fp32 for the feedforward start. The buffer is allocated
- * once for a precision (alloc != 0) and re-filled in place after a weight
- * update. 0 if out of memory. */
-static int ws_pack(ffr_ws *w, int bf16, int alloc) {
+/* Room for every pack the kernel may use (when ffr_gemm uses it): W_k as
+ * op(B) of the up product (N = n_k, K = n_{k-1}) and V_k (tied: W_k) of the
+ * down product (N = n_{k-1}, K = n_k); with bf16, bf16 pairs of both and W_k
+ * in fp32 for the feedforward start (Eq. 17 runs in fp32). Only the room:
+ * ffr_relax_packs_fill fills what a run needs, so a pack never needed (the
+ * down product of W_1 when the input is clamped and nothing is measured) costs
+ * neither time nor resident memory (its pages, last in the block, are never
+ * touched). Once per precision; 0 if out of memory. */
+static int ws_pack_alloc(ffr_ws *w, int bf16) {
     const ffr_net *net = w->net;
-    if (!ffr_gemm_uses_fast()) return 1;
-    if (alloc) {
-        size_t tot = 0;
-        for (int k = 1; k <= w->L; k++) {
-            int lo = net->n[k - 1], hi = net->n[k];
-            tot += bf16 ? ffr_gemm_pack_bf16_words(hi, lo) + ffr_gemm_pack_bf16_words(lo, hi) + ffr_gemm_pack_floats(hi, lo)
-                        : ffr_gemm_pack_floats(hi, lo) + ffr_gemm_pack_floats(lo, hi);
-        }
-        void *nb = ffr_big_alloc(tot, 4, 0);
-        if (!nb) return 0;
-        free(w->packbuf);
-        w->packbuf = nb;
-        w->packed_bf16 = bf16;
-        memset(&w->pk, 0, sizeof w->pk);
-    }
-    bf16 = w->packed_bf16;
-    float *q = w->packbuf;
+    size_t tot = 0;
     for (int k = 1; k <= w->L; k++) {
         int lo = net->n[k - 1], hi = net->n[k];
-        const float *V = net->tied ? net->W[k] : net->V[k];
-        int vt = !net->tied, ldv = net->tied ? lo : hi;
-        w->pk.up[k] = q;
-        ffr_gemm_pack(q, 1, hi, lo, net->W[k], lo);
+        tot += bf16 ? ffr_gemm_pack_bf16_words(hi, lo) + ffr_gemm_pack_bf16_words(lo, hi) + ffr_gemm_pack_floats(hi, lo)
+                    : ffr_gemm_pack_floats(hi, lo) + ffr_gemm_pack_floats(lo, hi);
+    }
+    void *nb = ffr_big_alloc(tot, 4, 0);
+    if (!nb) return 0;
+    free(w->packbuf);
+    w->packbuf = nb;
+    w->packed_bf16 = bf16;
+    memset(&w->pk, 0, sizeof w->pk);
+    memset(&w->pkall, 0, sizeof w->pkall);
+    float *q = nb;
+    for (int k = 1; k <= w->L; k++) { /* the up products (and the start's fp32 W_k) */
+        int lo = net->n[k - 1], hi = net->n[k];
+        w->pkall.up[k] = q;
         q += ffr_gemm_pack_floats(hi, lo);
-        if (bf16) {
-            uint32_t *q16 = (uint32_t *)q;
-            w->pk.up16[k] = q16;
-            ffr_gemm_pack_bf16(q16, 1, hi, lo, net->W[k], lo);
-            q16 += ffr_gemm_pack_bf16_words(hi, lo);
-            w->pk.dn16[k] = q16;
-            ffr_gemm_pack_bf16(q16, vt, lo, hi, V, ldv);
-            q16 += ffr_gemm_pack_bf16_words(lo, hi);
-            q = (float *)q16;
-        } else {
-            w->pk.dn[k] = q;
-            ffr_gemm_pack(q, vt, lo, hi, V, ldv);
-            q += ffr_gemm_pack_floats(lo, hi);
-        }
+        if (bf16) { w->pkall.up16[k] = (uint32_t *)q; q += ffr_gemm_pack_bf16_words(hi, lo); }
+    }
+    for (int i = 2; i <= w->L + 1; i++) { /* the down products, W_1's last */
+        int k = i <= w->L ? i : 1, lo = net->n[k - 1], hi = net->n[k];
+        if (bf16) { w->pkall.dn16[k] = (uint32_t *)q; q += ffr_gemm_pack_bf16_words(lo, hi); }
+        else { w->pkall.dn[k] = q; q += ffr_gemm_pack_floats(lo, hi); }
     }
     return 1;
 }
 
+void ffr_relax_packs_fill(ffr_ws *w) {
+    const ffr_net *net = w->net;
+    if (!w->packbuf) return;
+    int meas = w->o.measure_every >= 0, ff = w->o.init == FFR_INIT_FF, L = w->L;
+    for (int k = 1; k <= L; k++) {
+        int lo = net->n[k - 1], hi = net->n[k];
+        const float *V = net->tied ? net->W[k] : net->V[k];
+        int vt = !net->tied, ldv = net->tied ? lo : hi;
+        /* up: layer k's basal product (k = 1 with the input clamped: once, at the start); down: layer k-1's apical one */
+        int up = meas || w->free_layer[k] || (k == 1 && w->use_cup);
+        int dn = meas || w->free_layer[k - 1] || (k == L && w->use_cdown);
+        int up32 = w->packed_bf16 ? ff : up || ff;
+        if (up32 && !w->pk.up[k]) ffr_gemm_pack(w->pk.up[k] = w->pkall.up[k], 1, hi, lo, net->W[k], lo);
+        if (w->packed_bf16 && up && !w->pk.up16[k]) ffr_gemm_pack_bf16(w->pk.up16[k] = w->pkall.up16[k], 1, hi, lo, net->W[k], lo);
+        if (w->packed_bf16 && dn && !w->pk.dn16[k]) ffr_gemm_pack_bf16(w->pk.dn16[k] = w->pkall.dn16[k], vt, lo, hi, V, ldv);
+        if (!w->packed_bf16 && dn && !w->pk.dn[k]) ffr_gemm_pack(w->pk.dn[k] = w->pkall.dn[k], vt, lo, hi, V, ldv);
+    }
+}
+
 void ffr_relaxer_free(ffr_relaxer *rx) {
     if (!rx) return;
-    for (int i = 0; i < 7; i++) free(rx->blocks[i]);
+    for (int i = 0; i < 5; i++) free(rx->blocks[i]);
+    free(rx->s0buf);
     free(rx->cup); free(rx->cdown); free(rx->perm); free(rx->rng); free(rx->step2); free(rx->rstep2);
     free(rx->norm2); free(rx->scratch); free(rx->meas); free(rx->rowtmp); free(rx->packbuf);
     ffr_aa_free(rx);
@@ -273,9 +282,12 @@ static ffr_status apply_opts(ffr_relaxer *rx, const ffr_relax_opts *o, ffr_err *
     if (rx->tr_rows < rows && ffr_trace_reserve_rows(rx, (int)rows))
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the trace of %d sweeps (%d examples)", o->max_sweeps, rx->maxB);
     int bf16 = o->precision == FFR_PREC_BF16 && ffr_bf16_available();
-    if ((!rx->packbuf || rx->packed_bf16 != bf16) && !ws_pack(rx, bf16, 1))
+    if (o->init == FFR_INIT_GIVEN && !rx->s0buf && !(rx->s0buf = ffr_layers_alloc(net, rx->maxB, rx->S0, 0)))
+        return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", rx->maxB);
+    int prec_changed = rx->packed_bf16 != bf16; /* (read before the packs change precision) */
+    if (ffr_gemm_uses_fast() && (!rx->packbuf || prec_changed) && !ws_pack_alloc(rx, bf16))
         return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for the packed weights");
-    if (!use_cup || rx->packed_bf16 != bf16 || (mask_free ? o->visible_mask : NULL) != rx->mask)
+    if (!use_cup || prec_changed || (mask_free ? o->visible_mask : NULL) != rx->mask)
         rx->cup_rows = 0; /* the cached input product no longer matches */
     /* commit (a failure for Anderson's buffers below leaves the relaxer refusing runs) */
     rx->opts_ok = 0;
@@ -306,16 +318,14 @@ ffr_status ffr_relaxer_create(ffr_relaxer **out, const ffr_net *net, const ffr_r
     w->blocks[1] = ffr_layers_alloc(net, B, w->T, 0); /* written by the products before each update */
     w->blocks[2] = ffr_layers_alloc(net, mrows, w->mf, 1);
     w->blocks[3] = ffr_layers_alloc(net, mrows, w->mg, 1);
-    w->blocks[4] = ffr_layers_alloc(net, mrows, w->mF, 1);
-    w->blocks[5] = ffr_layers_alloc(net, B, w->S0, 0); /* copied from the start */
-    w->blocks[6] = ffr_layers_alloc(net, 1, w->cf.bias, 1);
+    w->blocks[4] = ffr_layers_alloc(net, 1, w->cf.bias, 1);
     w->perm = ffr_calloc(B, sizeof(int));
     w->rng = ffr_calloc(B, sizeof(ffr_rng));
     w->step2 = ffr_calloc(B, sizeof(double)); w->rstep2 = ffr_calloc(B, sizeof(double));
     w->norm2 = ffr_calloc(B, sizeof(double)); w->scratch = ffr_calloc(B, sizeof(double));
     w->meas = ffr_calloc(B, sizeof(double)); w->rowtmp = ffr_calloc(maxn, sizeof(float));
     int ok = w->perm && w->rng && w->step2 && w->rstep2 && w->norm2 && w->scratch && w->meas && w->rowtmp;
-    for (int i = 0; i < 7; i++) ok = ok && w->blocks[i];
+    for (int i = 0; i < 5; i++) ok = ok && w->blocks[i];
     ok = ok && ffr_trace_make(w, (int)trace_rows_wanted(o->max_sweeps, B)) == FFR_OK;
     if (!ok) { ffr_relaxer_free(w); return ffr_fail(err, FFR_ERR_NOMEM, "out of memory for %d examples", B); }
     ffr_coefs_fill(net, &w->cf);
@@ -335,7 +345,7 @@ ffr_status ffr_relaxer_update(ffr_relaxer *rx, ffr_err *err) {
     ffr_status rc = ffr_net_check(rx->net, err);
     if (rc) return rc;
     ffr_coefs_fill(rx->net, &rx->cf);
-    if (rx->packbuf) ws_pack(rx, rx->packed_bf16, 0); /* in place: the sizes are the network's */
+    memset(&rx->pk, 0, sizeof rx->pk); /* every pack stale: the next run fills what it needs */
     rx->cup_rows = 0; /* W_1 changed: the cached input product is stale */
     return FFR_OK;
 }

@@ -190,6 +190,62 @@ static void test_update_threads(void) {
     ffr_relaxer_free(r3); ffr_relaxer_free(rx); ffr_state_free(a); ffr_state_free(b); ffr_net_free(net); free(x);
 }
 
+/* The packs are filled when a run first needs them (the input's clamped
+ * direction of W_1 only for measurements) and go stale at an update: every
+ * run equals ffr_relax, whichever options came before and whatever changed;
+ * and the distance from the start, which a run recomputes at its end (the
+ * start is not kept, but for init given), equals the distance from the state
+ * of a run of 0 sweeps, bit for bit, for each start. */
+static void test_lazy_packs(void) {
+    int n[] = {37, 45, 19, 26}, L = 3, B = 11;
+    ffr_net *net = make_net(L, n, FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID, 1, 31);
+    float *x = randu(32, (size_t)B * n[0]);
+    unsigned char mask[37];
+    for (int j = 0; j < n[0]; j++) mask[j] = j % 3 == 0;
+    ffr_relax_opts o; ffr_relax_opts_default(&o);
+    o.max_sweeps = 25; o.measure_every = -1;
+    ffr_relaxer *rx; ffr_err e;
+    CHECK(ffr_relaxer_create(&rx, net, &o, B, &e) == FFR_OK);
+    ffr_state *a, *b;
+    ffr_state_create(&a, net, B, &e); ffr_state_create(&b, net, B, &e);
+    for (int i = 0; i < 8; i++) {
+        ffr_relax_opts p = o;
+        if (i % 4 == 1) p.measure_every = 0;          /* now the down product of W_1 too */
+        if (i % 4 == 2) { p.visible_mask = mask; p.init = FFR_INIT_ZERO; } /* free visible units: it moves them */
+        if (i % 4 == 3) p.init = FFR_INIT_RANDOM;
+        if (i == 4) { /* new weights: every pack stale */
+            for (size_t q = 0; q < net->nparams; q++) net->params[q] *= 0.9f;
+            CHECK(ffr_relaxer_update(rx, &e) == FFR_OK);
+        }
+        CHECK(ffr_relaxer_set_opts(rx, &p, &e) == FFR_OK);
+        const ffr_trace *ta; ffr_trace *tb;
+        CHECK(ffr_relaxer_run(rx, x, B, a, &ta, &e) == FFR_OK);
+        CHECK(ffr_relax(net, x, B, &p, b, &tb, &e) == FFR_OK);
+        CHECKF(same_run(net, a, ta, b, tb, B), "run %d: relaxer and ffr_relax differ", i);
+        ffr_trace_free(tb);
+        /* the distance from the start: the start from a run of 0 sweeps */
+        ffr_relax_opts z = p;
+        z.max_sweeps = 0;
+        CHECK(ffr_relax(net, x, B, &z, b, &tb, &e) == FFR_OK);
+        ffr_trace_free(tb);
+        int same = 1, moved = 0;
+        for (int r = 0; r < B; r++) {
+            double d = 0;
+            for (int k = 0; k <= L; k++)
+                for (int j = 0; j < n[k]; j++) {
+                    if (k == 0 && !(p.visible_mask && !mask[j])) continue; /* clamped visible units */
+                    size_t q = (size_t)r * n[k] + j;
+                    double df = (double)a->s[k][q] - b->s[k][q];
+                    d += df * df;
+                }
+            same &= ta->dist[r] == (float)sqrt(d);
+            moved += d > 0;
+        }
+        CHECKF(same && moved == B, "run %d: the distance from the recomputed start (%d of %d moved)", i, moved, B);
+    }
+    ffr_relaxer_free(rx); ffr_state_free(a); ffr_state_free(b); ffr_net_free(net); free(x);
+}
+
 /* --max-sweeps 10,000,000 reserves no (T+1, B) trace up front; a run that
  * needs more sweeps than the rows made at create grows them, and equals ffr_relax. */
 static void test_trace_growth(void) {
@@ -298,6 +354,7 @@ int main(void) {
     test_same_as_relax();
     test_no_alloc();
     test_update_threads();
+    test_lazy_packs();
     test_trace_growth();
     test_out_of_memory();
     MT_DONE("test_relaxer");

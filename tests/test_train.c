@@ -727,6 +727,11 @@ static void test_threads_opt(void) {
         o.threads = 3;
         CHECKF(ffr_train(m, b, x, N, &o, NULL, &err) == FFR_OK, "%s", err.msg);
         CHECKF(same(a, b), "%s: threads 1 and 3 give different weights", ffr_train_method_name(m));
+        ffr_net *c2 = mknet(2, n, rule, rho, tied, 4);
+        o.threads = 2;
+        CHECKF(ffr_train(m, c2, x, N, &o, NULL, &err) == FFR_OK, "%s", err.msg);
+        CHECKF(same(a, c2), "%s: threads 1 and 2 give different weights", ffr_train_method_name(m));
+        ffr_net_free(c2);
         CHECKF(ffr_get_threads() == before, "%s: the library's thread count changed from %d to %d",
                ffr_train_method_name(m), before, ffr_get_threads());
         ffr_net_free(a); ffr_net_free(b);
