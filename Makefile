@@ -158,6 +158,8 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz/fuzz_%.o $(FUZZ_DIR)/libffrelax.a $(FUZZ_CL
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< \
 	  $(if $(filter fuzz_cli,$(notdir $@)),$(FUZZ_CLI_OBJ)) $(FUZZ_DIR)/libffrelax.a $(CAIRO_LIBS) -lz -lm -lpthread
 
+# keep the objects (make would delete them as intermediates between two fuzz builds)
+.SECONDARY: $(FUZZ_CLI_OBJ) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz/fuzz_%.o)
 .PHONY: fuzz fuzz-build valgrind
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
