@@ -160,6 +160,8 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz/fuzz_%.o $(FUZZ_DIR)/libffrelax.a $(FUZZ_CL
 
 # keep the objects (make would delete them as intermediates between two fuzz builds)
 .SECONDARY: $(FUZZ_CLI_OBJ) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz/fuzz_%.o)
+# header dependencies of the fuzz objects (a changed struct must rebuild every user)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_CLI_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz/fuzz_%.d)
 .PHONY: fuzz fuzz-build valgrind
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
