@@ -151,8 +151,8 @@ static TGT void pack_a(float *Ap, int tA, const float *A, int lda, int i0, int m
 }
 #endif
 
-/* The same packings in plain C (the AVX2 twin's, and where no kernel runs):
- * the same layout and values. */
+/* The packing of op(B) in plain C (the AVX2 twin's, and where no kernel
+ * runs): the same layout and values. */
 static void pack_b_c(float *P, int tB, int N, int K, const float *B, int ldb) {
     int np = (N + FFR_NR - 1) / FFR_NR;
     for (int jp = 0; jp < np; jp++)
@@ -162,16 +162,6 @@ static void pack_b_c(float *P, int tB, int N, int K, const float *B, int ldb) {
                 P[((size_t)jp * K + k) * FFR_NR + jj] = j >= N ? 0.f : tB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
             }
 }
-static void pack_a_c(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
-    for (int t = 0; t * FFR_MR < mc; t++) {
-        float *dst = Ap + (size_t)t * kc * FFR_MR;
-        int r0 = t * FFR_MR, nr = mc - r0 < FFR_MR ? mc - r0 : FFR_MR;
-        for (int i = 0; i < nr; i++)
-            for (int k = 0; k < kc; k++)
-                dst[(size_t)k * nr + i] = tA ? A[(size_t)(p0 + k) * lda + i0 + r0 + i] : A[(size_t)(i0 + r0 + i) * lda + p0 + k];
-    }
-}
-
 void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
 #ifdef FFR_HAVE_KERNEL
     if (gemm_isa() == 2) { pack_b_512(P, tB, N, K, B, ldb); return; }
@@ -264,13 +254,23 @@ static int np_max(int mr) { return mr <= 6 ? FFR_NPMAX : 1; }
 int ffr_gemm_fast_available(void) { return gemm_isa() > 0; }
 
 #ifdef FFR_HAVE_AVX2
-/* ---- the AVX2+FMA twin: the same packed operands (panels of 32 columns, A
- * tiles of 12 rows) and the same summation order (an FMA chain over k per
- * depth block of FFR_KC, then the same write-back), so its C is bit-identical
- * to the AVX-512 kernel's and, like it, independent of M, the tile and the
- * thread count. The micro-tile is 6 rows x 16 columns (12 of the 16 ymm
- * registers hold sums): half a panel by half an A tile per call. */
+/* ---- the AVX2+FMA twin: the same packed op(B) (panels of 32 columns) and the
+ * same summation order (an FMA chain over k per depth block of FFR_KC, then
+ * the same write-back), so its C is bit-identical to the AVX-512 kernel's and,
+ * like it, independent of M, the tile and the thread count.
+ *
+ * op(A) is packed in tiles of 6 rows, A'[t][k][6] (the last [k][mr]); the
+ * micro-tile is 6 rows x 16 columns (12 of the 16 ymm registers hold sums),
+ * or, for tiles of 1-2 rows, 2 rows x 32 columns (a whole panel: 8 chains, so
+ * a short batch still has enough independent FMAs in flight). Loop order, in
+ * the BLIS manner: a half panel's slice of FFR_KS2 = 256 depths (16 KiB) stays
+ * in L1 while the A tiles (6 KiB each, the block in L2) stream past it. A
+ * 512-deep chain thus runs in two calls: the sums of the first half go to a
+ * small stash (fp32 stores: no rounding) and the second call continues the
+ * same chain from them, so the bits are those of one uninterrupted chain. */
 #define FFR_MR2 6
+#define FFR_KS2 256
+enum { K2_LOAD = 1, K2_STASH = 2, K2_FIRST = 4 }; /* start from the stash; end in it; first depth block */
 /* One row of the write-back (store_tile's arithmetic): columns [0, ncols) of C's row from its two sums. */
 static inline __attribute__((always_inline)) TGT2 void store2(__m256 a0, __m256 a1, float *c, float alpha, float beta,
                                                             int first, int ncols) {
@@ -289,61 +289,115 @@ static inline __attribute__((always_inline)) TGT2 void store2(__m256 a0, __m256 
         else _mm256_maskstore_ps(c, m, x);
     }
 }
-/* MR (<= 6) rows of an A tile (k stride as) times 16 columns of a panel (k
- * stride FFR_NR): the sums in 12 named registers (an array of them is kept in
- * memory by GCC, a store per FMA pair). */
-static inline __attribute__((always_inline)) TGT2 void kern2p(const int MR, int kc, const float *restrict Ap, int as,
+/* MR (<= 6) rows of an A tile (k stride MR) times NV (2 or 4, MR <= 2 for 4)
+ * vectors of 8 columns of a panel (k stride FFR_NR), kc depths: the sums in
+ * named registers (an array of them is kept in memory by GCC, a store per FMA
+ * pair), started from zero or the stash S[MR][NV*8] (K2_LOAD), left in the
+ * stash (K2_STASH) or written back to C's columns [0, ncols). */
+static inline __attribute__((always_inline)) TGT2 void kern2p(const int MR, const int NV, int kc, const float *restrict Ap,
                                                             const float *restrict Bp, float *C, int ldc, const float *ab,
-                                                            int first, int ncols) {
+                                                            int mode, int ncols, float *S) {
     __m256 z = _mm256_setzero_ps();
-    __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-    for (int k = 0; k < kc; k++) {
-        const float *a = Ap + (size_t)k * as;
-        __m256 b0 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR), b1 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR + 8), x;
-        __asm__("" : "+x"(b0), "+x"(b1)); /* in registers: GCC would fold a load into every FMA (13 loads per k) */
+    __m256 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c30 = z, c31 = z,
+           c40 = z, c41 = z, c50 = z, c51 = z;
+    if (mode & K2_LOAD) {
+#define LD2(i, v) if (MR > i && NV > v) c##i##v = _mm256_loadu_ps(S + (i * NV + v) * 8);
+        LD2(0, 0) LD2(0, 1) LD2(0, 2) LD2(0, 3) LD2(1, 0) LD2(1, 1) LD2(1, 2) LD2(1, 3)
+        LD2(2, 0) LD2(2, 1) LD2(3, 0) LD2(3, 1) LD2(4, 0) LD2(4, 1) LD2(5, 0) LD2(5, 1)
+#undef LD2
+    }
+    if (NV == 2) {
+        for (int k = 0; k < kc; k++) {
+            const float *a = Ap + (size_t)k * MR;
+            __m256 b0 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR), b1 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR + 8), x;
+            __asm__("" : "+x"(b0), "+x"(b1)); /* in registers: GCC would fold a load into every FMA (13 loads per k) */
 #define ROW2(i) if (MR > i) { x = _mm256_broadcast_ss(a + i); \
             c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1); }
-        ROW2(0) ROW2(1) ROW2(2) ROW2(3) ROW2(4) ROW2(5)
+            ROW2(0) ROW2(1) ROW2(2) ROW2(3) ROW2(4) ROW2(5)
 #undef ROW2
+        }
+    } else {
+        for (int k = 0; k < kc; k++) {
+            const float *a = Ap + (size_t)k * MR, *b = Bp + (size_t)k * FFR_NR;
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16),
+                   b3 = _mm256_loadu_ps(b + 24), x;
+            __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3));
+#define ROW4(i) if (MR > i) { x = _mm256_broadcast_ss(a + i); \
+            c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1); \
+            c##i##2 = _mm256_fmadd_ps(x, b2, c##i##2); c##i##3 = _mm256_fmadd_ps(x, b3, c##i##3); }
+            ROW4(0) ROW4(1)
+#undef ROW4
+        }
+    }
+    if (mode & K2_STASH) {
+#define ST2(i, v) if (MR > i && NV > v) _mm256_storeu_ps(S + (i * NV + v) * 8, c##i##v);
+        ST2(0, 0) ST2(0, 1) ST2(0, 2) ST2(0, 3) ST2(1, 0) ST2(1, 1) ST2(1, 2) ST2(1, 3)
+        ST2(2, 0) ST2(2, 1) ST2(3, 0) ST2(3, 1) ST2(4, 0) ST2(4, 1) ST2(5, 0) ST2(5, 1)
+#undef ST2
+        return;
     }
     float alpha = ab[0], beta = ab[1]; /* read after the loop: no register held for them */
-    store2(c00, c01, C, alpha, beta, first, ncols);
-    if (MR > 1) store2(c10, c11, C + (size_t)ldc, alpha, beta, first, ncols);
-    if (MR > 2) store2(c20, c21, C + (size_t)2 * ldc, alpha, beta, first, ncols);
-    if (MR > 3) store2(c30, c31, C + (size_t)3 * ldc, alpha, beta, first, ncols);
-    if (MR > 4) store2(c40, c41, C + (size_t)4 * ldc, alpha, beta, first, ncols);
-    if (MR > 5) store2(c50, c51, C + (size_t)5 * ldc, alpha, beta, first, ncols);
+    int first = (mode & K2_FIRST) != 0;
+#define WB2(i) if (MR > i) store2(c##i##0, c##i##1, C + (size_t)i * ldc, alpha, beta, first, ncols);
+#define WB4(i) if (MR > i && NV > 2 && ncols > 16) store2(c##i##2, c##i##3, C + (size_t)i * ldc + 16, alpha, beta, first, ncols - 16);
+    WB2(0) WB4(0) WB2(1) WB4(1) WB2(2) WB2(3) WB2(4) WB2(5)
+#undef WB2
+#undef WB4
 }
-typedef void (*kern2_fn)(int, const float *, int, const float *, float *, int, const float *, int, int);
-#define K2_DEF(MR) \
-    static TGT2 void kern2_##MR(int kc, const float *Ap, int as, const float *Bp, float *C, int ldc, const float *ab, \
-                                int first, int nc) { kern2p(MR, kc, Ap, as, Bp, C, ldc, ab, first, nc); }
-K2_DEF(1) K2_DEF(2) K2_DEF(3) K2_DEF(4) K2_DEF(5) K2_DEF(6)
-static const kern2_fn kern2_tab[FFR_MR2 + 1] = {0, kern2_1, kern2_2, kern2_3, kern2_4, kern2_5, kern2_6};
+typedef void (*kern2_fn)(int, const float *, const float *, float *, int, const float *, int, int, float *);
+#define K2_DEF(MR, NV) \
+    static TGT2 void kern2_##MR##_##NV(int kc, const float *Ap, const float *Bp, float *C, int ldc, const float *ab, \
+                                       int mode, int nc, float *S) { kern2p(MR, NV, kc, Ap, Bp, C, ldc, ab, mode, nc, S); }
+K2_DEF(1, 4) K2_DEF(2, 4) K2_DEF(3, 2) K2_DEF(4, 2) K2_DEF(5, 2) K2_DEF(6, 2)
+/* kern2_tab[rows]: 1-2 rows a whole panel (NV 4), 3-6 rows half a panel (NV 2) */
+static const kern2_fn kern2_tab[FFR_MR2 + 1] = {0, kern2_1_4, kern2_2_4, kern2_3_2, kern2_4_2, kern2_5_2, kern2_6_2};
+static int nv2(int mr) { return mr <= 2 ? 4 : 2; }
 
-/* drive's loops with the AVX2 micro-tile. */
+/* A'[t][k][6] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); the last tile, of mr < 6 rows, is [k][mr]. */
+static void pack_a2(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
+    for (int r0 = 0; r0 < mc; r0 += FFR_MR2) {
+        float *dst = Ap + (size_t)r0 * kc;
+        int mr = mc - r0 < FFR_MR2 ? mc - r0 : FFR_MR2;
+        if (tA)
+            for (int k = 0; k < kc; k++)
+                for (int i = 0; i < mr; i++) dst[(size_t)k * mr + i] = A[(size_t)(p0 + k) * lda + i0 + r0 + i];
+        else
+            for (int i = 0; i < mr; i++) {
+                const float *src = A + (size_t)(i0 + r0 + i) * lda + p0;
+                for (int k = 0; k < kc; k++) dst[(size_t)k * mr + i] = src[k];
+            }
+    }
+}
+
+/* drive's loops with the AVX2 micro-tiles: for each panel, each group of
+ * columns (half a panel for tiles of 3-6 rows, the whole panel for 1-2), each
+ * 256-deep slice of the depth block, every A tile of the block. */
 static void drive2(int M, int p0, int p1, int N, int K, float alpha, int tA, const float *A, int lda,
                    const float *P, float beta, float *C, int ldc, float *Ap, const ffr_gemm_epi *epi, int row0) {
     size_t bs = (size_t)K * FFR_NR;
     const float ab[2] = {alpha, beta};
+    float S[FFR_MC * 32] __attribute__((aligned(32))); /* the stash: FFR_MC rows x 32 columns of sums */
     for (int pc = 0; pc < K; pc += FFR_KC) {
         int kc = K - pc < FFR_KC ? K - pc : FFR_KC, first = pc == 0, last = pc + kc == K;
         for (int ic = 0; ic < M; ic += FFR_MC) {
             int mc = M - ic < FFR_MC ? M - ic : FFR_MC;
-            pack_a_c(Ap, tA, A, lda, ic, mc, pc, kc);
+            pack_a2(Ap, tA, A, lda, ic, mc, pc, kc);
             for (int jp = p0; jp < p1; jp++) {
                 const float *Bp = P + jp * bs + (size_t)pc * FFR_NR;
                 int nc = N - jp * FFR_NR < FFR_NR ? N - jp * FFR_NR : FFR_NR;
-                for (int t = 0; t * FFR_MR < mc; t++) {
-                    int nr = mc - t * FFR_MR < FFR_MR ? mc - t * FFR_MR : FFR_MR; /* the tile's rows = its k stride */
-                    const float *At = Ap + (size_t)t * kc * FFR_MR;
-                    for (int h = 0; h * 16 < nc; h++)
-                        for (int r = 0; r < nr; r += FFR_MR2) {
-                            int mr = nr - r < FFR_MR2 ? nr - r : FFR_MR2, cols = nc - h * 16 < 16 ? nc - h * 16 : 16;
-                            kern2_tab[mr](kc, At + r, nr, Bp + h * 16, C + (size_t)(ic + t * FFR_MR + r) * ldc + jp * FFR_NR + h * 16,
-                                          ldc, ab, first, cols);
+                for (int h = 0; h * 16 < nc; h++)
+                    for (int ks = 0; ks < kc; ks += FFR_KS2) {
+                        int kn = kc - ks < FFR_KS2 ? kc - ks : FFR_KS2;
+                        int mode = (ks ? K2_LOAD : 0) | (ks + kn < kc ? K2_STASH : 0) | (first ? K2_FIRST : 0);
+                        for (int r0 = 0; r0 < mc; r0 += FFR_MR2) {
+                            int mr = mc - r0 < FFR_MR2 ? mc - r0 : FFR_MR2, nv = nv2(mr);
+                            if (nv == 4 && h) continue; /* its whole panel went with h = 0 */
+                            int cols = nc - h * 16 < nv * 8 ? nc - h * 16 : nv * 8;
+                            kern2_tab[mr](kn, Ap + (size_t)r0 * kc + (size_t)ks * mr, Bp + (size_t)ks * FFR_NR + h * 16,
+                                          C + (size_t)(ic + r0) * ldc + jp * FFR_NR + h * 16, ldc, ab, mode, cols,
+                                          S + (size_t)r0 * 32);
                         }
-                }
+                    }
             }
             if (epi && last) epi->fn(epi->ctx, row0 + ic, row0 + ic + mc);
         }
