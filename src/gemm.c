@@ -162,9 +162,62 @@ static void pack_b_c(float *P, int tB, int N, int K, const float *B, int ldb) {
                 P[((size_t)jp * K + k) * FFR_NR + jj] = j >= N ? 0.f : tB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
             }
 }
+#ifdef FFR_HAVE_AVX2
+/* Transpose 8 rows of 8 floats at src (row stride ld; rows from nr on read
+ * as zero): vector c (= src column c) stored at dst + c * ds. */
+static inline __attribute__((always_inline)) TGT2 void tr8(const float *src, size_t ld, int nr, float *dst, size_t ds) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = i < nr ? _mm256_loadu_ps(src + i * ld) : _mm256_setzero_ps();
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * ds, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ds, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+/* pack_b_c's layout and values with AVX2 loads: rows of op(B) copied 8
+ * columns at a time (masked past N), or 8 x 8 blocks of B transposed. */
+static TGT2 void pack_b2(float *P, int tB, int N, int K, const float *B, int ldb) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int np = (N + FFR_NR - 1) / FFR_NR;
+    for (int jp = 0; jp < np; jp++) {
+        float *dst = P + (size_t)jp * K * FFR_NR;
+        int j0 = jp * FFR_NR, nj = N - j0 < FFR_NR ? N - j0 : FFR_NR;
+        if (!tB) {
+            __m256i m[4];
+            for (int g = 0; g < 4; g++) m[g] = _mm256_cmpgt_epi32(_mm256_set1_epi32(nj - 8 * g), idx);
+            for (int k = 0; k < K; k++)
+                for (int g = 0; g < 4; g++)
+                    _mm256_storeu_ps(dst + (size_t)k * FFR_NR + 8 * g, _mm256_maskload_ps(B + (size_t)k * ldb + j0 + 8 * g, m[g]));
+        } else {
+            int k = 0;
+            for (; k + 8 <= K; k += 8)
+                for (int g = 0; g < 4; g++) {
+                    int nr = nj - 8 * g;
+                    if (nr > 0) tr8(B + (size_t)(j0 + 8 * g) * ldb + k, ldb, nr < 8 ? nr : 8, dst + (size_t)k * FFR_NR + 8 * g, FFR_NR);
+                    else for (int c = 0; c < 8; c++) _mm256_storeu_ps(dst + (size_t)(k + c) * FFR_NR + 8 * g, _mm256_setzero_ps());
+                }
+            for (; k < K; k++)
+                for (int jj = 0; jj < FFR_NR; jj++) dst[(size_t)k * FFR_NR + jj] = jj < nj ? B[(size_t)(j0 + jj) * ldb + k] : 0.f;
+        }
+    }
+}
+#endif
+
 void ffr_gemm_pack(float *P, int tB, int N, int K, const float *B, int ldb) {
 #ifdef FFR_HAVE_KERNEL
     if (gemm_isa() == 2) { pack_b_512(P, tB, N, K, B, ldb); return; }
+#endif
+#ifdef FFR_HAVE_AVX2
+    if (gemm_isa() == 1) { pack_b2(P, tB, N, K, B, ldb); return; }
 #endif
     pack_b_c(P, tB, N, K, B, ldb);
 }

@@ -144,6 +144,32 @@ static void test_order(void) {
         }
 }
 
+/* ffr_gemm_pack (the kernel's own, vectorized) against its documented layout:
+ * P[jp][k][32] = op(B)[k][jp*32 + jj], zero past N, on shapes around the
+ * 8 x 8 and 16 x 16 transposes' edges, both transposes, ldb > the row. */
+static void test_pack(void) {
+    ffr_rng r;
+    ffr_rng_seed(&r, 14);
+    int shapes[][2] = {{1, 1}, {7, 9}, {31, 8}, {33, 17}, {70, 100}, {96, 31}, {8, 16}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int tb = 0; tb < 2; tb++) {
+            int N = shapes[s][0], K = shapes[s][1], ldb = (tb ? K : N) + 3;
+            float *B = randv(&r, (size_t)(tb ? N : K) * ldb);
+            size_t n = ffr_gemm_pack_floats(N, K);
+            float *P = aligned_alloc(64, n * sizeof(float) + 64), *R = malloc(n * sizeof(float));
+            for (size_t i = 0; i < n; i++) P[i] = NAN; /* every float must be written */
+            for (int jp = 0; jp * FFR_NR < N; jp++)
+                for (int k = 0; k < K; k++)
+                    for (int jj = 0; jj < FFR_NR; jj++) {
+                        int j = jp * FFR_NR + jj;
+                        R[((size_t)jp * K + k) * FFR_NR + jj] = j >= N ? 0.f : tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                    }
+            ffr_gemm_pack(P, tb, N, K, B, ldb);
+            CHECKF(!memcmp(P, R, n * sizeof(float)), "pack %dx%d tB=%d: not the documented layout", N, K, tb);
+            free(B); free(P); free(R);
+        }
+}
+
 /* Two threads of a caller's program using the kernel (and its pool) at once. */
 typedef struct { const float *A, *B; float *C; int M, N, K; } conc_t;
 static void *conc_run(void *arg) {
@@ -289,6 +315,7 @@ int main(void) {
     test_parallel();
     if (ffr_gemm_fast_available()) {
         printf("test_gemm: kernel %s\n", ffr_gemm_isa() == 2 ? "AVX-512F" : "AVX2+FMA");
+        test_pack();
         test_vs_ref();
         test_order();
         test_bits();
