@@ -406,19 +406,28 @@ K2_DEF(1, 4) K2_DEF(2, 4) K2_DEF(3, 2) K2_DEF(4, 2) K2_DEF(5, 2) K2_DEF(6, 2)
 static const kern2_fn kern2_tab[FFR_MR2 + 1] = {0, kern2_1_4, kern2_2_4, kern2_3_2, kern2_4_2, kern2_5_2, kern2_6_2};
 static int nv2(int mr) { return mr <= 2 ? 4 : 2; }
 
-/* A'[t][k][6] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); the last tile, of mr < 6 rows, is [k][mr]. */
-static void pack_a2(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
+/* A'[t][k][6] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); the last tile, of mr < 6 rows, is [k][mr].
+ * Full tiles of row-major A: 6 rows x 8 depths transposed at a time (tr8),
+ * its 8 columns stored in increasing k, 8 floats each, so the two zeros
+ * past a column's 6 are overwritten by the next (the last one within the tile). */
+static TGT2 void pack_a2(float *Ap, int tA, const float *A, int lda, int i0, int mc, int p0, int kc) {
+    float tmp[8 * 8] __attribute__((aligned(32)));
     for (int r0 = 0; r0 < mc; r0 += FFR_MR2) {
         float *dst = Ap + (size_t)r0 * kc;
-        int mr = mc - r0 < FFR_MR2 ? mc - r0 : FFR_MR2;
-        if (tA)
-            for (int k = 0; k < kc; k++)
+        int mr = mc - r0 < FFR_MR2 ? mc - r0 : FFR_MR2, k = 0;
+        if (tA) {
+            for (; k < kc; k++)
                 for (int i = 0; i < mr; i++) dst[(size_t)k * mr + i] = A[(size_t)(p0 + k) * lda + i0 + r0 + i];
-        else
-            for (int i = 0; i < mr; i++) {
-                const float *src = A + (size_t)(i0 + r0 + i) * lda + p0;
-                for (int k = 0; k < kc; k++) dst[(size_t)k * mr + i] = src[k];
+            continue;
+        }
+        const float *src = A + (size_t)(i0 + r0) * lda + p0;
+        if (mr == FFR_MR2)
+            for (; k + 9 <= kc; k += 8) {
+                tr8(src + k, lda, FFR_MR2, tmp, 8);
+                for (int c = 0; c < 8; c++) _mm256_storeu_ps(dst + (size_t)(k + c) * FFR_MR2, _mm256_load_ps(tmp + 8 * c));
             }
+        for (; k < kc; k++)
+            for (int i = 0; i < mr; i++) dst[(size_t)k * mr + i] = src[(size_t)i * lda + k];
     }
 }
 
