@@ -313,15 +313,16 @@ int ffr_gemm_fast_available(void) { return gemm_isa() > 0; }
  * like it, independent of M, the tile and the thread count.
  *
  * op(A) is packed in tiles of 6 rows, A'[t][k][6] (the last [k][mr]); the
- * micro-tile is 6 rows x 16 columns (12 of the 16 ymm registers hold sums),
- * or, for tiles of 1-2 rows, 2 rows x 32 columns (a whole panel: 8 chains, so
- * a short batch still has enough independent FMAs in flight). Loop order, in
- * the BLIS manner: a half panel's slice of FFR_KS2 = 256 depths (16 KiB) stays
- * in L1 while the A tiles (6 KiB each, the block in L2) stream past it. A
- * 512-deep chain thus runs in two calls: the sums of the first half go to a
- * small stash (fp32 stores: no rounding) and the second call continues the
- * same chain from them, so the bits are those of one uninterrupted chain. */
-#define FFR_MR2 6
+ * micro-tile is 3 rows x a whole panel of 32 columns (12 of the 16 ymm
+ * registers hold sums; 1-2 rows for the tail: 4-8 chains, so a short batch
+ * still has independent FMAs in flight), a tile of 6 rows in two calls.
+ * Loop order, in the BLIS manner: a panel's slice of FFR_KS2 = 256 depths
+ * (32 KiB) is reused by every A tile of the block (6 KiB each, the block in
+ * L2). A 512-deep chain thus runs in two calls: the sums of the first half go
+ * to a small stash (fp32 stores: no rounding) and the second call continues
+ * the same chain from them, so the bits are those of one uninterrupted chain. */
+#define FFR_MR2 6 /* rows of a packed A tile */
+#define FFR_MR3 3 /* rows of the micro-tile */
 #define FFR_KS2 256
 enum { K2_LOAD = 1, K2_STASH = 2, K2_FIRST = 4 }; /* start from the stash; end in it; first depth block */
 /* One row of the write-back (store_tile's arithmetic): columns [0, ncols) of C's row from its two sums. */
@@ -342,69 +343,57 @@ static inline __attribute__((always_inline)) TGT2 void store2(__m256 a0, __m256 
         else _mm256_maskstore_ps(c, m, x);
     }
 }
-/* MR (<= 6) rows of an A tile (k stride MR) times NV (2 or 4, MR <= 2 for 4)
- * vectors of 8 columns of a panel (k stride FFR_NR), kc depths: the sums in
- * named registers (an array of them is kept in memory by GCC, a store per FMA
- * pair), started from zero or the stash S[MR][NV*8] (K2_LOAD), left in the
- * stash (K2_STASH) or written back to C's columns [0, ncols). */
-static inline __attribute__((always_inline)) TGT2 void kern2p(const int MR, const int NV, int kc, const float *restrict Ap,
+/* MR (1-3) rows of an A tile (k stride as) times a whole panel (32 columns, k
+ * stride FFR_NR), kc depths: the sums in 12 named registers (an array of them
+ * is kept in memory by GCC, a store per FMA), started from zero or the stash
+ * S[MR][32] (K2_LOAD), left in the stash (K2_STASH) or written back to C's
+ * columns [0, ncols). Per depth 4 vector loads of op(B) and MR broadcasts for
+ * 4 MR FMAs (a 6 x 16 tile needs 6 broadcasts for 12). */
+static inline __attribute__((always_inline)) TGT2 void kern2p(const int MR, int kc, const float *restrict Ap, int as,
                                                             const float *restrict Bp, float *C, int ldc, const float *ab,
                                                             int mode, int ncols, float *S) {
     __m256 z = _mm256_setzero_ps();
-    __m256 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c30 = z, c31 = z,
-           c40 = z, c41 = z, c50 = z, c51 = z;
+    __m256 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
+#define ALL2(F) F(0, 0) F(0, 1) F(0, 2) F(0, 3) F(1, 0) F(1, 1) F(1, 2) F(1, 3) F(2, 0) F(2, 1) F(2, 2) F(2, 3)
     if (mode & K2_LOAD) {
-#define LD2(i, v) if (MR > i && NV > v) c##i##v = _mm256_loadu_ps(S + (i * NV + v) * 8);
-        LD2(0, 0) LD2(0, 1) LD2(0, 2) LD2(0, 3) LD2(1, 0) LD2(1, 1) LD2(1, 2) LD2(1, 3)
-        LD2(2, 0) LD2(2, 1) LD2(3, 0) LD2(3, 1) LD2(4, 0) LD2(4, 1) LD2(5, 0) LD2(5, 1)
+#define LD2(i, v) if (MR > i) c##i##v = _mm256_loadu_ps(S + (i * 4 + v) * 8);
+        ALL2(LD2)
 #undef LD2
     }
-    if (NV == 2) {
-        for (int k = 0; k < kc; k++) {
-            const float *a = Ap + (size_t)k * MR;
-            __m256 b0 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR), b1 = _mm256_loadu_ps(Bp + (size_t)k * FFR_NR + 8), x;
-            __asm__("" : "+x"(b0), "+x"(b1)); /* in registers: GCC would fold a load into every FMA (13 loads per k) */
+    for (int k = 0; k < kc; k++) {
+        const float *a = Ap + (size_t)k * as, *b = Bp + (size_t)k * FFR_NR;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16),
+               b3 = _mm256_loadu_ps(b + 24), x;
+        /* in registers: GCC would fold a load into every FMA; with 3 rows
+           (12 sums) b3 is read by its FMAs from memory (16 registers) */
+        if (MR < 3) __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3));
+        else __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2));
 #define ROW2(i) if (MR > i) { x = _mm256_broadcast_ss(a + i); \
-            c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1); }
-            ROW2(0) ROW2(1) ROW2(2) ROW2(3) ROW2(4) ROW2(5)
+        c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1); \
+        c##i##2 = _mm256_fmadd_ps(x, b2, c##i##2); c##i##3 = _mm256_fmadd_ps(x, b3, c##i##3); }
+        ROW2(0) ROW2(1) ROW2(2)
 #undef ROW2
-        }
-    } else {
-        for (int k = 0; k < kc; k++) {
-            const float *a = Ap + (size_t)k * MR, *b = Bp + (size_t)k * FFR_NR;
-            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16),
-                   b3 = _mm256_loadu_ps(b + 24), x;
-            __asm__("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3));
-#define ROW4(i) if (MR > i) { x = _mm256_broadcast_ss(a + i); \
-            c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1); \
-            c##i##2 = _mm256_fmadd_ps(x, b2, c##i##2); c##i##3 = _mm256_fmadd_ps(x, b3, c##i##3); }
-            ROW4(0) ROW4(1)
-#undef ROW4
-        }
     }
     if (mode & K2_STASH) {
-#define ST2(i, v) if (MR > i && NV > v) _mm256_storeu_ps(S + (i * NV + v) * 8, c##i##v);
-        ST2(0, 0) ST2(0, 1) ST2(0, 2) ST2(0, 3) ST2(1, 0) ST2(1, 1) ST2(1, 2) ST2(1, 3)
-        ST2(2, 0) ST2(2, 1) ST2(3, 0) ST2(3, 1) ST2(4, 0) ST2(4, 1) ST2(5, 0) ST2(5, 1)
+#define ST2(i, v) if (MR > i) _mm256_storeu_ps(S + (i * 4 + v) * 8, c##i##v);
+        ALL2(ST2)
 #undef ST2
         return;
     }
+#undef ALL2
     float alpha = ab[0], beta = ab[1]; /* read after the loop: no register held for them */
     int first = (mode & K2_FIRST) != 0;
-#define WB2(i) if (MR > i) store2(c##i##0, c##i##1, C + (size_t)i * ldc, alpha, beta, first, ncols);
-#define WB4(i) if (MR > i && NV > 2 && ncols > 16) store2(c##i##2, c##i##3, C + (size_t)i * ldc + 16, alpha, beta, first, ncols - 16);
-    WB2(0) WB4(0) WB2(1) WB4(1) WB2(2) WB2(3) WB2(4) WB2(5)
+#define WB2(i) if (MR > i) { store2(c##i##0, c##i##1, C + (size_t)i * ldc, alpha, beta, first, ncols); \
+        if (ncols > 16) store2(c##i##2, c##i##3, C + (size_t)i * ldc + 16, alpha, beta, first, ncols - 16); }
+    WB2(0) WB2(1) WB2(2)
 #undef WB2
-#undef WB4
 }
-typedef void (*kern2_fn)(int, const float *, const float *, float *, int, const float *, int, int, float *);
-#define K2_DEF(MR, NV) \
-    static TGT2 void kern2_##MR##_##NV(int kc, const float *Ap, const float *Bp, float *C, int ldc, const float *ab, \
-                                       int mode, int nc, float *S) { kern2p(MR, NV, kc, Ap, Bp, C, ldc, ab, mode, nc, S); }
-K2_DEF(1, 4) K2_DEF(2, 4) K2_DEF(3, 2) K2_DEF(4, 2) K2_DEF(5, 2) K2_DEF(6, 2)
-/* kern2_tab[rows]: 1-2 rows a whole panel (NV 4), 3-6 rows half a panel (NV 2) */
-static const kern2_fn kern2_tab[FFR_MR2 + 1] = {0, kern2_1_4, kern2_2_4, kern2_3_2, kern2_4_2, kern2_5_2, kern2_6_2};
-static int nv2(int mr) { return mr <= 2 ? 4 : 2; }
+typedef void (*kern2_fn)(int, const float *, int, const float *, float *, int, const float *, int, int, float *);
+#define K2_DEF(MR) \
+    static TGT2 void kern2_##MR(int kc, const float *Ap, int as, const float *Bp, float *C, int ldc, const float *ab, \
+                                int mode, int nc, float *S) { kern2p(MR, kc, Ap, as, Bp, C, ldc, ab, mode, nc, S); }
+K2_DEF(1) K2_DEF(2) K2_DEF(3)
+static const kern2_fn kern2_tab[FFR_MR3 + 1] = {0, kern2_1, kern2_2, kern2_3};
 
 /* A'[t][k][6] for rows i0..i0+mc-1, depth p0..p0+kc-1 of op(A); the last tile, of mr < 6 rows, is [k][mr].
  * Full tiles of row-major A: 6 rows x 8 depths transposed at a time (tr8),
@@ -431,14 +420,13 @@ static TGT2 void pack_a2(float *Ap, int tA, const float *A, int lda, int i0, int
     }
 }
 
-/* drive's loops with the AVX2 micro-tiles: for each panel, each group of
- * columns (half a panel for tiles of 3-6 rows, the whole panel for 1-2), each
- * 256-deep slice of the depth block, every A tile of the block. */
+/* drive's loops with the AVX2 micro-tile: for each panel, each 256-deep slice
+ * of the depth block, every A tile of the block, as 3 rows + the rest. */
 static void drive2(int M, int p0, int p1, int N, int K, float alpha, int tA, const float *A, int lda,
                    const float *P, float beta, float *C, int ldc, float *Ap, const ffr_gemm_epi *epi, int row0) {
     size_t bs = (size_t)K * FFR_NR;
     const float ab[2] = {alpha, beta};
-    float S[FFR_MC * 32] __attribute__((aligned(32))); /* the stash: FFR_MC rows x 32 columns of sums */
+    float S[FFR_MC * FFR_NR] __attribute__((aligned(32))); /* the stash: a panel's sums for FFR_MC rows */
     for (int pc = 0; pc < K; pc += FFR_KC) {
         int kc = K - pc < FFR_KC ? K - pc : FFR_KC, first = pc == 0, last = pc + kc == K;
         for (int ic = 0; ic < M; ic += FFR_MC) {
@@ -447,19 +435,17 @@ static void drive2(int M, int p0, int p1, int N, int K, float alpha, int tA, con
             for (int jp = p0; jp < p1; jp++) {
                 const float *Bp = P + jp * bs + (size_t)pc * FFR_NR;
                 int nc = N - jp * FFR_NR < FFR_NR ? N - jp * FFR_NR : FFR_NR;
-                for (int h = 0; h * 16 < nc; h++)
-                    for (int ks = 0; ks < kc; ks += FFR_KS2) {
-                        int kn = kc - ks < FFR_KS2 ? kc - ks : FFR_KS2;
-                        int mode = (ks ? K2_LOAD : 0) | (ks + kn < kc ? K2_STASH : 0) | (first ? K2_FIRST : 0);
-                        for (int r0 = 0; r0 < mc; r0 += FFR_MR2) {
-                            int mr = mc - r0 < FFR_MR2 ? mc - r0 : FFR_MR2, nv = nv2(mr);
-                            if (nv == 4 && h) continue; /* its whole panel went with h = 0 */
-                            int cols = nc - h * 16 < nv * 8 ? nc - h * 16 : nv * 8;
-                            kern2_tab[mr](kn, Ap + (size_t)r0 * kc + (size_t)ks * mr, Bp + (size_t)ks * FFR_NR + h * 16,
-                                          C + (size_t)(ic + r0) * ldc + jp * FFR_NR + h * 16, ldc, ab, mode, cols,
-                                          S + (size_t)r0 * 32);
-                        }
+                for (int ks = 0; ks < kc; ks += FFR_KS2) {
+                    int kn = kc - ks < FFR_KS2 ? kc - ks : FFR_KS2;
+                    int mode = (ks ? K2_LOAD : 0) | (ks + kn < kc ? K2_STASH : 0) | (first ? K2_FIRST : 0);
+                    for (int r0 = 0; r0 < mc; r0 += FFR_MR2) {
+                        int mr = mc - r0 < FFR_MR2 ? mc - r0 : FFR_MR2; /* the tile's rows = its k stride */
+                        for (int q = 0; q < mr; q += FFR_MR3)
+                            kern2_tab[mr - q < FFR_MR3 ? mr - q : FFR_MR3](
+                                kn, Ap + (size_t)r0 * kc + (size_t)ks * mr + q, mr, Bp + (size_t)ks * FFR_NR,
+                                C + (size_t)(ic + r0 + q) * ldc + jp * FFR_NR, ldc, ab, mode, nc, S + (size_t)(r0 + q) * FFR_NR);
                     }
+                }
             }
             if (epi && last) epi->fn(epi->ctx, row0 + ic, row0 + ic + mc);
         }

@@ -114,9 +114,10 @@ static void test_bits(void) {
 static void test_order(void) {
     ffr_rng r;
     ffr_rng_seed(&r, 13);
-    /* the AVX2 twin's paths too: tiles of 1-2 rows (a whole panel) and of 3-6,
-       mixed in one block; depth slices of 256 continued from the stash (K = 300,
-       768, 1300), a slice of one depth (257); two row blocks of 96 (100) */
+    /* the AVX2 twin's paths too: A tiles of 6 rows and tails of 1-5 (micro-tiles
+       of 3, 2, 1 rows), mixed in one block; depth slices of 256 continued from
+       the stash (K = 300, 768, 1300), a slice of one depth (257); two row
+       blocks of 96 (100) */
     int shapes[][3] = {{1, 1, 1},   {5, 37, 513}, {13, 33, 1100}, {7, 16, 512}, {29, 70, 100},
                        {2, 47, 300}, {8, 20, 768}, {1, 64, 257},   {14, 33, 256}, {100, 45, 1300}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
