@@ -172,7 +172,7 @@ for LIMENV in "" FFRELAX_GEMM=blas; do
     limrow "export: a model beyond the limit" 80000 1 "ffrelax export: {*}cannot allocate {*}" export --model huge --npy-dir hx
     limrow "train: parameters beyond the limit" 80000 1 "ffrelax train: cannot allocate 123000020 parameters" train --images w/W1.npy --sizes 20,3000000 --out t --quiet
     limrow "train sae: workspaces beyond the limit" 150000 1 "ffrelax train: sae: out of memory" train --images w/W1.npy --sizes 20,200000 --out t --quiet --threads 8
-    limrow "train dendritic: workspaces beyond the limit" 150000 1 "ffrelax train: out of memory for {*}" train --method dendritic --images w/W1.npy --sizes 20,100000 --out t --quiet --threads 8
+    limrow "train dendritic: workspaces beyond the limit" 150000 1 "ffrelax train: dendritic: out of memory" train --method dendritic --images w/W1.npy --sizes 20,400000 --out t --quiet --threads 8
 done
 LIMENV=FFRELAX_GEMM=blas
 limrow "import under a 150 MB limit" 150000 0 "" import --npy-dir w --tied --out t
