@@ -16,6 +16,7 @@
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* sched_getcpu, sched_setaffinity */
 #endif
+#include "ffrelax.h" /* ffr_threads_shortfall is public: its declaration carries the export */
 #include "parallel.h"
 #include <pthread.h>
 #include <sched.h>
