@@ -208,6 +208,9 @@ __attribute__((section(".preinit_array"), used)) static void (*const preinit_ope
     openblas_preinit;
 #endif
 
+/* ffrelax's own kernel does the products (else OpenBLAS does). */
+static int own_kernel(void) { return !strncmp(ffr_blas_info(), "ffrelax ", 8); }
+
 /* In main, after the re-execution: FFRELAX_THREADS (unless the user set it)
  * to OpenBLAS's default count; where OpenBLAS does the products, that count
  * back to it (bounded by ffr_set_threads). */
@@ -221,7 +224,7 @@ static void openblas_threads(void) {
     char nt[32];
     snprintf(nt, sizeof nt, "%ld", n > 0 ? n : 1);
     if (!getenv("FFRELAX_THREADS")) (void)setenv("FFRELAX_THREADS", nt, 1); /* before anything reads the default */
-    if (strncmp(ffr_blas_info(), "ffrelax ", 8)) ffr_set_threads(atoi(getenv("FFRELAX_THREADS")));
+    if (!own_kernel()) ffr_set_threads(atoi(getenv("FFRELAX_THREADS")));
 #endif
 }
 
@@ -230,7 +233,7 @@ void cli_set_threads(const char *cmd, int n) {
     int got = ffr_get_threads();
     if (n > 0 && got < n)
         fprintf(stderr, "ffrelax %s: note: --threads %d: the products run on %d (%s)\n", cmd, n, got,
-                !strncmp(ffr_blas_info(), "ffrelax ", 8) ? "the most this build allows"
+                own_kernel() ? "the most this build allows"
                                      : "more OpenBLAS workers, a 128 MB buffer and a thread stack each, do not fit the limits");
 }
 

@@ -51,6 +51,8 @@ void ffr_gemm_ref_blocked(int tA, int tB, int M, int N, int K, float alpha, cons
 int ffr_gemm_uses_fast(void) { return ffr_gemm_fast_available(); }
 
 #ifdef FFR_USE_BLAS
+/* what one OpenBLAS buffer reserves: 128 MB and a margin */
+#define BLAS_BUFFER_BYTES ((size_t)136 << 20)
 /* OpenBLAS reserves a 128 MB buffer (per thread) at its first product and,
  * when that fails (ulimit -v, a full address space), retries forever: the
  * process spins and never ends (issue 14, class 4). Until one product has
@@ -60,7 +62,7 @@ int ffr_gemm_uses_fast(void) { return ffr_gemm_fast_available(); }
 static int blas_buffer_ok(void) {
     static _Atomic int ready = 0;
     if (ready) return 1;
-    void *p = malloc((size_t)136 << 20);
+    void *p = malloc(BLAS_BUFFER_BYTES);
     if (!p) return 0;
     free(p);
     ready = 1;
@@ -119,7 +121,7 @@ static void *probe_thread(void *arg) {
 }
 static int blas_threads_fit(int n) {
     for (; n > 1; n--) {
-        size_t sz = (size_t)n * ((size_t)136 << 20) + ((size_t)64 << 20);
+        size_t sz = (size_t)n * BLAS_BUFFER_BYTES + ((size_t)64 << 20);
         void *p = mmap(NULL, sz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) continue;
         pthread_t th[FFR_THREADS_MAX];

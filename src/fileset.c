@@ -147,13 +147,13 @@ ffr_status ffr_set_begin(ffr_set **set, const char *dir, const char *kind, ffr_e
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     snprintf(s->kind, sizeof s->kind, "%s", kind);
     if ((st = ffr_dir_lock(dir, &s->lock, err))) { free(s); return st; }
-    /* a run id: time, process and address mixed (splitmix64 finaliser) */
+    /* a run id: time, process and address mixed by the library's generator */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t z = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 40) ^ (uintptr_t)s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    s->run = z ^ (z >> 31);
+    ffr_rng r;
+    ffr_rng_seed(&r, ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 40) ^
+                         (uintptr_t)s);
+    s->run = ffr_rng_u64(&r);
     *set = s;
     return FFR_OK;
 }
