@@ -9,7 +9,12 @@
 # same for `relax --npy-dir` (two runs of different sweep counts) read back
 # by `relax --init given --start-dir`. Each run is a few seconds; the
 # command count is fixed (KILLS per kind), so the suite time does not depend
-# on where the kills land. Exits 1 on a mixed set read, or when no kill at
+# on where the kills land. Half the kills come at a seeded random point of the
+# run, half as soon as the writer has marked the folder's manifest "writing"
+# (a shell loop polls it), so kills land inside the write phase however fast
+# the machine is and however small that phase is next to the compute (it
+# once was not: a relax under ASan on a fast machine, 20 random kills, none
+# in the few ms of writing). Exits 1 on a mixed set read, or when no kill at
 # all landed mid-write (the test would prove nothing).
 set -u
 F=${FFRELAX:-build/ffrelax}
@@ -48,9 +53,16 @@ kill_loop() {
     i=0; refused=0; read_ok=0
     while [ $i -lt $KILLS ]; do
         if [ $((i % 2)) = 0 ]; then w=$wb; else w=$wa; fi
+        before=$(cat k/*-set.manifest 2> /dev/null | cksum)
         sh -c "exec $w" > /dev/null 2>&1 &
         pid=$!
-        sleep "$(awk -v d=$(rand_ms $((7 * i + ${#name})) 0 $maxd) 'BEGIN { printf "%.3f", d / 1000 }')"
+        if [ $((i % 4)) -lt 2 ]; then # a seeded random point of the run
+            sleep "$(awk -v d=$(rand_ms $((7 * i + ${#name})) 0 $maxd) 'BEGIN { printf "%.3f", d / 1000 }')"
+        else # as soon as the writer has marked the set "writing": a kill inside the write phase on any machine speed
+            while kill -0 $pid 2> /dev/null; do # this writer's "writing" manifest, not one a killed run left
+                grep -qs '^status writing' k/*-set.manifest && [ "$(cat k/*-set.manifest 2> /dev/null | cksum)" != "$before" ] && break
+            done
+        fi
         kill -KILL $pid 2> /dev/null
         wait $pid 2> /dev/null
         if eval "$rd" > out.txt 2> err.txt; then
