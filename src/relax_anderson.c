@@ -55,14 +55,16 @@ static void aa_gather(const ffr_ws *w, const ffr_state *st, int r, float *dst) {
 }
 
 /* Dot products in double (8 lanes, then added in order) and the mixing sum
- * x = sum_a c_a g_a in double: C loops, and AVX-512 twins with the same lanes
- * (the products and sums are exact in double either way up to the lanes' order,
- * which both keep; FMA vs multiply-add can differ in the last bit of a double). */
+ * x = sum_a c_a g_a in double: C loops, and AVX-512 and AVX2 twins with the
+ * same lanes and the same operations (a fused multiply-add per element of the
+ * groups of 8, a separate multiply and add in the tail, the lanes added in
+ * order), so the three give the same bits (tests/test_relax.c
+ * test_anderson_twins). */
 static double aa_dot_c(const float *a, const float *b, int n) {
     double s[8] = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) s[l] += (double)a[i + l] * b[i + l];
+        for (int l = 0; l < 8; l++) s[l] = fma((double)a[i + l], b[i + l], s[l]); /* the twins' FMA */
     for (; i < n; i++) s[0] += (double)a[i] * b[i];
     double t = 0;
     for (int l = 0; l < 8; l++) t += s[l];
@@ -71,7 +73,8 @@ static double aa_dot_c(const float *a, const float *b, int n) {
 static void aa_comb_c(float *x, const float *const *g, const double *c, int cnt, int n) {
     for (int i = 0; i < n; i++) {
         double v = 0;
-        for (int a = 0; a < cnt; a++) v += c[a] * g[a][i];
+        if (i < (n & ~7)) for (int a = 0; a < cnt; a++) v = fma(c[a], g[a][i], v); /* the twins' FMA */
+        else for (int a = 0; a < cnt; a++) v += c[a] * g[a][i];                   /* their tail */
         x[i] = (float)v;
     }
 }
@@ -104,15 +107,93 @@ static VTGT void aa_comb_v(float *x, const float *const *g, const double *c, int
     }
 }
 #endif
-static double aa_dot(const float *a, const float *b, int n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FFR_HAVE_VROW2 1
+#include <immintrin.h>
+#define VTGT2 __attribute__((target("avx2,fma")))
+static VTGT2 double aa_dot_v2(const float *a, const float *b, int n) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0; /* lanes 0-3, 4-7 */
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + i)), _mm256_cvtps_pd(_mm_loadu_ps(b + i)), s0);
+        s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + i + 4)), _mm256_cvtps_pd(_mm_loadu_ps(b + i + 4)), s1);
+    }
+    double l[8];
+    _mm256_storeu_pd(l, s0); _mm256_storeu_pd(l + 4, s1);
+    for (; i < n; i++) l[0] += (double)a[i] * b[i];
+    double t = 0;
+    for (int q = 0; q < 8; q++) t += l[q];
+    return t;
+}
+static VTGT2 void aa_comb_v2(float *x, const float *const *g, const double *c, int cnt, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d v0 = _mm256_setzero_pd(), v1 = v0;
+        for (int a = 0; a < cnt; a++) {
+            __m256d ca = _mm256_set1_pd(c[a]);
+            v0 = _mm256_fmadd_pd(ca, _mm256_cvtps_pd(_mm_loadu_ps(g[a] + i)), v0);
+            v1 = _mm256_fmadd_pd(ca, _mm256_cvtps_pd(_mm_loadu_ps(g[a] + i + 4)), v1);
+        }
+        _mm_storeu_ps(x + i, _mm256_cvtpd_ps(v0));
+        _mm_storeu_ps(x + i + 4, _mm256_cvtpd_ps(v1));
+    }
+    for (; i < n; i++) {
+        double v = 0;
+        for (int a = 0; a < cnt; a++) v += c[a] * g[a][i];
+        x[i] = (float)v;
+    }
+}
+/* f = g - f over n floats (the step of the new pair; exact in any width) */
+static VTGT2 void aa_sub_v2(float *f, const float *g, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(f + i, _mm256_sub_ps(_mm256_loadu_ps(g + i), _mm256_loadu_ps(f + i)));
+    for (; i < n; i++) f[i] = g[i] - f[i];
+}
+/* s = x and r = rho(x) for a layer of free units: the hard sigmoid as two
+ * ordered compares and blends (NaN and -0 as in ffr_rho_apply), or the identity. */
+static VTGT2 void aa_store_v2(float *s, float *r, const float *x, int n, int hs) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), q = v;
+        if (hs) {
+            q = _mm256_blendv_ps(q, _mm256_setzero_ps(), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+            q = _mm256_blendv_ps(q, _mm256_set1_ps(1.f), _mm256_cmp_ps(v, _mm256_set1_ps(1.f), _CMP_GT_OQ));
+        }
+        _mm256_storeu_ps(s + i, v);
+        _mm256_storeu_ps(r + i, q);
+    }
+    for (; i < n; i++) {
+        s[i] = x[i];
+        r[i] = hs ? ffr_rho_apply(FFR_RHO_HARDSIGMOID, x[i]) : x[i];
+    }
+}
+/* the AVX2 twins where the CPU has AVX2 and FMA but not the AVX-512 pass
+ * (ffr_relax_simd(0) turns them off too) */
+static int aa_v2_on(void) {
+    static int avail = -1;
+    if (ffr_relax_simd_on() || !ffr_relax_simd_allowed()) return 0;
+    if (avail < 0) {
+        __builtin_cpu_init();
+        avail = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return avail;
+}
+#endif
+double ffr_aa_dot(const float *a, const float *b, int n) {
 #ifdef FFR_HAVE_VROW
     if (ffr_relax_simd_on()) return aa_dot_v(a, b, n);
 #endif
+#ifdef FFR_HAVE_VROW2
+    if (aa_v2_on()) return aa_dot_v2(a, b, n);
+#endif
     return aa_dot_c(a, b, n);
 }
-static void aa_comb(float *x, const float *const *g, const double *c, int cnt, int n) {
+void ffr_aa_comb(float *x, const float *const *g, const double *c, int cnt, int n) {
 #ifdef FFR_HAVE_VROW
     if (ffr_relax_simd_on()) { aa_comb_v(x, g, c, cnt, n); return; }
+#endif
+#ifdef FFR_HAVE_VROW2
+    if (aa_v2_on()) { aa_comb_v2(x, g, c, cnt, n); return; }
 #endif
     aa_comb_c(x, g, c, cnt, n);
 }
@@ -151,14 +232,18 @@ static void aa_mix_row(ffr_ws *w, ffr_state *st, int r, float *tmp) {
 #define AA_ROW(A, q) ((A) + ((size_t)(q) * B + e) * nf)
     float *fh = AA_ROW(F, hs), *gh = AA_ROW(G, hs);
     aa_gather(w, st, r, gh);
-    for (int i = 0; i < nf; i++) fh[i] = gh[i] - fh[i]; /* the slot held x_t */
+#ifdef FFR_HAVE_VROW2
+    if (aa_v2_on()) aa_sub_v2(fh, gh, nf); /* the slot held x_t */
+    else
+#endif
+        for (int i = 0; i < nf; i++) fh[i] = gh[i] - fh[i]; /* the slot held x_t */
     double *FF = w->aaFF + (size_t)e * h * h;
     int cnt = w->aa_cnt[e] + 1; /* with the new pair */
     for (int a = 1; a < cnt; a++) {
         int q = (hs - a + h) % h;
-        FF[hs * h + q] = FF[q * h + hs] = aa_dot(fh, AA_ROW(F, q), nf);
+        FF[hs * h + q] = FF[q * h + hs] = ffr_aa_dot(fh, AA_ROW(F, q), nf);
     }
-    double f2 = FF[hs * h + hs] = aa_dot(fh, fh, nf);
+    double f2 = FF[hs * h + hs] = ffr_aa_dot(fh, fh, nf);
     if (cnt >= 2 && !(f2 <= w->aa_res[e])) cnt = 1; /* the residual grew: restart */
     w->aa_res[e] = f2;
     double coef[9] = {0};
@@ -183,7 +268,7 @@ static void aa_mix_row(ffr_ws *w, ffr_state *st, int r, float *tmp) {
             for (int a = 0; a < n; a++) { coef[a + 1] -= b[a]; coef[a] += b[a]; }
             const float *gs[9];
             for (int a = 0; a < cnt; a++) gs[a] = AA_ROW(G, sl[a]);
-            aa_comb(tmp, gs, coef, cnt, nf);
+            ffr_aa_comb(tmp, gs, coef, cnt, nf);
         }
     }
     if (!ok) { cnt = 1; memcpy(tmp, gh, nf * sizeof(float)); }
@@ -196,6 +281,14 @@ static void aa_mix_row(ffr_ws *w, ffr_state *st, int r, float *tmp) {
         int n = net->n[k];
         float *sk = st->s[k] + (size_t)r * n, *rk = w->R[k] + (size_t)r * n;
         const float *src = tmp + w->aa_off[k];
+#ifdef FFR_HAVE_VROW2
+        int ident = net->rule == FFR_RULE_BOLTZMANN || (net->rule == FFR_RULE_HOPFIELD && net->rho == FFR_RHO_SIGMOID) ||
+                    net->rho == FFR_RHO_IDENTITY; /* ffr_rule_rate is the identity */
+        if (k > 0 && (ident || net->rho == FFR_RHO_HARDSIGMOID) && aa_v2_on()) {
+            aa_store_v2(sk, rk, src, n, !ident);
+            continue;
+        }
+#endif
         for (int j = 0; j < n; j++) {
             if (k == 0 && !ffr_unit_free(w, 0, j)) continue;
             sk[j] = src[j];

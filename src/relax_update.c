@@ -213,6 +213,7 @@ static VTGT2 int vrows2(ffr_ws *w, ffr_state *st, int k, int r0, int r1, int n, 
  * turns it off, for the tests that compare it with row_update). */
 static int g_simd = -1;
 void ffr_relax_simd(int on) { g_simd = on ? -1 : 0; }
+int ffr_relax_simd_allowed(void) { return g_simd != 0; }
 int ffr_relax_simd_on(void) {
 #ifdef FFR_HAVE_VROW
     static int avail = -1;

@@ -658,6 +658,86 @@ static void test_anderson(void) {
     ffr_state_free(st); ffr_net_free(net);
 }
 
+/* Anderson's vector twins (relax_anderson.c: the AVX-512 or AVX2 dot
+ * products, mixing sums, differences and rate stores) against its C loops:
+ * the same states, steps and sweep counts bit for bit, for every rate
+ * function the store has a vector path for and one it has not (sigmoid),
+ * layer widths with tails (23, 31, 17 units), free visible units (a mask) or
+ * none, 1 and 2 threads. */
+static void test_anderson_twins(void) {
+    int n[] = {23, 40, 31, 17}, L = 3, B = 37, nt0 = ffr_get_threads(), cases = 0;
+    struct { ffr_rule rule; ffr_rho rho; } kinds[] = {{FFR_RULE_DENDRITIC, FFR_RHO_HARDSIGMOID},
+        {FFR_RULE_DENDRITIC, FFR_RHO_IDENTITY}, {FFR_RULE_HOPFIELD, FFR_RHO_HARDSIGMOID}, {FFR_RULE_HOPFIELD, FFR_RHO_SIGMOID}};
+    unsigned char mask[23];
+    for (int j = 0; j < n[0]; j++) mask[j] = (unsigned char)(j % 4 != 0);
+    for (int kd = 0; kd < 4; kd++)
+        for (int mk = 0; mk < 2; mk++)
+            for (int nt = 1; nt <= 2; nt++) {
+                ffr_net *net = make_net(L, n, kinds[kd].rule, kinds[kd].rho, kd >= 2, 900 + kd,
+                                        kinds[kd].rho == FFR_RHO_IDENTITY ? 0.6f : 1.5f);
+                float *x = malloc(sizeof(float) * B * n[0]);
+                ffr_rng r; ffr_rng_seed(&r, 950 + kd);
+                for (int i = 0; i < B * n[0]; i++) x[i] = (float)ffr_rng_uniform(&r);
+                ffr_relax_opts o; ffr_relax_opts_default(&o);
+                o.max_sweeps = 12; o.tol = 0; o.diverge_factor = 0; o.anderson = 5; o.visible_mask = mk ? mask : NULL;
+                ffr_state *sv, *sc, *sp; ffr_trace *tv, *tc; ffr_err e;
+                ffr_state_create(&sv, net, B, &e); ffr_state_create(&sc, net, B, &e); ffr_state_create(&sp, net, B, &e);
+                ffr_set_threads(nt);
+                CHECKF(ffr_relax(net, x, B, &o, sv, &tv, &e) == FFR_OK, "relax: %s", e.msg);
+                ffr_relax_simd(0);
+                CHECKF(ffr_relax(net, x, B, &o, sc, &tc, &e) == FFR_OK, "relax: %s", e.msg);
+                ffr_relax_simd(1);
+                ffr_relax_opts op = o; op.anderson = 0;
+                CHECKF(ffr_relax(net, x, B, &op, sp, NULL, &e) == FFR_OK, "relax: %s", e.msg);
+                ffr_set_threads(nt0);
+                int same = 1, moved = 0;
+                for (int k = 0; k <= L; k++) {
+                    same &= !memcmp(sv->s[k], sc->s[k], sizeof(float) * B * n[k]);
+                    moved |= k > 0 && memcmp(sv->s[k], sp->s[k], sizeof(float) * B * n[k]) != 0;
+                }
+                same &= !memcmp(tv->step, tc->step, sizeof(float) * (size_t)(o.max_sweeps + 1) * B);
+                CHECKF(same, "anderson twins: rule %d rho %d mask %d threads %d: the vector path differs from the C loops",
+                       (int)kinds[kd].rule, (int)kinds[kd].rho, mk, nt);
+                CHECKF(moved, "anderson twins: rule %d rho %d: Anderson did not change the state (the test proves nothing)",
+                       (int)kinds[kd].rule, (int)kinds[kd].rho);
+                cases++;
+                ffr_trace_free(tv); ffr_trace_free(tc);
+                ffr_state_free(sv); ffr_state_free(sc); ffr_state_free(sp); ffr_net_free(net); free(x);
+            }
+    CHECK(cases == 16);
+    /* the dot product and mixing sum alone (their last bits seldom reach a
+     * float state): every length 0..67 (tails), 1..6 terms, values of mixed
+     * signs and magnitudes, the vector twin against the C loops. (A product of
+     * two floats is exact in double, so the dot's FMA equals a multiply and add;
+     * its lanes and their order are what this can catch.) */
+    ffr_rng r; ffr_rng_seed(&r, 977);
+    float a[67], b[67], g[6][67], xv[67], xc[67];
+    for (int i = 0; i < 67; i++) {
+        a[i] = (float)((ffr_rng_uniform(&r) - 0.4) * pow(10, 4 * ffr_rng_uniform(&r) - 2));
+        b[i] = (float)((ffr_rng_uniform(&r) - 0.6) * pow(10, 4 * ffr_rng_uniform(&r) - 2));
+        for (int q = 0; q < 6; q++) g[q][i] = (float)(ffr_rng_uniform(&r) - 0.5);
+    }
+    const float *gs[6] = {g[0], g[1], g[2], g[3], g[4], g[5]};
+    double c[6] = {1.3, -0.7, 0.45, -2.1, 0.15, 1.9};
+    int same_dot = 1, same_comb = 1;
+    for (int len = 0; len <= 67; len++) {
+        double dv = ffr_aa_dot(a, b, len);
+        ffr_relax_simd(0);
+        double dc = ffr_aa_dot(a, b, len);
+        ffr_relax_simd(1);
+        same_dot &= memcmp(&dv, &dc, sizeof dv) == 0;
+        for (int cnt = 1; cnt <= 6; cnt++) {
+            ffr_aa_comb(xv, gs, c, cnt, len);
+            ffr_relax_simd(0);
+            ffr_aa_comb(xc, gs, c, cnt, len);
+            ffr_relax_simd(1);
+            same_comb &= len == 0 || memcmp(xv, xc, sizeof(float) * len) == 0;
+        }
+    }
+    CHECKF(same_dot, "anderson twins: the dot product differs from the C loop");
+    CHECKF(same_comb, "anderson twins: the mixing sum differs from the C loop");
+}
+
 /* --precision bf16: products in bfloat16 with fp32 sums. Close to the fp32
  * relaxation (not equal), converges, says which precision ran; where the CPU
  * has no AVX512_BF16 it runs fp32 and says so. */
@@ -973,6 +1053,7 @@ int main(void) {
     test_vector_pass();
     test_fused_update();
     test_anderson();
+    test_anderson_twins();
     test_ff_is_fixed_point();
     test_energy_descent();
     test_fixed_point_eq16();
