@@ -3,9 +3,10 @@
  *
  * A small persistent pool: workers are created on first use and then wait for
  * the next call, first spinning briefly (a product every few microseconds in a
- * relaxation sweep), then blocking on a condition variable; the caller, once
- * its own part is done, waits the same way for the workers (a short spin, then
- * a condition variable: no sched_yield loop). No CPU pinning: the scheduler
+ * relaxation sweep; the spin's length adapts, see spin_adapt), then blocking on
+ * a condition variable; the caller, once its own part is done, waits the same
+ * way for the workers (a short spin, then a condition variable: no sched_yield
+ * loop). No CPU pinning: the scheduler
  * places the workers. One placement fix, on by default (FFRELAX_POOL_UNSHARE=0
  * turns it off): some schedulers (a 2-vCPU Firecracker VM) stack a woken
  * worker on its waker's CPU, where it waits for the caller's part to end; a
@@ -24,6 +25,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- thread counts */
@@ -55,7 +58,17 @@ int ffr_threads_default(void) {
 
 /* ---- the pool */
 #define POOL_MAX (FFR_THREADS_MAX - 1)
-#define POOL_SPIN 4000 /* pause iterations (a few microseconds) before blocking */
+/* Spinning before blocking, adaptive (one budget for the workers' wait for
+ * the next call, one for the caller's wait for the workers): a wait that had
+ * to block and then lasted less than SPIN_MAX_NS would have been caught by a
+ * longer spin, so the budget doubles; a longer one (a serial phase between
+ * calls, or on a loaded machine a thread that was descheduled) halves it, so
+ * under load the pool soon blocks instead of burning the CPU the thread it
+ * waits for needs. A wait that the spin caught leaves the budget as it is. */
+#define SPIN_MIN_NS 2000
+#define SPIN_MAX_NS 120000   /* the old fixed spin: 4,000 pause instructions of ~30 ns (Zen) */
+#define SPIN_START_NS 30000
+#define SPIN_CHECK 16        /* pause instructions between clock readings */
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER; /* one parallel call at a time */
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* sleeping workers and caller */
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;     /* a new call */
@@ -71,10 +84,53 @@ static int pool_unshare_on = -1;         /* FFRELAX_POOL_UNSHARE (default 1), re
 static atomic_int pool_cpu0 = -1;        /* the caller's CPU at the start of the call (unshare only) */
 static atomic_int short_want, short_got, short_why; /* the largest call the workers fell short of */
 
+static atomic_int spin_next = SPIN_START_NS, spin_done = SPIN_START_NS; /* the two budgets, ns */
+
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+static inline int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Spin while *done(arg) is 0, up to the budget; 1 if the spin caught it. */
+static inline int spin_wait(atomic_int *budget, int (*done)(void *), void *arg, int64_t *t0) {
+    int64_t lim = atomic_load_explicit(budget, memory_order_relaxed);
+    *t0 = now_ns();
+    for (int i = 1;; i++) {
+        if (done(arg)) return 1;
+        cpu_relax();
+        if (i % SPIN_CHECK == 0 && now_ns() - *t0 >= lim) return 0;
+    }
+}
+
+/* Involuntary context switches of the calling thread (-1 where unknown). */
+static long thread_preempted(void) {
+#if defined(__linux__) && defined(RUSAGE_THREAD)
+    struct rusage u;
+    if (!getrusage(RUSAGE_THREAD, &u)) return u.ru_nivcsw;
+#endif
+    return -1;
+}
+
+/* After a wait that blocked: lasted w ns from the start of its spin. A thread
+ * that was preempted since its last blocking wait shares its CPU with other
+ * work: spinning takes that CPU from the thread it waits for, so the budget
+ * halves whatever w. */
+static inline void spin_adapt(atomic_int *budget, int64_t w) {
+    static _Thread_local long seen = -1;
+    long p = thread_preempted();
+    int loaded = p >= 0 && seen >= 0 && p > seen;
+    seen = p;
+    int b = atomic_load_explicit(budget, memory_order_relaxed);
+    int nb = !loaded && w < SPIN_MAX_NS ? (b < SPIN_MAX_NS / 2 ? 2 * b : SPIN_MAX_NS)
+                                        : (b / 2 > SPIN_MIN_NS ? b / 2 : SPIN_MIN_NS);
+    atomic_store_explicit(budget, nb, memory_order_relaxed);
 }
 
 /* The placement fix (see the top of the file). */
@@ -91,20 +147,21 @@ static void pool_unshare(void) {
 #endif
 }
 
+static int gen_moved(void *seen) { return atomic_load_explicit(&pool_gen, memory_order_acquire) != *(unsigned *)seen; }
+static int all_done(void *unused) { (void)unused; return atomic_load_explicit(&pool_left, memory_order_acquire) <= 0; }
+
 static void *pool_worker(void *arg) {
     int t = (int)(intptr_t)arg;
     unsigned seen = pool_born[t];
     for (;;) {
-        unsigned g;
-        int spins = 0;
-        while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) {
-            if (++spins < POOL_SPIN) { cpu_relax(); continue; }
+        int64_t t0;
+        if (!spin_wait(&spin_next, gen_moved, &seen, &t0)) {
             pthread_mutex_lock(&pool_mu);
-            while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) pthread_cond_wait(&pool_cv, &pool_mu);
+            while (atomic_load_explicit(&pool_gen, memory_order_acquire) == seen) pthread_cond_wait(&pool_cv, &pool_mu);
             pthread_mutex_unlock(&pool_mu);
-            break;
+            spin_adapt(&spin_next, now_ns() - t0);
         }
-        seen = g;
+        seen = atomic_load_explicit(&pool_gen, memory_order_acquire);
         if (t < pool_nt) {
             if (pool_unshare_on > 0) pool_unshare();
             pool_fn(pool_ctx, t, pool_nt);
@@ -161,12 +218,12 @@ void ffr_parallel(int nt, void (*fn)(void *ctx, int t, int nt), void *ctx) {
     }
     fn(ctx, 0, nt);
     for (int t = nw + 1; t < nt; t++) fn(ctx, t, nt); /* parts no worker could take */
-    int spins = 0;
-    while (atomic_load_explicit(&pool_left, memory_order_acquire) > 0) {
-        if (++spins < POOL_SPIN) { cpu_relax(); continue; }
+    int64_t t0;
+    if (!spin_wait(&spin_done, all_done, NULL, &t0)) {
         pthread_mutex_lock(&pool_mu);
         while (atomic_load_explicit(&pool_left, memory_order_acquire) > 0) pthread_cond_wait(&pool_done, &pool_mu);
         pthread_mutex_unlock(&pool_mu);
+        spin_adapt(&spin_done, now_ns() - t0);
     }
     pthread_mutex_unlock(&pool_busy);
 }
