@@ -170,9 +170,11 @@ static int run(int argc, char **argv) {
  * (ulimit -v) that reservation fails and OpenBLAS 0.3.x retries it forever:
  * the worker spins at 100% CPU and the process hangs at exit waiting for it;
  * when a worker cannot even be created (thread stacks beyond ulimit -v,
- * RLIMIT_NPROC) OpenBLAS raises SIGINT at load (issue 14, class 4). So when
- * the user has not set OPENBLAS_NUM_THREADS, the CLI re-executes itself with
- * OPENBLAS_NUM_THREADS=1 before any library is initialised: from a function in
+ * RLIMIT_NPROC) OpenBLAS raises SIGINT at load (issue 14, class 4). So unless
+ * OPENBLAS_NUM_THREADS is 1 already, the CLI re-executes itself with
+ * OPENBLAS_NUM_THREADS=1 (a value the user set travels in
+ * FFRELAX_OPENBLAS_USER and counts as OpenBLAS's default below) before any
+ * library is initialised: from a function in
  * the executable's .preinit_array, which the dynamic loader runs before every
  * shared library's initialiser (setenv there would not do: libc's own
  * initialiser resets the environment to the kernel's). It uses no libc state:
@@ -187,6 +189,7 @@ static int run(int argc, char **argv) {
 #define PRE_MARK "FFRELAX_OPENBLAS_REEXEC=1"
 static char *pre_env[4096];
 static char pre_one[] = "OPENBLAS_NUM_THREADS=1", pre_mark[] = PRE_MARK;
+static char pre_user[64] = "FFRELAX_OPENBLAS_USER=";
 static int pre_prefix(const char *s, const char *p) {
     while (*p && *s == *p) { s++; p++; }
     return !*p;
@@ -194,10 +197,23 @@ static int pre_prefix(const char *s, const char *p) {
 static void openblas_preinit(int argc, char **argv, char **envp) {
     (void)argc;
     int n = 0;
+    const char *user = 0;
     for (char **e = envp; e && *e; e++) {
-        if (pre_prefix(*e, "OPENBLAS_NUM_THREADS=") || pre_prefix(*e, "FFRELAX_OPENBLAS_REEXEC=") || n > 4090)
-            return; /* the user's choice, or re-executed already (or an environment too large to copy) */
+        if (pre_prefix(*e, "FFRELAX_OPENBLAS_REEXEC=") || pre_prefix(*e, "FFRELAX_OPENBLAS_USER=") || n > 4088)
+            return; /* re-executed already (or an environment too large to copy) */
+        if (pre_prefix(*e, "OPENBLAS_NUM_THREADS=")) {
+            user = *e + 21;
+            if (user[0] == '1' && !user[1]) return; /* one thread already: nothing to do */
+            continue;
+        }
         pre_env[n++] = *e;
+    }
+    if (user) { /* the user's count, for main (openblas_threads) */
+        int i = 22, j = 0;
+        while (user[j] && i < (int)sizeof pre_user - 1) pre_user[i++] = user[j++];
+        if (user[j]) return; /* too long to be a count: leave it to OpenBLAS */
+        pre_user[i] = 0;
+        pre_env[n++] = pre_user;
     }
     pre_env[n++] = pre_one;
     pre_env[n++] = pre_mark;
@@ -218,12 +234,18 @@ static void openblas_threads(void) {
 #if defined(FFR_USE_BLAS) && !defined(FFR_MPI)
     if (!getenv("FFRELAX_OPENBLAS_REEXEC")) return;
     unsetenv("FFRELAX_OPENBLAS_REEXEC");
-    const char *e = getenv("GOTO_NUM_THREADS");
+    const char *e = getenv("FFRELAX_OPENBLAS_USER"); /* OpenBLAS's own order: its variable, GOTO_, OMP_ */
+    if (!e || atoi(e) <= 0) e = getenv("GOTO_NUM_THREADS");
     if (!e || atoi(e) <= 0) e = getenv("OMP_NUM_THREADS");
     long n = e && atoi(e) > 0 ? atoi(e) : sysconf(_SC_NPROCESSORS_ONLN);
     char nt[32];
     snprintf(nt, sizeof nt, "%ld", n > 0 ? n : 1);
     if (!getenv("FFRELAX_THREADS")) (void)setenv("FFRELAX_THREADS", nt, 1); /* before anything reads the default */
+    const char *u = getenv("FFRELAX_OPENBLAS_USER");
+    if (u) { /* the user's value back for child processes (the workers are bounded below) */
+        (void)setenv("OPENBLAS_NUM_THREADS", u, 1);
+        unsetenv("FFRELAX_OPENBLAS_USER");
+    }
     if (!own_kernel()) ffr_set_threads(atoi(getenv("FFRELAX_THREADS")));
 #endif
 }

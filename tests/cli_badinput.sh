@@ -215,6 +215,13 @@ elif [ "$LIMITS" = 1 ]; then
         echo "  found:    $got" >&2; nfail=$((nfail + 1))
     fi
 fi
+# the user's own OPENBLAS_NUM_THREADS (hung at load: OpenBLAS started its
+# workers before main): re-executed with 1 all the same, the user's count kept
+# as the default thread count (cli/main.c)
+for LIMENV in OPENBLAS_NUM_THREADS=8 "OPENBLAS_NUM_THREADS=8 FFRELAX_GEMM=blas" "OPENBLAS_NUM_THREADS=2 FFRELAX_GEMM=blas"; do
+    limrow "the user's OPENBLAS_NUM_THREADS under a 150 MB limit (hung at load)" 150000 0 "" $R8 --max-sweeps 50
+done
+LIMENV=
 [ $MD = 1 ] && exit 0
 [ $nfail -eq 0 ] || { echo "cli_badinput: $nfail of $n rows failed" >&2; exit 1; }
 exit 0
