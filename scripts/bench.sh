@@ -19,8 +19,8 @@
 # usage: sh scripts/bench.sh [--quick]     (OUT=dir keeps the outputs; default /tmp/ffrelax-bench)
 #   --quick: B <= 1,000, 30 CLI sweeps, fewer repeats, shorter training of the
 #   two end-to-end networks (2 SAE epochs a layer; the Eq. 23 net 2 + 6 epochs):
-#   23 minutes on 2 busy cores (2026-12-02, AVX2, load 4-6), over half of it the two
-#   networks' end to end with their training. The trained models stay in OUT and are reused.
+#   10 minutes on 2 quiet AVX2 cores (2026-12-02), half of it training the two networks;
+#   the trained models stay in OUT and are reused (5 minutes then).
 set -e
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/ffrelax-bench}
