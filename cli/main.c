@@ -183,9 +183,12 @@ static int run(int argc, char **argv) {
  * is unchanged; where ffrelax's own kernel does the products (AVX2/AVX-512)
  * OpenBLAS stays at one thread; where OpenBLAS does them (no AVX2, or
  * FFRELAX_GEMM=blas) it gets FFRELAX_THREADS back through ffr_set_threads,
- * which starts only as many workers as their buffers and stacks fit. Not
- * under MPI (the launcher owns the process) and not without OpenBLAS. */
-#if defined(FFR_USE_BLAS) && !defined(FFR_MPI)
+ * which starts only as many workers as their buffers and stacks fit. Under
+ * MPI too (the re-execution keeps the process id and comes before MPI_Init and
+ * every library's initialiser, so the launcher sees the same process; with
+ * `mpirun --bind-to none` under a limit OpenBLAS's workers starved PMIx
+ * before); not without OpenBLAS. */
+#if defined(FFR_USE_BLAS)
 #define PRE_MARK "FFRELAX_OPENBLAS_REEXEC=1"
 static char *pre_env[4096];
 static char pre_one[] = "OPENBLAS_NUM_THREADS=1", pre_mark[] = PRE_MARK;
@@ -231,7 +234,7 @@ static int own_kernel(void) { return !strncmp(ffr_blas_info(), "ffrelax ", 8); }
  * to OpenBLAS's default count; where OpenBLAS does the products, that count
  * back to it (bounded by ffr_set_threads). */
 static void openblas_threads(void) {
-#if defined(FFR_USE_BLAS) && !defined(FFR_MPI)
+#if defined(FFR_USE_BLAS)
     if (!getenv("FFRELAX_OPENBLAS_REEXEC")) return;
     unsetenv("FFRELAX_OPENBLAS_REEXEC");
     const char *e = getenv("FFRELAX_OPENBLAS_USER"); /* OpenBLAS's own order: its variable, GOTO_, OMP_ */
