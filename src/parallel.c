@@ -25,7 +25,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,7 +62,7 @@ int ffr_threads_default(void) {
  * to block and then lasted less than SPIN_MAX_NS would have been caught by a
  * longer spin, so the budget doubles; a longer one (a serial phase between
  * calls, or on a loaded machine a thread that was descheduled) halves it, so
- * under load the pool soon blocks instead of burning the CPU the thread it
+ * under load the pool blocks sooner instead of burning the CPU the thread it
  * waits for needs. A wait that the spin caught leaves the budget as it is. */
 #define SPIN_MIN_NS 2000
 #define SPIN_MAX_NS 120000   /* the old fixed spin: 4,000 pause instructions of ~30 ns (Zen) */
@@ -109,27 +108,12 @@ static inline int spin_wait(atomic_int *budget, int (*done)(void *), void *arg, 
     }
 }
 
-/* Involuntary context switches of the calling thread (-1 where unknown). */
-static long thread_preempted(void) {
-#if defined(__linux__) && defined(RUSAGE_THREAD)
-    struct rusage u;
-    if (!getrusage(RUSAGE_THREAD, &u)) return u.ru_nivcsw;
-#endif
-    return -1;
-}
-
-/* After a wait that blocked: lasted w ns from the start of its spin. A thread
- * that was preempted since its last blocking wait shares its CPU with other
- * work: spinning takes that CPU from the thread it waits for, so the budget
- * halves whatever w. */
+/* After a wait that blocked: lasted w ns from the start of its spin. (The
+ * thread's involuntary context switches as a second load signal were tried:
+ * 8% slower idle, no better under load; doc/performance.md section 9.) */
 static inline void spin_adapt(atomic_int *budget, int64_t w) {
-    static _Thread_local long seen = -1;
-    long p = thread_preempted();
-    int loaded = p >= 0 && seen >= 0 && p > seen;
-    seen = p;
     int b = atomic_load_explicit(budget, memory_order_relaxed);
-    int nb = !loaded && w < SPIN_MAX_NS ? (b < SPIN_MAX_NS / 2 ? 2 * b : SPIN_MAX_NS)
-                                        : (b / 2 > SPIN_MIN_NS ? b / 2 : SPIN_MIN_NS);
+    int nb = w < SPIN_MAX_NS ? (b < SPIN_MAX_NS / 2 ? 2 * b : SPIN_MAX_NS) : (b / 2 > SPIN_MIN_NS ? b / 2 : SPIN_MIN_NS);
     atomic_store_explicit(budget, nb, memory_order_relaxed);
 }
 
