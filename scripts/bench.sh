@@ -17,7 +17,7 @@
 #   6. with SAE=1: one SAE training epoch (784-1000, 1000-1000), ffrelax train
 #      against the same training in PyTorch (autograd, torch.optim.Adam).
 # usage: sh scripts/bench.sh [--quick]     (OUT=dir keeps the outputs; default /tmp/ffrelax-bench)
-#   --quick: B <= 1,000, 30 CLI sweeps, fewer repeats, shorter training of the
+#   --quick: B <= 1,000, fewer repeats, shorter training of the
 #   two end-to-end networks (2 SAE epochs a layer; the Eq. 23 net 2 + 6 epochs):
 #   10 minutes on 2 quiet AVX2 cores (2026-12-02), half of it training the two networks;
 #   the trained models stay in OUT and are reused (5 minutes then).
@@ -81,7 +81,7 @@ for k in keys:
     print(f"{k[0]:12s} {k[1]:6d} {ms:11.3f} {best['threads']:>3s} {fm(f32):>12s} {rt(f32):>7s} {fm(pl):>9s} {rt(pl):>7s} {f16:>8s} {fm(bf):>8s} {x16:>7s} {float(best['frac_sgemm']):10.3f} {float(best.get('frac_peak') or 'nan'):9.3f}")
 PYEOF
 # ---- the CLI as a user runs it: default trace vs the bare sweep; peak RSS
-SW=120; [ "$1" = "--quick" ] && SW=30
+SW=120 # the scenario, also in --quick: the measurements cost a fixed ~2 sweeps per run
 CLI="./build/ffrelax"
 $CLI init --sizes 784,1000,1000,1000 --tied --seed 1 --out "$OUT/cli.mdl" >/dev/null
 $PY -c "import numpy as np; np.save('$OUT/x1000.npy', np.load('$OUT/net1000/x.npy')[:1000])"
