@@ -167,24 +167,13 @@ static VTGT2 void aa_store_v2(float *s, float *r, const float *x, int n, int hs)
         r[i] = hs ? ffr_rho_apply(FFR_RHO_HARDSIGMOID, x[i]) : x[i];
     }
 }
-/* the AVX2 twins where the CPU has AVX2 and FMA but not the AVX-512 pass
- * (ffr_relax_simd(0) turns them off too) */
-static int aa_v2_on(void) {
-    static int avail = -1;
-    if (ffr_relax_simd_on() || !ffr_relax_simd_allowed()) return 0;
-    if (avail < 0) {
-        __builtin_cpu_init();
-        avail = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return avail;
-}
 #endif
 double ffr_aa_dot(const float *a, const float *b, int n) {
 #ifdef FFR_HAVE_VROW
     if (ffr_relax_simd_on()) return aa_dot_v(a, b, n);
 #endif
 #ifdef FFR_HAVE_VROW2
-    if (aa_v2_on()) return aa_dot_v2(a, b, n);
+    if (ffr_relax_simd2_on()) return aa_dot_v2(a, b, n);
 #endif
     return aa_dot_c(a, b, n);
 }
@@ -193,7 +182,7 @@ void ffr_aa_comb(float *x, const float *const *g, const double *c, int cnt, int 
     if (ffr_relax_simd_on()) { aa_comb_v(x, g, c, cnt, n); return; }
 #endif
 #ifdef FFR_HAVE_VROW2
-    if (aa_v2_on()) { aa_comb_v2(x, g, c, cnt, n); return; }
+    if (ffr_relax_simd2_on()) { aa_comb_v2(x, g, c, cnt, n); return; }
 #endif
     aa_comb_c(x, g, c, cnt, n);
 }
@@ -233,7 +222,7 @@ static void aa_mix_row(ffr_ws *w, ffr_state *st, int r, float *tmp) {
     float *fh = AA_ROW(F, hs), *gh = AA_ROW(G, hs);
     aa_gather(w, st, r, gh);
 #ifdef FFR_HAVE_VROW2
-    if (aa_v2_on()) aa_sub_v2(fh, gh, nf); /* the slot held x_t */
+    if (ffr_relax_simd2_on()) aa_sub_v2(fh, gh, nf); /* the slot held x_t */
     else
 #endif
         for (int i = 0; i < nf; i++) fh[i] = gh[i] - fh[i]; /* the slot held x_t */
@@ -282,10 +271,9 @@ static void aa_mix_row(ffr_ws *w, ffr_state *st, int r, float *tmp) {
         float *sk = st->s[k] + (size_t)r * n, *rk = w->R[k] + (size_t)r * n;
         const float *src = tmp + w->aa_off[k];
 #ifdef FFR_HAVE_VROW2
-        int ident = net->rule == FFR_RULE_BOLTZMANN || (net->rule == FFR_RULE_HOPFIELD && net->rho == FFR_RHO_SIGMOID) ||
-                    net->rho == FFR_RHO_IDENTITY; /* ffr_rule_rate is the identity */
-        if (k > 0 && (ident || net->rho == FFR_RHO_HARDSIGMOID) && aa_v2_on()) {
-            aa_store_v2(sk, rk, src, n, !ident);
+        ffr_rho rr = ffr_rule_rate_rho(net->rule, net->rho);
+        if (k > 0 && rr != FFR_RHO_SIGMOID && ffr_relax_simd2_on()) {
+            aa_store_v2(sk, rk, src, n, rr == FFR_RHO_HARDSIGMOID);
             continue;
         }
 #endif

@@ -143,7 +143,7 @@ int ffr_relax_products(ffr_ws *w, ffr_state *st, int k, int fuse, int *bad);
 int ffr_relax_update_layer(ffr_ws *w, ffr_state *st, int k);
 int ffr_relax_fused_ok(const ffr_ws *w); /* the fused pass may run (no noise, no Gibbs, fusing on) */
 int ffr_relax_simd_on(void);
-int ffr_relax_simd_allowed(void); /* 0 after ffr_relax_simd(0): the C loops everywhere */
+int ffr_relax_simd2_on(void); /* the AVX2+FMA passes: no AVX-512 pass, not turned off */
 
 /* relax_anderson.c: Anderson's dot product and mixing sum (the vector twin
  * the CPU has, or the C loops after ffr_relax_simd(0): the same bits) */

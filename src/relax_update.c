@@ -213,7 +213,6 @@ static VTGT2 int vrows2(ffr_ws *w, ffr_state *st, int k, int r0, int r1, int n, 
  * turns it off, for the tests that compare it with row_update). */
 static int g_simd = -1;
 void ffr_relax_simd(int on) { g_simd = on ? -1 : 0; }
-int ffr_relax_simd_allowed(void) { return g_simd != 0; }
 int ffr_relax_simd_on(void) {
 #ifdef FFR_HAVE_VROW
     static int avail = -1;
@@ -228,15 +227,16 @@ int ffr_relax_simd_on(void) {
 #endif
 }
 
-/* The AVX2 pass: where the CPU has AVX2 but not the AVX-512 pass
- * (ffr_relax_simd(0) turns it off too). */
-static int ffr_relax_simd2_on(void) {
+/* The AVX2 passes (this one, Anderson's twins in relax_anderson.c): where the
+ * CPU has AVX2 and FMA but not the AVX-512 pass (ffr_relax_simd(0) turns them
+ * off too). */
+int ffr_relax_simd2_on(void) {
 #ifdef FFR_HAVE_VROW2
     static int avail = -1;
     if (g_simd == 0 || ffr_relax_simd_on()) return 0;
     if (avail < 0) {
         __builtin_cpu_init();
-        avail = __builtin_cpu_supports("avx2");
+        avail = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     return avail;
 #else

@@ -53,9 +53,11 @@ static inline float ffr_rule_F_nudged(ffr_rule rule, ffr_rho rho, float u, float
  * rate sigm(f + g) of Eq. 7, and a clamped visible unit passes its data);
  * rho(s) for hopfield units with the hard sigmoid or the identity (= s on
  * their states in [0, 1]). */
+static inline ffr_rho ffr_rule_rate_rho(ffr_rule rule, ffr_rho rho) {
+    return rule == FFR_RULE_BOLTZMANN || (rule == FFR_RULE_HOPFIELD && rho == FFR_RHO_SIGMOID) ? FFR_RHO_IDENTITY : rho;
+}
 static inline float ffr_rule_rate(ffr_rule rule, ffr_rho rho, float s) {
-    if (rule == FFR_RULE_BOLTZMANN || (rule == FFR_RULE_HOPFIELD && rho == FFR_RHO_SIGMOID)) return s;
-    return ffr_rho_apply(rho, s);
+    return ffr_rho_apply(ffr_rule_rate_rho(rule, rho), s);
 }
 
 /* The gains of layer k (0..L) of the rule: a = alpha_up (k >= 1, else 0),
