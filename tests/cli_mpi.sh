@@ -217,18 +217,6 @@ grep -q "evcut" err.txt || { cat err.txt; fail "eval fault: no message naming th
 [ ! -s out.txt ] || { cat out.txt; fail "eval fault: a result was printed"; }
 echo "  eval fault: a truncated model on rank 1 stops both ranks (status $rc)"
 
-# OpenBLAS under a memory limit, no OPENBLAS_NUM_THREADS, no binding: the MPI
-# build re-executes itself with one OpenBLAS thread too (cli/main.c), so the
-# ranks start no OpenBLAS workers at load (they took the memory PMIx needed:
-# exit 1). Skipped where mpirun itself does not start under the limit.
-if (ulimit -v 150000 && env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS timeout 60 mpirun -np 2 --oversubscribe --bind-to none /bin/true) > /dev/null 2>&1; then
-    (ulimit -v 150000 && env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS timeout 120 mpirun -np 2 --oversubscribe --bind-to none \
-        "$M" relax --model dm --images $X --max-sweeps 5 --quiet) > out.txt 2>&1 || { cat out.txt; fail "relax under ulimit -v 150000 over 2 unbound ranks"; }
-    echo "  relax under ulimit -v 150000 over 2 unbound ranks, OpenBLAS's default threads: ok"
-else
-    echo "  relax under a memory limit: skipped (mpirun itself does not start under ulimit -v 150000 here)"
-fi
-
 # the other commands run in one process: refused over 2 ranks, no file written
 mpi 2 "$M" ep-study --data mn --out st --quick > out.txt 2>&1 && fail "ep-study over 2 ranks was not refused"
 grep -q "runs in one process" out.txt || { cat out.txt; fail "ep-study: no message"; }
